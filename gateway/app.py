@@ -1,0 +1,84 @@
+"""The app factory and its single lifespan, which owns the asyncpg pool (and the embedded
+PostgreSQL when no DATABASE_URL is configured)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+from typing import Any
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from gateway.auth import Verifier
+from gateway.embedded import embedded_postgres
+from gateway.graphql import GatewayGraphQL
+from gateway.health import healthz, readyz
+from gateway.middleware import RequestContextMiddleware
+from gateway.schema import build_schema
+from gateway.settings import Settings
+from sql import create_pool, expected_version, schema_version
+
+log = logging.getLogger(__name__)
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+async def _check_schema(pool: asyncpg.Pool) -> None:
+    """Refuse to serve a database whose schema this code does not expect."""
+    want = expected_version()
+    try:
+        async with pool.acquire() as conn:
+            have = await schema_version(conn)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        # Unreachable now: start anyway, /readyz says unready until it answers.
+        log.warning("database unreachable at start (%s); serving as unready", type(exc).__name__)
+        return
+    if have != want:
+        raise SchemaOutOfDate(
+            f"database schema is at version {have}, this gateway needs {want}: run `gateway migrate`"
+        )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    verifier = Verifier.from_settings(settings)
+    schema = build_schema(settings)
+    graphql_app = GatewayGraphQL(schema, settings.domain, graphiql=settings.graphiql_enabled)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        with ExitStack() as stack:
+            if settings.database_url is not None:
+                dsn = settings.database_url.get_secret_value()
+            else:
+                dsn = stack.enter_context(embedded_postgres(settings.data_dir))
+            pool = await create_pool(
+                dsn,
+                # min_size 0 so a database that is down at start does not stop the process;
+                # connections are opened (and reopened after an outage) on demand.
+                min_size=0,
+                max_size=settings.pool_max_size,
+                statement_timeout_ms=settings.statement_timeout_ms,
+            )
+            try:
+                await _check_schema(pool)
+                yield {"pool": pool, "settings": settings}
+            finally:
+                await pool.close()
+
+    routes = [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware, verifier=verifier)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,178 @@
+"""`gateway serve | migrate | seed | token | export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gateway.settings import Settings
+from privacy.principal import Role
+
+log = logging.getLogger("gateway")
+DEFAULT_SEED_USERS = 5000
+DEFAULT_SEED_EVENTS = 100_000
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one started for the duration."""
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    from gateway.embedded import embedded_postgres
+
+    with embedded_postgres(settings.data_dir) as dsn:
+        yield dsn
+
+
+def _migrate(dsn: str) -> None:
+    from sql import migrate
+
+    applied = asyncio.run(migrate(dsn))
+    print(f"migrations applied: {applied or 'none (up to date)'}", file=sys.stderr)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as dsn:
+        _migrate(dsn)
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.seed import SeedConfig, seed_database
+
+    with database(settings) as dsn:
+        _migrate(dsn)
+        config = SeedConfig(users=args.users, events=args.events, seed=args.seed)
+        asyncio.run(seed_database(dsn, config, progress=sys.stderr.isatty(), replace=args.replace))
+    return 0
+
+
+async def _user_count(dsn: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM users"))
+    finally:
+        await conn.close()
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    with database(settings) as dsn:
+        if not args.no_migrate:
+            _migrate(dsn)
+        if args.seed_if_empty and asyncio.run(_user_count(dsn)) == 0:
+            from gateway.seed import SeedConfig, seed_database
+
+            print("empty database: loading demo data", file=sys.stderr)
+            asyncio.run(
+                seed_database(
+                    dsn,
+                    SeedConfig(users=DEFAULT_SEED_USERS, events=DEFAULT_SEED_EVENTS, seed=1),
+                    progress=sys.stderr.isatty(),
+                )
+            )
+        # Workers inherit the database through the environment, so only this process owns the
+        # embedded server and it stops when serving ends.
+        os.environ["DATABASE_URL"] = dsn
+        print(f"serving on http://{settings.host}:{settings.port}/graphql", file=sys.stderr)
+        uvicorn.run(
+            "gateway.cli:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers if settings.workers > 1 else None,
+            loop="uvloop" if sys.platform != "win32" else "asyncio",
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+        )
+    return 0
+
+
+def app_from_environment() -> object:
+    from gateway.app import create_app
+
+    return create_app(Settings())
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth import issue_token
+
+    role = Role(args.role)
+    if role is Role.ANONYMOUS:
+        print("anonymous requests carry no token", file=sys.stderr)
+        return 2
+    if role is Role.USER and not args.sub.isdigit():
+        print("--sub must be a numeric user id for role user", file=sys.stderr)
+        return 2
+    private_key = Path(args.private_key).read_text() if args.private_key else None
+    print(issue_token(settings, role, args.sub, ttl_s=args.ttl, private_key=private_key))
+    return 0
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gateway", description="GraphQL personalization gateway")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="migrate, optionally seed, and serve HTTP")
+    s.add_argument("--seed-if-empty", action="store_true", help="load demo data when there are no users")
+    s.add_argument("--no-migrate", action="store_true")
+    s.set_defaults(func=cmd_serve)
+
+    m = sub.add_parser("migrate", help="apply pending migrations")
+    m.set_defaults(func=cmd_migrate)
+
+    d = sub.add_parser("seed", help="generate deterministic demo data")
+    d.add_argument("--users", type=int, default=DEFAULT_SEED_USERS)
+    d.add_argument("--events", type=int, default=DEFAULT_SEED_EVENTS)
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--replace", action="store_true", help="delete existing demo data first")
+    d.set_defaults(func=cmd_seed)
+
+    t = sub.add_parser("token", help="print a signed token for trying the API")
+    t.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.ANONYMOUS])
+    t.add_argument("--sub", required=True, help="user id (role user) or principal name")
+    t.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    t.add_argument("--private-key", help="PEM file to sign RS256 (production keys)")
+    t.set_defaults(func=cmd_token)
+
+    e = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    e.add_argument("--output", "-o", default="-")
+    e.set_defaults(func=cmd_export_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:
+        print(f"invalid settings: {exc}", file=sys.stderr)
+        return 2
+    return int(args.func(settings, args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

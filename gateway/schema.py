@@ -1,0 +1,60 @@
+"""Schema assembly: each domain contributes its Query / Mutation types; they are merged here.
+
+Extensions are passed as classes or zero-argument factories so every request gets its own
+instance (shared instances leak execution state across concurrent requests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from gateway.settings import Settings
+from privacy.guard import PrivacyError
+from resolvers.account import AccountQuery
+from resolvers.errors import SafeError
+
+QUERY_TYPES: tuple[type, ...] = (AccountQuery,)
+MUTATION_TYPES: tuple[type, ...] = ()
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask everything unexpected; let through errors whose messages were written for clients."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False  # syntax, validation and permission errors: already client-facing
+    return not isinstance(original, SafeError | PrivacyError)
+
+
+def _root_types() -> tuple[type, type | None]:
+    query = merge_types("Query", QUERY_TYPES)
+    mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
+    return query, mutation
+
+
+def build_schema(
+    settings: Settings, extra: Sequence[Callable[[], SchemaExtension] | type] = ()
+) -> strawberry.Schema:
+    query, mutation = _root_types()
+    extensions: list[Any] = [
+        ParserCache,
+        ValidationCache,
+        lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        *extra,
+    ]
+    return strawberry.Schema(
+        query=query,
+        mutation=mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+    )
+
+
+def schema_sdl() -> str:
+    query, mutation = _root_types()
+    return strawberry.Schema(query=query, mutation=mutation).as_str() + "\n"

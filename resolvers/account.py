@@ -1,0 +1,83 @@
+"""Who am I, and the signed-in user's own account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from privacy.purposes import ESSENTIAL, Source
+from resolvers.context import Context
+from sql import load_queries
+
+Q = load_queries()
+
+
+@strawberry.enum(description="How much personalization the user chose (DESIGN §4).")
+class PersonalizationLevel(Enum):
+    NONE = "NONE"
+    BASIC = "BASIC"
+    FULL = "FULL"
+
+
+@strawberry.type(description="The caller as the gateway sees it.")
+class Whoami:
+    role: str
+    subject: str | None
+    request_id: str
+
+
+@strawberry.type(description="The signed-in user. Every field reads only this user's data.")
+class Viewer:
+    user_id: strawberry.Private[int]
+    created_at: datetime
+    personalization_level: PersonalizationLevel
+    country: str | None
+    platform: str | None
+    preferred_channel: str | None
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.user_id))
+
+
+async def load_viewer(info: Info[Context, None]) -> Viewer | None:
+    ctx = info.context
+    user_id = ctx.principal.user_id
+    if user_id is None:
+        return None
+    guard = await ctx.guard()
+    if guard.snapshot.user_id is None:  # unknown or erased id: treated as anonymous
+        return None
+    row = await guard.fetchrow(
+        Q.viewer_account,
+        user_id,
+        purpose=ESSENTIAL,
+        source=Source.ACCOUNT,
+        tables=("users",),
+        subject_user_id=user_id,
+    )
+    if row is None:
+        return None
+    return Viewer(
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        personalization_level=PersonalizationLevel(row["personalization_level"]),
+        country=row["country"],
+        platform=row["platform"],
+        preferred_channel=row["preferred_channel"],
+    )
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="Who the gateway thinks you are (no personal data).")
+    def whoami(self, info: Info[Context, None]) -> Whoami:
+        p = info.context.principal
+        return Whoami(role=p.role.value, subject=p.subject, request_id=info.context.request_id)
+
+    @strawberry.field(description="The signed-in user; null for anonymous requests and unknown users.")
+    async def viewer(self, info: Info[Context, None]) -> Viewer | None:
+        return await load_viewer(info)

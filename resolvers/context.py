@@ -1,0 +1,44 @@
+"""The per-request context handed to every resolver: who asks, the pool, the guard.
+
+The consent snapshot is loaded at most once per operation, on first use, so a request that
+reads no personal data costs no consent query."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from privacy.guard import Guard, load_snapshot
+from privacy.principal import Principal
+from resolvers.config import DomainConfig
+
+
+@dataclass
+class Context:
+    pool: asyncpg.Pool
+    principal: Principal
+    request_id: str
+    config: DomainConfig
+    gpc: bool = False
+    request: Any = None
+    response: Any = None
+    # Per-request memo for loaders and snapshots; never shared between requests.
+    memo: dict[str, Any] = field(default_factory=dict)
+    _guard: Guard | None = None
+    _guard_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def guard(self) -> Guard:
+        if self._guard is None:
+            async with self._guard_lock:
+                if self._guard is None:
+                    snapshot = await load_snapshot(self.pool, self.principal.user_id, self.gpc)
+                    self._guard = Guard(self.pool, self.principal, self.request_id, snapshot)
+        return self._guard
+
+    async def close(self) -> None:
+        """End of the operation: write the audit entries collected by the guard."""
+        if self._guard is not None:
+            await self._guard.flush()

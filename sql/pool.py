@@ -1,0 +1,42 @@
+"""The asyncpg pool: JSON codecs with orjson and a server-side statement timeout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    statement_timeout_ms: int = 5000,
+    application_name: str = "gateway",
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        # A statement that runs away is cancelled by the server, so a slow query cannot hold
+        # a connection (and a worker) forever.
+        server_settings={
+            "statement_timeout": str(statement_timeout_ms),
+            "application_name": application_name,
+        },
+        command_timeout=max(1.0, statement_timeout_ms / 1000 * 2),
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,14 @@
+-- name: load_consent_snapshot
+-- The account flags and granted purposes of one user, in one round trip.
+SELECT u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
+       coalesce(array_agg(c.purpose) FILTER (WHERE c.granted), '{}') AS granted
+FROM users u
+LEFT JOIN consents c ON c.user_id = u.user_id
+WHERE u.user_id = $1
+GROUP BY u.user_id
+
+-- name: insert_audit_entries
+-- Append one operation's reads to the audit log in a single statement.
+INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose, table_name, action)
+SELECT $1, $2, $3, s, p, t, a
+FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[]) AS x(s, p, t, a)
