@@ -19,8 +19,17 @@ from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
 from resolvers.errors import SafeError
 
-QUERY_TYPES: tuple[type, ...] = (AccountQuery,)
-MUTATION_TYPES: tuple[type, ...] = ()
+QUERY_TYPES: tuple[type, ...] = (
+    AccountQuery,
+    # personalization
+    # privacy
+    # analytics
+)
+MUTATION_TYPES: tuple[type, ...] = (
+    # personalization
+    # privacy
+    # analytics
+)
 
 
 def should_mask(error: GraphQLError) -> bool:

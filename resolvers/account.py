@@ -15,7 +15,9 @@ from sql import load_queries
 Q = load_queries()
 
 
-@strawberry.enum(description="How much personalization the user chose (DESIGN §4).")
+@strawberry.enum(
+    description="How much personalization the user chose: NONE (as anonymous), BASIC (context and what they stated), FULL (activity history and profiling, for consented purposes)."
+)
 class PersonalizationLevel(Enum):
     NONE = "NONE"
     BASIC = "BASIC"
@@ -41,6 +43,10 @@ class Viewer:
     @strawberry.field
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.user_id))
+
+    # --- personalization fields (feed, tags, layout, offers, explanations, inferences) ---
+
+    # --- privacy fields (consent, channels, profile prompts) ---
 
 
 async def load_viewer(info: Info[Context, None]) -> Viewer | None:
