@@ -16,7 +16,10 @@ Q = load_queries()
 
 
 @strawberry.enum(
-    description="How much personalization the user chose: NONE (as anonymous), BASIC (context and what they stated), FULL (activity history and profiling, for consented purposes)."
+    description=(
+        "How much personalization the user chose: NONE (as anonymous), BASIC (context and what "
+        "they stated), FULL (activity history and profiling, for consented purposes)."
+    )
 )
 class PersonalizationLevel(Enum):
     NONE = "NONE"

@@ -14,6 +14,10 @@ import asyncpg
 from privacy.guard import Guard, load_snapshot
 from privacy.principal import Principal
 from resolvers.config import DomainConfig
+from resolvers.explain import DecisionRecord
+from sql import load_queries
+
+Q = load_queries()
 
 
 @dataclass
@@ -27,6 +31,8 @@ class Context:
     response: Any = None
     # Per-request memo for loaders and snapshots; never shared between requests.
     memo: dict[str, Any] = field(default_factory=dict)
+    # Decision records produced by this operation; written to the decision log at close.
+    decisions: list[DecisionRecord] = field(default_factory=list)
     _guard: Guard | None = None
     _guard_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -38,7 +44,28 @@ class Context:
                     self._guard = Guard(self.pool, self.principal, self.request_id, snapshot)
         return self._guard
 
+    def log_decisions(self, records: list[DecisionRecord]) -> None:
+        """Keep records for the decision log; only signed-in, known users have one."""
+        if self._guard is not None and self._guard.snapshot.user_id is not None:
+            self.decisions.extend(records)
+
     async def close(self) -> None:
-        """End of the operation: write the audit entries collected by the guard."""
+        """End of the operation: write the audit entries and the decision log (one statement each)."""
         if self._guard is not None:
             await self._guard.flush()
+            user_id = self._guard.snapshot.user_id
+            if self.decisions and user_id is not None:
+                records, self.decisions = self.decisions, []
+                await self.pool.execute(
+                    Q.insert_decisions,
+                    user_id,
+                    [r.decision_id for r in records],
+                    [r.surface for r in records],
+                    [r.subject_kind for r in records],
+                    [r.subject_id for r in records],
+                    [r.rank for r in records],
+                    [r.mode.value for r in records],
+                    [r.to_json() for r in records],
+                    [r.consent_snapshot_id for r in records],
+                    [r.generated_at for r in records],
+                )

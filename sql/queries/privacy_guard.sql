@@ -12,3 +12,11 @@ GROUP BY u.user_id
 INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose, table_name, action)
 SELECT $1, $2, $3, s, p, t, a
 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[]) AS x(s, p, t, a)
+
+-- name: insert_decisions
+-- Append one operation's decision records to the decision log in a single statement.
+INSERT INTO decisions (user_id, decision_id, surface, subject_kind, subject_id, rank, mode, record,
+                       consent_snapshot_id, generated_at)
+SELECT $1, d, s, k, i, r, m, rec, c, g
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::jsonb[],
+            $9::text[], $10::timestamptz[]) AS x(d, s, k, i, r, m, rec, c, g)
