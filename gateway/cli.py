@@ -45,12 +45,22 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.seed import SeedConfig, seed_database
+    from pydantic import ValidationError
 
+    from gateway.seed import DatabaseNotEmpty, SeedConfig, seed_database
+
+    try:
+        config = SeedConfig(users=args.users, events=args.events, seed=args.seed)
+    except ValidationError as exc:
+        print(f"invalid seed options: {exc}", file=sys.stderr)
+        return 2
     with database(settings) as dsn:
         _migrate(dsn)
-        config = SeedConfig(users=args.users, events=args.events, seed=args.seed)
-        asyncio.run(seed_database(dsn, config, progress=sys.stderr.isatty(), replace=args.replace))
+        try:
+            asyncio.run(seed_database(dsn, config, progress=sys.stderr.isatty(), replace=args.replace))
+        except DatabaseNotEmpty as exc:
+            print(f"not seeding: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
