@@ -102,3 +102,61 @@ async def gql(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# --- demo data: a seeded world (gateway seed), cloned per test ---
+DEMO_CONFIG = {"users": 400, "events": 8000, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def demo_template(admin_dsn: str, template_db: str) -> Iterator[str]:
+    """A migrated database holding the demo world (400 users, 8,000 events, seed 7), seeded once.
+    Its history ends at the start of today (UTC), so 'recent' means recent to the tests too."""
+    import asyncio
+
+    from gateway.seed import SeedConfig, seed_database
+
+    name = f"gw_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    dsn = pg.create_database(admin_dsn, name, template=template_db)
+    asyncio.run(seed_database(dsn, SeedConfig(**DEMO_CONFIG), progress=False))
+    yield name
+    pg.drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+def demo_dsn(admin_dsn: str, demo_template: str) -> Iterator[str]:
+    """A fresh copy of the demo world for one test."""
+    name = f"gw_d_{uuid.uuid4().hex[:12]}"
+    dsn = pg.create_database(admin_dsn, name, template=demo_template)
+    yield dsn
+    pg.drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+def demo_settings(demo_dsn: str, tmp_path: Path) -> Settings:
+    return Settings(
+        environment=Environment.TEST,
+        database_url=SecretStr(demo_dsn),
+        data_dir=tmp_path / "data",
+        jwt_secret=SecretStr(TEST_SECRET),
+    )
+
+
+@pytest.fixture
+async def demo_client(demo_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app over HTTP on a fresh copy of the demo world (sign with `demo_token`)."""
+    app = create_app(demo_settings)
+    async with app.router.lifespan_context(app) as state:
+        transport = httpx.ASGITransport(app=_with_state(app, state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+            yield c
+
+
+@pytest.fixture
+def demo_token(demo_settings: Settings) -> Callable[..., str]:
+    """Like `token`, without creating the empty per-test database that `token` brings along."""
+
+    def make(role: Role | str = Role.USER, sub: str | int = "1", ttl: int = 600) -> str:
+        return issue_token(demo_settings, Role(role), str(sub), ttl_s=ttl)
+
+    return make
