@@ -18,7 +18,7 @@ DELETE FROM item_relations
 
 -- name: seed_tune_session
 -- A bulk load: a lost tail on crash is acceptable, and rollups need room to hash.
-SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '256MB', true)
+SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '128MB', true)
 
 -- name: seed_create_staging
 -- Staging tables for the binary COPY; dropped with the transaction.
