@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from gateway import seed_world as w
 from gateway.seed_activity import Events, generate_events, pgcopy
 from gateway.seed_gen import PG_EPOCH_S, Users, catalog_arrays, generate_users, popularity_and_rank
+from gateway.seed_personas import apply_personas, concat, persona_count, persona_events
 from sql.queries import load_queries
 
 log = logging.getLogger("gateway.seed")
@@ -106,7 +107,16 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
         items = w.catalog_items()
         popularity, ranks = popularity_and_rank(rng, len(items))
         users = generate_users(rng, config.users)
-        events = generate_events(rng, users, catalog_arrays(items, popularity), config.events)
+        personas = persona_count(config.users, config.events)
+        if personas:
+            apply_personas(users)
+            scripted = persona_events(rng, users, items)
+            random = generate_events(
+                rng, users, catalog_arrays(items, popularity), config.events - len(scripted), personas
+            )
+            events = concat(scripted, random)  # personas are users 1..6: user order holds
+        else:
+            events = generate_events(rng, users, catalog_arrays(items, popularity), config.events)
         bar.step("generated")
         async with conn.transaction():
             await _refuse_unless_empty(conn, replace)

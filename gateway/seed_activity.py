@@ -60,9 +60,13 @@ def _pick_items(rng: np.random.Generator, catalog: Catalog, cat: np.ndarray, tie
     return out
 
 
-def generate_events(rng: np.random.Generator, users: Users, catalog: Catalog, total: int) -> Events:
+def generate_events(
+    rng: np.random.Generator, users: Users, catalog: Catalog, total: int, scripted_users: int = 0
+) -> Events:
+    """`total` random events over all users but the first `scripted_users` (the personas)."""
     n_users = len(users.user_id)
     weight = SEGMENT_ACTIVITY[users.segment] * rng.lognormal(0.0, 0.6, n_users)
+    weight[:scripted_users] = 0.0
     counts = rng.multinomial(total, weight / weight.sum()) if total else np.zeros(n_users, dtype=np.int64)
     u = np.repeat(np.arange(n_users), counts)
     k = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)  # position in user's history

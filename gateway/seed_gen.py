@@ -31,7 +31,6 @@ BODY_WEIGHTS = (0.40, 0.14, 0.10, 0.07, 0.10, 0.03, 0.16)
 RECENT_CART_DAYS = 10
 # Consent profiles: accept all, essential only, a mix, or no answer yet (no rows).
 CONSENT_PROFILE_WEIGHTS = (0.45, 0.15, 0.30, 0.10)
-DEMO_USER = 1  # a power user with full personalization and every consent, for trying the API
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +83,10 @@ def _mask(bits: np.ndarray) -> np.ndarray:
 
 def generate_users(rng: np.random.Generator, n: int) -> Users:
     segment = rng.choice(len(SEGMENTS), n, p=SEGMENT_WEIGHTS)
-    segment[0] = SEGMENTS.index("power")
     lo, hi = SEGMENT_TENURE_DAYS[segment, 0], SEGMENT_TENURE_DAYS[segment, 1]
     created_s = -np.round((lo + rng.random(n) * (hi - lo)) * DAY).astype(np.int64)
     level = rng.choice(3, n, p=w.LEVEL_WEIGHTS) + 1
-    level[0] = w.LEVELS.index("FULL") + 1
     is_minor = rng.random(n) < 0.03
-    is_minor[0] = False
     adult_birth = np.where(rng.random(n) < 0.85, rng.integers(1, len(w.BIRTH_RANGES) + 1, n), 0)
     birth = np.where(is_minor, w.BIRTH_RANGE_CODES.index(w.MINOR_BIRTH_RANGE) + 1, adult_birth)
     country = rng.choice(len(w.COUNTRIES), n, p=w.COUNTRY_WEIGHTS) + 1
@@ -100,13 +96,11 @@ def generate_users(rng: np.random.Generator, n: int) -> Users:
     push = w.CHANNELS.index("push") + 1
     channel = np.where(on_web & (channel == push), w.CHANNELS.index("in_app") + 1, channel)
     objected = rng.random(n) < 0.04
-    objected[0] = False
 
     n_purposes = len(w.CONSENT_PURPOSES)
     essential_bit = 1 << w.CONSENT_PURPOSES.index("essential.service")
     everything = (1 << n_purposes) - 1
     profile = rng.choice(4, n, p=CONSENT_PROFILE_WEIGHTS)
-    profile[0] = 0
     mixed = rng.integers(0, everything + 1, n) | essential_bit
     granted = np.select([profile == 0, profile == 1, profile == 2], [everything, essential_bit, mixed], 0)
     present = np.where(profile == 3, 0, everything)

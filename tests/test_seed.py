@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.seed import DatabaseNotEmpty, SeedConfig, seed_database
-from gateway.seed_world import CONSENT_PURPOSES
+from gateway.seed_personas import PERSONAS
+from gateway.seed_world import CONSENT_PURPOSES, FEATURES
 from privacy.purposes import PURPOSES
 from sql.queries import load_queries
 from tests import pg
@@ -279,3 +280,39 @@ def test_default_anchor_is_the_start_of_today() -> None:
     now = datetime.now(UTC)
     assert anchor <= now < anchor + timedelta(days=1)
     assert (anchor.hour, anchor.minute, anchor.second, anchor.microsecond) == (0, 0, 0, 0)
+
+
+async def test_personas_have_the_histories_the_docs_promise(demo: asyncpg.Connection) -> None:
+    users = {r["user_id"]: r for r in await demo.fetch("SELECT * FROM users WHERE user_id <= 6")}
+    signals = {r["user_id"]: r for r in await demo.fetch("SELECT * FROM user_signals WHERE user_id <= 6")}
+    granted = defaultdict(set)
+    for r in await demo.fetch("SELECT user_id, purpose FROM consents WHERE granted AND user_id <= 6"):
+        granted[r["user_id"]].add(r["purpose"])
+    for p in PERSONAS:
+        u = users[p.user_id]
+        assert (u["personalization_level"], u["is_minor"], u["objected_to_marketing"]) == (
+            p.level,
+            p.is_minor,
+            p.objected,
+        )
+        assert granted[p.user_id] == set(p.granted or CONSENT_PURPOSES)
+
+    bought = {
+        (r["user_id"], r["subcategory"]): r["last_at"]
+        for r in await demo.fetch(
+            """SELECT e.user_id, i.subcategory, max(e.occurred_at) AS last_at
+               FROM events e JOIN items i USING (item_id)
+               WHERE e.type = 'purchase' AND e.user_id <= 6 GROUP BY 1, 2"""
+        )
+    }
+    anchor = SeedConfig(**SMALL).anchor_time()
+    assert {(1, "coats"), (1, "phones"), (1, "coffee"), (3, "milk"), (4, "phone_cases")} <= set(bought)
+    assert timedelta(days=15) < anchor - bought[(1, "coffee")] < timedelta(days=17)  # 14-day cycle: due
+    one = signals[1]
+    assert len(orjson.loads(one["cart"])) == 2 and one["cart_updated_at"] > anchor - timedelta(days=3)
+    assert len(orjson.loads(one["feature_counts"])) == len(FEATURES) and one["sessions"] >= 30
+    assert one["bookings"] == 2
+    assert signals[2]["sessions"] == 1 and users[2]["created_at"] > anchor - timedelta(days=4)
+    assert orjson.loads(signals[4]["cart"])
+    assert {(6, "pregnancy"), (6, "vitamins"), (6, "hats")} <= set(bought)
+    assert set(orjson.loads(signals[6]["category_affinity"])) == {"apparel"}
