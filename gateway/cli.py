@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,6 +95,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         # Workers inherit the database through the environment, so only this process owns the
         # embedded server and it stops when serving ends.
         os.environ["DATABASE_URL"] = dsn
+        # uvicorn re-raises the signal that stopped it; turn SIGTERM into SystemExit so the
+        # embedded server is stopped by the context manager instead of being left running.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         print(f"serving on http://{settings.host}:{settings.port}/graphql", file=sys.stderr)
         uvicorn.run(
             "gateway.cli:app_from_environment",
@@ -107,6 +111,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             proxy_headers=False,
         )
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def app_from_environment() -> object:

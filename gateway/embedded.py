@@ -5,7 +5,9 @@ process that asked for it lets go."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +32,21 @@ def embedded_postgres(data_dir: Path, database: str = DATABASE) -> Iterator[str]
         yield dsn_for(pgdata, database)
     finally:
         server.cleanup()
+        # pgserver counts handles by pid in a file; a process that was killed never removes its
+        # pid, and then no later process would stop the server. Stop it when no live process
+        # other than this one still holds a handle.
+        if not _other_live_handles(pgdata):
+            server.stop()
+
+
+def _other_live_handles(pgdata: Path) -> bool:
+    import psutil
+
+    try:
+        pids = json.loads((pgdata / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return any(pid != os.getpid() and psutil.pid_exists(pid) for pid in pids)
 
 
 def dsn_for(pgdata: Path, database: str) -> str:
