@@ -100,7 +100,8 @@ class Guard:
         A read about a user is allowed only for that user's own request, and the snapshot must
         be theirs too (a guard built for one user never reads another's rows)."""
         if subject_user_id is not None and (
-            self.principal.user_id != subject_user_id or self.snapshot.user_id != subject_user_id
+            self.principal.user_id != subject_user_id
+            or self.snapshot.user_id not in (None, subject_user_id)  # None: anonymous, refused below
         ):
             raise NotYourData()
         reason = self.snapshot.refusal(purpose, source)
@@ -169,4 +170,5 @@ class Guard:
             [e.purpose for e in entries],
             [e.table for e in entries],
             [e.action for e in entries],
+            self.principal.user_id,
         )

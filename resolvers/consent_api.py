@@ -15,7 +15,7 @@ from privacy.principal import Role
 from privacy.purposes import ESSENTIAL, MARKETING_PURPOSES, PURPOSES, Purpose, Source
 from resolvers.context import Context
 from resolvers.errors import FieldError, InvalidInput
-from resolvers.own import own_guard
+from resolvers.own import account_gone, own_guard
 from resolvers.permissions import require
 from sql import load_queries
 
@@ -201,6 +201,8 @@ class ConsentMutation:
         row = await info.context.pool.fetchrow(
             Q.set_consent, user_id, purpose, granted, known.version, info.context.gpc, known.marketing
         )
+        if row is None:
+            raise account_gone()
         guard.record(ESSENTIAL, ("consents", "consent_events", "users"), user_id, "write")
         return receipt_of(row)
 

@@ -10,7 +10,7 @@ from privacy.principal import Role
 from privacy.purposes import ESSENTIAL
 from resolvers.account import PersonalizationLevel
 from resolvers.context import Context
-from resolvers.own import own_guard
+from resolvers.own import account_gone, own_guard
 from resolvers.permissions import require
 from sql import load_queries
 
@@ -34,6 +34,8 @@ class LevelMutation:
     ) -> PersonalizationLevelSet:
         guard, user_id = await own_guard(info)
         row = await info.context.pool.fetchrow(Q.set_personalization_level, user_id, Level(level.value).value)
+        if row is None:
+            raise account_gone()
         guard.record(ESSENTIAL, ("users",), user_id, "write")
         return PersonalizationLevelSet(
             level=PersonalizationLevel(row["personalization_level"]), consent_version=row["consent_version"]

@@ -22,3 +22,8 @@ async def own_guard(info: Info[Context, None]) -> tuple[Guard, int]:
     if guard.snapshot.user_id != user_id:
         raise Forbidden("no account for this user")
     return guard, user_id
+
+
+def account_gone() -> Forbidden:
+    """The account was erased while this operation ran: nothing was written."""
+    return Forbidden("no account for this user")

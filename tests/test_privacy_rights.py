@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import uuid
 from pathlib import Path
@@ -131,6 +132,20 @@ async def _fixture_functions(db_dsn: str) -> None:
         await conn.execute((Path(__file__).parent / "privacy_fixtures.sql").read_text())
     finally:
         await conn.close()
+
+
+async def test_erasure_racing_gpc_requests_leaves_nothing(client, token, db_dsn) -> None:
+    await add_users(db_dsn, 1, level="FULL")
+    await _seed_history(db_dsn, 1)
+    t = token(Role.USER, 1)
+    await asyncio.gather(
+        *(call(client, "{ viewer { id } }", token=t, gpc=True) for _ in range(4)),
+        call(client, ERASE, {"c": True}, token=t),
+        *(call(client, "{ viewer { consent { purpose } } }", token=t, gpc=True) for _ in range(4)),
+    )
+    for table, column in await _tables_with_user_column(db_dsn):
+        if table != "erasure_log":
+            assert (await sql(db_dsn, "SELECT erasure_row_count($1, $2, 1)", table, column))[0][0] == 0, table
 
 
 MUTATIONS = [

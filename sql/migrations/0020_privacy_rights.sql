@@ -24,8 +24,10 @@ DECLARE
     total bigint := 0;
     touched text[] := '{}';
 BEGIN
-    -- Serialise with GPC recording and consent changes of the same user.
-    PERFORM pg_advisory_xact_lock(hashtextextended('user:' || target::text, 0));
+    -- Lock the account row first: consent changes (UPDATE users) and GPC recording (FOR KEY
+    -- SHARE on users) wait for this transaction, then find no account and write nothing, so no
+    -- row naming the user can appear between the deletes below.
+    PERFORM 1 FROM users WHERE user_id = target FOR UPDATE;
     FOR t IN
         SELECT c.table_schema, c.table_name, c.column_name
         FROM information_schema.columns c

@@ -20,6 +20,7 @@ WITH recorded AS (
            'Sec-GPC: 1 received; treated as an opt-out of this marketing purpose'
     FROM users u, unnest($2::text[], $3::int[]) AS x(purpose, version)
     WHERE u.user_id = $1
+    FOR KEY SHARE OF u  -- waits for a concurrent erasure, then finds no account
     ON CONFLICT (user_id, purpose, notice_version) WHERE method = 'gpc' DO NOTHING
 )
 SELECT u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
