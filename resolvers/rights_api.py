@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -32,10 +33,12 @@ async def inferences_for_export(guard: Guard, user_id: int) -> list[dict[str, An
             raise  # the module exists but is broken: fail loudly
         return None
     try:
-        described: list[dict[str, Any]] = await describe_inferences(guard, user_id)
+        described = describe_inferences(guard, user_id)
+        if inspect.isawaitable(described):  # the domain may define it sync or async
+            described = await described
     except ConsentRequired:
         return []  # nothing may be inferred without the purpose, so there is nothing to describe
-    return described
+    return list(described)
 
 
 @strawberry.type(description="A machine-readable copy of your data (JSON); lists are bounded, with totals.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
+import types
 import uuid
 from pathlib import Path
 
@@ -223,3 +225,28 @@ async def test_unique_event_ids_survive_erasure_of_another_user(db_dsn) -> None:
     await sql(db_dsn, "SELECT * FROM erase_user(10)")
     assert (await sql(db_dsn, "SELECT count(*) FROM events"))[0][0] == 1
     assert (await sql(db_dsn, "SELECT count(*) FROM users"))[0][0] == 1
+
+
+@pytest.mark.parametrize("is_async", [True, False])
+async def test_export_hook_passes_through_the_inference_description(
+    client, token, db_dsn, monkeypatch, is_async
+) -> None:
+    """The wiring of the personalization domain's describe_inferences (sync or async) into the
+    bundle, with a stand-in module; the real module's content is tested by that domain."""
+    seen: list[int] = []
+    described = [{"kind": "tag", "name": "POWER", "logic": "30+ sessions, 5+ features, 30+ days"}]
+
+    def describe(guard, user_id):  # type: ignore[no-untyped-def]
+        seen.append(user_id)
+        return described
+
+    async def describe_async(guard, user_id):  # type: ignore[no-untyped-def]
+        return describe(guard, user_id)
+
+    module = types.ModuleType("resolvers.inferences")
+    module.describe_inferences = describe_async if is_async else describe  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "resolvers.inferences", module)
+    await add_users(db_dsn, 3, level="FULL")
+    body = await call(client, EXPORT, token=token(Role.USER, 3))
+    inferences = body["data"]["requestDataExport"]["data"]["inferences"]
+    assert inferences["available"] is True and inferences["items"] == described and seen == [3]
