@@ -188,6 +188,13 @@ async def test_a_user_reaches_only_their_own_data(client, token, db_dsn) -> None
     await _seed_history(db_dsn, 2)
     await call(client, SET_CONSENT, {"p": "marketing.offers", "g": True}, token=token(Role.USER, 2))
     t1 = token(Role.USER, 1)
+    # user 1 sees only their own consent state and receipts, never user 2's grant
+    body = await call(
+        client, "{ viewer { consent { purpose granted } consentHistory { purpose } } }", token=t1
+    )
+    mine = {c["purpose"]: c["granted"] for c in body["data"]["viewer"]["consent"]}
+    assert mine["marketing.offers"] is False
+    assert "marketing.offers" not in {r["purpose"] for r in body["data"]["viewer"]["consentHistory"]}
     for mutation, _ in MUTATIONS:
         await call(client, mutation, token=t1)  # acts on user 1 only (ids come from the token)
     assert (await sql(db_dsn, "SELECT count(*) FROM users WHERE user_id = 2"))[0][0] == 1
