@@ -57,13 +57,16 @@ async def load_snapshot(
     """The consent snapshot of a user; an unknown (or erased) id is treated as anonymous.
 
     Loaded per operation, never cached, so a withdrawal applies to the very next request. A
-    signed-in request carrying `Sec-GPC: 1` records the signal in the same statement (one
-    receipt per marketing purpose and notice version, once); requests without GPC write nothing.
+    signed-in request carrying `Sec-GPC: 1` records the signal (one receipt per marketing purpose
+    and notice version, once): its snapshot read says whether a receipt is missing, and only then
+    one INSERT runs, so the steady state is read-only. Requests without GPC never write.
     """
     if user_id is None:
         return ConsentSnapshot(user_id=None, gpc=gpc)
     if gpc:
-        row = await conn.fetchrow(Q.consent_snapshot_recording_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
+        row = await conn.fetchrow(Q.consent_snapshot_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
+        if row is not None and row["gpc_missing"]:
+            await conn.execute(Q.record_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
     else:
         row = await conn.fetchrow(Q.consent_snapshot, user_id)
     if row is None:

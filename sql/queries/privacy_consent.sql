@@ -10,28 +10,34 @@ LEFT JOIN consents c ON c.user_id = u.user_id
 WHERE u.user_id = $1
 GROUP BY u.user_id
 
--- name: consent_snapshot_recording_gpc
--- The snapshot of a request carrying Sec-GPC: 1, recording the signal in the same statement:
--- one opt-out receipt per marketing purpose ($2) and notice version ($3), once (the unique
--- partial index consent_events_gpc_once turns repeats and concurrent requests into no-ops).
-WITH recorded AS (
-    INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
-    SELECT u.user_id, x.purpose, false, 'gpc', x.version,
-           'Sec-GPC: 1 received; treated as an opt-out of this marketing purpose'
-    FROM users u, unnest($2::text[], $3::int[]) AS x(purpose, version)
-    WHERE u.user_id = $1
-    FOR KEY SHARE OF u  -- waits for a concurrent erasure, then finds no account
-    ON CONFLICT (user_id, purpose, notice_version) WHERE method = 'gpc' DO NOTHING
-)
+-- name: consent_snapshot_gpc
+-- The snapshot of a request carrying Sec-GPC: 1, plus how many of the marketing purposes ($2)
+-- at their notice versions ($3) still lack a GPC receipt (read only; uses consent_events_gpc_once).
 SELECT u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
        coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
        coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
        coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
-       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides
+       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides,
+       (SELECT count(*) FROM unnest($2::text[], $3::int[]) AS x(purpose, version)
+        WHERE NOT EXISTS (SELECT 1 FROM consent_events e
+                          WHERE e.user_id = $1 AND e.method = 'gpc'
+                            AND e.purpose = x.purpose AND e.notice_version = x.version)) AS gpc_missing
 FROM users u
 LEFT JOIN consents c ON c.user_id = u.user_id
 WHERE u.user_id = $1
 GROUP BY u.user_id
+
+-- name: record_gpc
+-- Record the GPC signal: one opt-out receipt per marketing purpose ($2) and notice version ($3),
+-- once (the unique partial index consent_events_gpc_once makes repeats and concurrent requests
+-- no-ops). Run only when the snapshot saw a receipt missing, so the steady state writes nothing.
+INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
+SELECT u.user_id, x.purpose, false, 'gpc', x.version,
+       'Sec-GPC: 1 received; treated as an opt-out of this marketing purpose'
+FROM users u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+WHERE u.user_id = $1
+FOR KEY SHARE OF u  -- waits for a concurrent erasure, then finds no account
+ON CONFLICT (user_id, purpose, notice_version) WHERE method = 'gpc' DO NOTHING
 
 -- name: set_consent
 -- One explicit choice: receipt + current state + consent_version bump, in one statement (so in
