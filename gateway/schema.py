@@ -17,17 +17,28 @@ from strawberry.tools import merge_types
 from gateway.settings import Settings
 from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
+from resolvers.channels_api import ChannelMutation
+from resolvers.consent_api import ConsentMutation, ConsentQuery
 from resolvers.errors import SafeError
+from resolvers.level_api import LevelMutation
+from resolvers.profile_api import ProfileMutation
+from resolvers.rights_api import RightsMutation
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
     # personalization
     # privacy
+    ConsentQuery,
     # analytics
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
     # privacy
+    ConsentMutation,
+    LevelMutation,
+    ChannelMutation,
+    ProfileMutation,
+    RightsMutation,
     # analytics
 )
 

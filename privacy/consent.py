@@ -1,12 +1,25 @@
 """The consent snapshot: a request's view of what may be read about one user, loaded once per
-operation. The guard asks it before any query that reads personal data runs."""
+operation (never cached across requests, so a withdrawal takes effect on the very next one).
+The guard asks it before any query that reads personal data runs.
+
+Rules, in order (the first that applies decides):
+1. anonymous (or unknown / erased) ids read nothing personal;
+2. `essential.service` is always allowed for the user's own account;
+3. an unknown purpose is refused (a typo must not read data);
+4. level NONE reads nothing beyond the account; BASIC reads no activity history or inferences;
+5. marketing purposes: an objection to direct marketing refuses them; a `Sec-GPC: 1` request
+   refuses them unless the user explicitly opted in after GPC was recorded for that purpose and
+   notice version (`gpc_overrides`: the user resolved the conflict, their choice wins);
+   minors never get profiling-based marketing, whatever their consent;
+6. otherwise the purpose needs a grant given to its current notice version.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from privacy.purposes import ESSENTIAL, MARKETING_PURPOSES, Source
+from privacy.purposes import ESSENTIAL, MARKETING_PURPOSES, PURPOSES, Source
 
 
 class Level(StrEnum):
@@ -24,6 +37,10 @@ class ConsentSnapshot:
     objected_to_marketing: bool = False
     gpc: bool = False
     consent_version: int = 0
+    # Marketing purposes the user explicitly opted into after GPC was recorded (current notice).
+    gpc_overrides: frozenset[str] = field(default_factory=frozenset)
+    # Purposes granted to an older notice version: not granted until the user confirms again.
+    stale: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def snapshot_id(self) -> str:
@@ -38,6 +55,8 @@ class ConsentSnapshot:
             return "anonymous request"
         if purpose == ESSENTIAL:
             return None
+        if purpose not in PURPOSES:
+            return f"unknown purpose {purpose}"
         if self.level is Level.NONE:
             return "personalization level NONE"
         if self.level is Level.BASIC and source in (Source.BEHAVIOURAL, Source.DERIVED):
@@ -45,10 +64,12 @@ class ConsentSnapshot:
         if purpose in MARKETING_PURPOSES:
             if self.objected_to_marketing:
                 return "objection to direct marketing"
-            if self.gpc:
+            if self.gpc and purpose not in self.gpc_overrides:
                 return "Global Privacy Control signal"
             if self.is_minor and source in (Source.BEHAVIOURAL, Source.DERIVED):
                 return "no profiling-based marketing for minors"
+        if purpose in self.stale:
+            return f"the notice for {purpose} changed; consent must be given again"
         if purpose not in self.granted:
             return f"no consent for {purpose}"
         return None
@@ -56,9 +77,35 @@ class ConsentSnapshot:
     def allows(self, purpose: str, source: Source) -> bool:
         return self.refusal(purpose, source) is None
 
+    def effective_refusal(self, purpose: str) -> str | None:
+        """The refusal for the broadest data the purpose reads: what the user sees as its state."""
+        known = PURPOSES.get(purpose)
+        return self.refusal(purpose, known.source if known else Source.STATED)
+
     def effective_purposes(self, source: Source) -> frozenset[str]:
         candidates = self.granted | {ESSENTIAL}
         return frozenset(p for p in candidates if self.allows(p, source))
 
 
 ANONYMOUS_SNAPSHOT = ConsentSnapshot(user_id=None)
+
+
+def split_grants(
+    rows: list[tuple[str, bool, int, bool]],
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(granted, stale, gpc_overrides) from consent rows (purpose, granted, notice_version,
+    overrides_gpc). A grant counts only for the purpose's current notice version."""
+    granted: set[str] = set()
+    stale: set[str] = set()
+    overrides: set[str] = set()
+    for purpose, is_granted, version, overrides_gpc in rows:
+        known = PURPOSES.get(purpose)
+        if not is_granted or known is None:
+            continue
+        if version < known.version:
+            stale.add(purpose)
+            continue
+        granted.add(purpose)
+        if overrides_gpc:
+            overrides.add(purpose)
+    return frozenset(granted), frozenset(stale), frozenset(overrides)

@@ -14,9 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from privacy.consent import ConsentSnapshot, Level
+from privacy.consent import ConsentSnapshot, Level, split_grants
 from privacy.principal import Principal
-from privacy.purposes import Source
+from privacy.purposes import MARKETING_PURPOSES, PURPOSES, Source
 from sql import load_queries
 
 Q = load_queries()
@@ -46,23 +46,44 @@ class AuditEntry:
     action: str = "read"
 
 
+# The marketing purposes and their notice versions a GPC signal opts out of (receipt arguments).
+_GPC_PURPOSES = sorted(MARKETING_PURPOSES)
+_GPC_VERSIONS = [PURPOSES[p].version for p in _GPC_PURPOSES]
+
+
 async def load_snapshot(
     conn: asyncpg.Pool | asyncpg.Connection, user_id: int | None, gpc: bool
 ) -> ConsentSnapshot:
-    """The consent snapshot of a user; an unknown (or erased) id is treated as anonymous."""
+    """The consent snapshot of a user; an unknown (or erased) id is treated as anonymous.
+
+    Loaded per operation, never cached, so a withdrawal applies to the very next request. A
+    signed-in request carrying `Sec-GPC: 1` records the signal (one receipt per marketing purpose
+    and notice version, once): its snapshot read says whether a receipt is missing, and only then
+    one INSERT runs, so the steady state is read-only. Requests without GPC never write.
+    """
     if user_id is None:
         return ConsentSnapshot(user_id=None, gpc=gpc)
-    row = await conn.fetchrow(Q.load_consent_snapshot, user_id)
+    if gpc:
+        row = await conn.fetchrow(Q.consent_snapshot_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
+        if row is not None and row["gpc_missing"]:
+            await conn.execute(Q.record_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
+    else:
+        row = await conn.fetchrow(Q.consent_snapshot, user_id)
     if row is None:
         return ConsentSnapshot(user_id=None, gpc=gpc)
+    granted, stale, overrides = split_grants(
+        list(zip(row["purposes"], row["granted"], row["versions"], row["overrides"], strict=True))
+    )
     return ConsentSnapshot(
         user_id=user_id,
-        granted=frozenset(row["granted"]),
+        granted=granted,
         level=Level(row["personalization_level"]),
         is_minor=row["is_minor"],
         objected_to_marketing=row["objected_to_marketing"],
         gpc=gpc,
         consent_version=row["consent_version"],
+        gpc_overrides=overrides,
+        stale=stale,
     )
 
 
@@ -77,7 +98,14 @@ class Guard:
     audit: list[AuditEntry] = field(default_factory=list)
 
     def check(self, purpose: str, source: Source, subject_user_id: int | None) -> None:
-        if subject_user_id is not None and self.principal.user_id != subject_user_id:
+        """Raise unless this request may read `source` data of `subject_user_id` for `purpose`.
+
+        A read about a user is allowed only for that user's own request, and the snapshot must
+        be theirs too (a guard built for one user never reads another's rows)."""
+        if subject_user_id is not None and (
+            self.principal.user_id != subject_user_id
+            or self.snapshot.user_id not in (None, subject_user_id)  # None: anonymous, refused below
+        ):
             raise NotYourData()
         reason = self.snapshot.refusal(purpose, source)
         if reason is not None:
@@ -89,6 +117,9 @@ class Guard:
     def record(
         self, purpose: str, tables: Sequence[str], subject_user_id: int | None, action: str = "read"
     ) -> None:
+        if not tables or isinstance(tables, str):
+            # An unnamed table would make the audit log unable to prove what was read.
+            raise ValueError("a guarded read names the tables it touches (a sequence of names)")
         self.audit.extend(AuditEntry(subject_user_id, purpose, t, action) for t in tables)
 
     async def fetch(
@@ -100,10 +131,11 @@ class Guard:
         tables: Sequence[str],
         subject_user_id: int | None,
         conn: asyncpg.Connection | None = None,
+        action: str = "read",
     ) -> list[asyncpg.Record]:
         """Run `query` only if the snapshot allows `purpose` on `source` data."""
         self.check(purpose, source, subject_user_id)
-        self.record(purpose, tables, subject_user_id)
+        self.record(purpose, tables, subject_user_id, action)
         runner = conn if conn is not None else self.pool
         return list(await runner.fetch(query, *args))
 
@@ -116,11 +148,16 @@ class Guard:
         tables: Sequence[str],
         subject_user_id: int | None,
         conn: asyncpg.Connection | None = None,
+        action: str = "read",
     ) -> asyncpg.Record | None:
         self.check(purpose, source, subject_user_id)
-        self.record(purpose, tables, subject_user_id)
+        self.record(purpose, tables, subject_user_id, action)
         runner = conn if conn is not None else self.pool
         return await runner.fetchrow(query, *args)
+
+    def forget_subject(self, user_id: int) -> None:
+        """Drop pending entries naming an erased user, so the flush does not re-create them."""
+        self.audit = [e for e in self.audit if e.subject_user_id != user_id]
 
     async def flush(self) -> None:
         """Write this operation's audit entries (one statement) and forget them."""
@@ -136,4 +173,5 @@ class Guard:
             [e.purpose for e in entries],
             [e.table for e in entries],
             [e.action for e in entries],
+            self.principal.user_id,
         )

@@ -26,6 +26,16 @@ class Purpose:
     version: int
     marketing: bool = False
     required: bool = False
+    # The broadest kind of data the purpose reads; the effective state shown to the user is
+    # evaluated against it (BASIC allows personalize.content on stated data, not on activity).
+    source: Source = Source.STATED
+    # fideslang data categories the purpose may use, for notices and the export.
+    data_categories: tuple[str, ...] = ()
+
+    @property
+    def notice_text(self) -> str:
+        """The plain-language notice in one sentence: what is used, why, what you get."""
+        return f"We use {self.uses} {self.why}. You get {self.benefit}."
 
 
 PURPOSES: dict[str, Purpose] = {
@@ -39,6 +49,8 @@ PURPOSES: dict[str, Purpose] = {
             "the service itself works",
             1,
             required=True,
+            source=Source.ACCOUNT,
+            data_categories=("user.account", "user.contact", "user.financial"),
         ),
         Purpose(
             "personalize.content",
@@ -47,6 +59,12 @@ PURPOSES: dict[str, Purpose] = {
             "to put things you are likely to want first",
             "a feed that starts with what is relevant to you",
             1,
+            source=Source.BEHAVIOURAL,
+            data_categories=(
+                "user.behavior.browsing_history",
+                "user.behavior.purchase_history",
+                "user.preference",
+            ),
         ),
         Purpose(
             "personalize.profiling",
@@ -55,6 +73,8 @@ PURPOSES: dict[str, Purpose] = {
             "to adapt the layout and the number of offers to how you use the app",
             "a layout that fits how you shop",
             1,
+            source=Source.DERIVED,
+            data_categories=("user.behavior", "user.derived.inferred"),
         ),
         Purpose(
             "marketing.offers",
@@ -64,6 +84,8 @@ PURPOSES: dict[str, Purpose] = {
             "discounts on things you are likely to want",
             1,
             marketing=True,
+            source=Source.DERIVED,
+            data_categories=("user.derived.inferred", "user.behavior.purchase_history"),
         ),
         Purpose(
             "marketing.communications.email",
@@ -73,6 +95,7 @@ PURPOSES: dict[str, Purpose] = {
             "reminders when something you buy regularly is due",
             1,
             marketing=True,
+            data_categories=("user.contact.email",),
         ),
         Purpose(
             "marketing.communications.sms",
@@ -82,6 +105,7 @@ PURPOSES: dict[str, Purpose] = {
             "reminders when something you buy regularly is due",
             1,
             marketing=True,
+            data_categories=("user.contact.phone_number",),
         ),
         Purpose(
             "marketing.communications.push",
@@ -91,6 +115,7 @@ PURPOSES: dict[str, Purpose] = {
             "reminders when something you buy regularly is due",
             1,
             marketing=True,
+            data_categories=("user.device",),
         ),
         Purpose(
             "analytics.aggregate",
@@ -99,6 +124,8 @@ PURPOSES: dict[str, Purpose] = {
             "so the company can learn about audiences, never about you",
             "a better product, without anyone learning about you individually",
             1,
+            source=Source.BEHAVIOURAL,
+            data_categories=("user.behavior",),
         ),
     )
 }

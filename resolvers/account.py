@@ -9,7 +9,16 @@ import strawberry
 from strawberry.types import Info
 
 from privacy.purposes import ESSENTIAL, Source
+from resolvers.channels_api import ChannelState, viewer_channels
+from resolvers.consent_api import (
+    ConsentReceipt,
+    ConsentState,
+    viewer_consent,
+    viewer_consent_history,
+    viewer_consent_snapshot_id,
+)
 from resolvers.context import Context
+from resolvers.profile_api import ProfileFieldValue, ProfilePrompt, viewer_profile, viewer_profile_prompts
 from sql import load_queries
 
 Q = load_queries()
@@ -50,6 +59,20 @@ class Viewer:
     # --- personalization fields (feed, tags, layout, offers, explanations, inferences) ---
 
     # --- privacy fields (consent, channels, profile prompts) ---
+    consent: list[ConsentState] = strawberry.field(
+        resolver=viewer_consent, description="Every purpose: your choice and whether it is in effect now."
+    )
+    consent_history: list[ConsentReceipt] = strawberry.field(
+        resolver=viewer_consent_history, description="Your consent receipts, newest first."
+    )
+    consent_snapshot_id: str = strawberry.field(
+        resolver=viewer_consent_snapshot_id, description="The consent state this request was answered under."
+    )
+    channels: list[ChannelState] = strawberry.field(resolver=viewer_channels)
+    profile: list[ProfileFieldValue] = strawberry.field(resolver=viewer_profile)
+    profile_prompts: list[ProfilePrompt] = strawberry.field(
+        resolver=viewer_profile_prompts, description="Fields the product would like at this stage, and why."
+    )
 
 
 async def load_viewer(info: Info[Context, None]) -> Viewer | None:

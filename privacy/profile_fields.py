@@ -1,0 +1,154 @@
+"""Progressive profiling: the only profile fields the product may store, each declared with its
+data category, the purpose it serves, the stages at which it is asked, what the user gets for
+it, and how it is validated.
+
+Signing up needs nothing beyond a name or a phone number; an address is asked at checkout, a
+phone at booking, interests only when the user wants personalization. A field is stored only
+when it is declared for the stage and its purpose is allowed by the consent snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from privacy.purposes import ESSENTIAL
+
+MINOR_AGE = 18
+
+
+class Stage(StrEnum):
+    SIGNUP = "signup"
+    CHECKOUT = "checkout"
+    BOOKING = "booking"
+    PERSONALIZATION = "personalization"
+
+
+Validator = Callable[[str], str | None]  # returns an error message, or None when valid
+
+
+def _text(max_len: int) -> Validator:
+    def check(value: str) -> str | None:
+        if not value.strip():
+            return "must not be empty"
+        if len(value) > max_len:
+            return f"at most {max_len} characters"
+        if any(ord(ch) < 32 for ch in value):
+            return "must not contain control characters"
+        return None
+
+    return check
+
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
+_YEARS = re.compile(r"^([0-9]{4})-([0-9]{4})$")
+_WORD = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+DIETS = frozenset({"vegetarian", "vegan", "pescatarian", "gluten_free", "lactose_free", "nut_free"})
+
+
+def _phone(value: str) -> str | None:
+    return None if _PHONE.match(value) else "an international number such as +4915112345678"
+
+
+def _email(value: str) -> str | None:
+    return None if len(value) <= 254 and _EMAIL.match(value) else "an email address such as ana@example.com"
+
+
+def _birth_years(value: str) -> str | None:
+    match = _YEARS.match(value)
+    if match is None:
+        return "a range of years such as 1980-1989"
+    start, end = int(match.group(1)), int(match.group(2))
+    this_year = datetime.now(UTC).year
+    if not 1900 <= start <= end <= this_year:
+        return f"years between 1900 and {this_year}, start not after end"
+    if end - start > 9:
+        return "a range of at most 10 years (we never ask for the exact year)"
+    return None
+
+
+def _word_list(allowed: frozenset[str] | None, max_items: int) -> Validator:
+    def check(value: str) -> str | None:
+        words = [w.strip() for w in value.split(",") if w.strip()]
+        if not words or len(words) > max_items:
+            return f"between 1 and {max_items} comma-separated values"
+        for word in words:
+            if allowed is not None and word not in allowed:
+                return f"{word!r} is not one of {', '.join(sorted(allowed))}"
+            if not _WORD.match(word):
+                return f"{word!r}: lowercase words only"
+        return None
+
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileField:
+    name: str
+    data_category: str  # fideslang key
+    purpose: str
+    stages: tuple[Stage, ...]
+    why: str
+    benefit: str
+    validate: Validator
+    # Never a targeting input (it can reveal health or religion): stored for the service only.
+    sensitive: bool = False
+
+
+FIELDS: dict[str, ProfileField] = {
+    f.name: f
+    for f in (
+        ProfileField(
+            "name", "user.name", ESSENTIAL, (Stage.SIGNUP,),
+            "to greet you and put your name on orders and bookings",
+            "orders and bookings in your name", _text(100),
+        ),
+        ProfileField(
+            "phone", "user.contact.phone_number", ESSENTIAL, (Stage.SIGNUP, Stage.BOOKING),
+            "so the restaurant can reach you about your booking",
+            "a call if your table or order changes", _phone,
+        ),
+        ProfileField(
+            "email", "user.contact.email", ESSENTIAL, (Stage.CHECKOUT,),
+            "to send your order confirmation and receipt",
+            "a receipt for every order", _email,
+        ),
+        ProfileField(
+            "address", "user.contact.address", ESSENTIAL, (Stage.CHECKOUT,),
+            "to deliver your order",
+            "delivery to your door", _text(300),
+        ),
+        ProfileField(
+            "dietary_preferences", "user.preference.dietary", ESSENTIAL, (Stage.BOOKING,),
+            "so the restaurant can prepare your meal; never used to target you",
+            "a meal you can eat", _word_list(DIETS, 6), sensitive=True,
+        ),
+        ProfileField(
+            "interests", "user.preference.interests", "personalize.content", (Stage.PERSONALIZATION,),
+            "to start your feed with the categories you chose",
+            "a feed about what you like, without us having to guess", _word_list(None, 10),
+        ),
+        ProfileField(
+            "birth_year_range", "user.demographic.age_range", "personalize.content",
+            (Stage.PERSONALIZATION,),
+            "to suggest what fits your age group (a 10-year range, never your birth date)",
+            "suggestions for your age group", _birth_years,
+        ),
+    )
+}  # fmt: skip
+
+
+def fields_for(stage: Stage) -> list[ProfileField]:
+    return [f for f in FIELDS.values() if stage in f.stages]
+
+
+def may_be_minor(birth_year_range: str) -> bool:
+    """True when someone born in the range can be under 18 this year (protect when in doubt)."""
+    match = _YEARS.match(birth_year_range)
+    if match is None:
+        return False
+    return datetime.now(UTC).year - int(match.group(2)) <= MINOR_AGE

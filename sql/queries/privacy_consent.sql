@@ -1,0 +1,127 @@
+-- name: consent_snapshot
+-- Account flags and every consent row of one user (one round trip, no writes).
+SELECT u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
+       coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
+       coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
+       coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
+       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides
+FROM users u
+LEFT JOIN consents c ON c.user_id = u.user_id
+WHERE u.user_id = $1
+GROUP BY u.user_id
+
+-- name: consent_snapshot_gpc
+-- The snapshot of a request carrying Sec-GPC: 1, plus how many of the marketing purposes ($2)
+-- at their notice versions ($3) still lack a GPC receipt (read only; uses consent_events_gpc_once).
+SELECT u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
+       coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
+       coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
+       coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
+       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides,
+       (SELECT count(*) FROM unnest($2::text[], $3::int[]) AS x(purpose, version)
+        WHERE NOT EXISTS (SELECT 1 FROM consent_events e
+                          WHERE e.user_id = $1 AND e.method = 'gpc'
+                            AND e.purpose = x.purpose AND e.notice_version = x.version)) AS gpc_missing
+FROM users u
+LEFT JOIN consents c ON c.user_id = u.user_id
+WHERE u.user_id = $1
+GROUP BY u.user_id
+
+-- name: record_gpc
+-- Record the GPC signal: one opt-out receipt per marketing purpose ($2) and notice version ($3),
+-- once (the unique partial index consent_events_gpc_once makes repeats and concurrent requests
+-- no-ops). Run only when the snapshot saw a receipt missing, so the steady state writes nothing.
+INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
+SELECT u.user_id, x.purpose, false, 'gpc', x.version,
+       'Sec-GPC: 1 received; treated as an opt-out of this marketing purpose'
+FROM users u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+WHERE u.user_id = $1
+FOR KEY SHARE OF u  -- waits for a concurrent erasure, then finds no account
+ON CONFLICT (user_id, purpose, notice_version) WHERE method = 'gpc' DO NOTHING
+
+-- name: set_consent
+-- One explicit choice: receipt + current state + consent_version bump, in one statement (so in
+-- one transaction). $5 = the request carries GPC; an opt-in to a marketing purpose ($6) while
+-- GPC is on, or after a GPC receipt for the same notice version, is a conflict the user resolved.
+WITH u AS (
+    UPDATE users SET consent_version = consent_version + 1
+    WHERE user_id = $1
+    RETURNING user_id
+), conflict AS (
+    SELECT $3::boolean AND $6::boolean AND (
+        $5::boolean OR EXISTS (
+            SELECT 1 FROM consent_events e
+            WHERE e.user_id = $1 AND e.purpose = $2 AND e.method = 'gpc' AND e.notice_version = $4
+        )
+    ) AS resolved
+), receipt AS (
+    INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
+    SELECT u.user_id, $2, $3, 'explicit', $4,
+           CASE WHEN conflict.resolved THEN
+               'conflict with Global Privacy Control resolved by the user: this explicit opt-in '
+               'overrides GPC for this purpose and notice version'
+           END
+    FROM u, conflict
+    RETURNING receipt_id, purpose, granted, method, notice_version, note, at
+), current AS (
+    INSERT INTO consents (user_id, purpose, granted, method, notice_version, updated_at, overrides_gpc)
+    SELECT u.user_id, $2, $3, 'explicit', $4, now(), conflict.resolved
+    FROM u, conflict
+    ON CONFLICT (user_id, purpose) DO UPDATE
+        SET granted = excluded.granted, method = excluded.method,
+            notice_version = excluded.notice_version, updated_at = excluded.updated_at,
+            overrides_gpc = excluded.overrides_gpc
+)
+SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipt
+
+-- name: object_to_marketing
+-- Objection to direct marketing (Art. 21): flag + every marketing purpose off, with receipts.
+WITH u AS (
+    UPDATE users SET objected_to_marketing = true, consent_version = consent_version + 1
+    WHERE user_id = $1
+    RETURNING user_id
+), receipts AS (
+    INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
+    SELECT u.user_id, x.purpose, false, 'objection', x.version, 'objection to direct marketing'
+    FROM u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+    RETURNING receipt_id, purpose, granted, method, notice_version, note, at
+), current AS (
+    INSERT INTO consents (user_id, purpose, granted, method, notice_version, updated_at, overrides_gpc)
+    SELECT u.user_id, x.purpose, false, 'objection', x.version, now(), false
+    FROM u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+    ON CONFLICT (user_id, purpose) DO UPDATE
+        SET granted = false, method = 'objection', notice_version = excluded.notice_version,
+            updated_at = excluded.updated_at, overrides_gpc = false
+)
+SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipts ORDER BY purpose
+
+-- name: withdraw_marketing_objection
+-- Withdraw the objection explicitly; marketing purposes stay off until the user opts in again.
+WITH u AS (
+    UPDATE users SET objected_to_marketing = false, consent_version = consent_version + 1
+    WHERE user_id = $1 AND objected_to_marketing
+    RETURNING user_id
+)
+INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
+SELECT u.user_id, x.purpose, false, 'explicit', x.version,
+       'objection to direct marketing withdrawn; this purpose stays off until you opt in'
+FROM u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+RETURNING receipt_id, purpose, granted, method, notice_version, note, at
+
+-- name: set_personalization_level
+-- Change the personalization level; bumps consent_version so snapshots and ETags change.
+UPDATE users SET personalization_level = $2, consent_version = consent_version + 1
+WHERE user_id = $1
+RETURNING personalization_level, consent_version
+
+-- name: current_consents
+-- The user's stored choices, one row per purpose they ever chose for (account data).
+SELECT purpose, granted, method, notice_version, updated_at, overrides_gpc
+FROM consents WHERE user_id = $1
+
+-- name: consent_history
+-- The user's receipts, newest first, bounded by $2.
+SELECT receipt_id, purpose, granted, method, notice_version, note, at
+FROM consent_events WHERE user_id = $1
+ORDER BY at DESC, receipt_id
+LIMIT $2
