@@ -18,10 +18,12 @@ from gateway.settings import Settings
 from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
 from resolvers.errors import SafeError
+from resolvers.feed import FeedQuery
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
     # personalization
+    FeedQuery,
     # privacy
     # analytics
 )

@@ -10,6 +10,8 @@ from strawberry.types import Info
 
 from privacy.purposes import ESSENTIAL, Source
 from resolvers.context import Context
+from resolvers.feed import FeedItem, viewer_feed
+from resolvers.surfaces import Surface
 from sql import load_queries
 
 Q = load_queries()
@@ -48,6 +50,15 @@ class Viewer:
         return strawberry.ID(str(self.user_id))
 
     # --- personalization fields (feed, tags, layout, offers, explanations, inferences) ---
+    @strawberry.field(description="Your feed for a surface, each item with why it is there.")
+    async def feed(
+        self,
+        info: Info[Context, None],
+        surface: Surface,
+        limit: int = 10,
+        category: str | None = None,
+    ) -> list[FeedItem]:
+        return await viewer_feed(info, self.user_id, surface, limit, category)
 
     # --- privacy fields (consent, channels, profile prompts) ---
 
