@@ -19,16 +19,23 @@ from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
 from resolvers.errors import SafeError
 from resolvers.feed import FeedQuery
+from resolvers.inferences import InferenceMutation
+from resolvers.offers import OfferMutation
+from resolvers.segments import SegmentMutation, SegmentQuery
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
     # personalization
     FeedQuery,
+    SegmentQuery,
     # privacy
     # analytics
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
+    SegmentMutation,
+    OfferMutation,
+    InferenceMutation,
     # privacy
     # analytics
 )

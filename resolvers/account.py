@@ -10,7 +10,11 @@ from strawberry.types import Info
 
 from privacy.purposes import ESSENTIAL, Source
 from resolvers.context import Context
+from resolvers.explanations import Explanation, viewer_explanations
 from resolvers.feed import FeedItem, viewer_feed
+from resolvers.inferences import Inference, viewer_inferences
+from resolvers.offers import ServedOffer, viewer_offers
+from resolvers.reminders import Reminder, viewer_reminders
 from resolvers.surfaces import Surface
 from sql import load_queries
 
@@ -59,6 +63,24 @@ class Viewer:
         category: str | None = None,
     ) -> list[FeedItem]:
         return await viewer_feed(info, self.user_id, surface, limit, category)
+
+    @strawberry.field(description="Offers chosen for you on a surface (frequency-capped), each with why.")
+    async def offers(self, info: Info[Context, None], surface: Surface = Surface.OFFERS) -> list[ServedOffer]:
+        return await viewer_offers(info, self.user_id, surface)
+
+    @strawberry.field(description="Reminders due on your preferred, subscribed and consented channel.")
+    async def reminders(self, info: Info[Context, None]) -> list[Reminder]:
+        return await viewer_reminders(info, self.user_id)
+
+    @strawberry.field(
+        description="What is inferred about you (tags, audiences), why, and whether you hid it."
+    )
+    async def inferences(self, info: Info[Context, None]) -> list[Inference]:
+        return await viewer_inferences(info, self.user_id)
+
+    @strawberry.field(description="Your most recent decision records (the explanation log).")
+    async def explanations(self, info: Info[Context, None], limit: int = 20) -> list[Explanation]:
+        return await viewer_explanations(info, self.user_id, limit)
 
     # --- privacy fields (consent, channels, profile prompts) ---
 

@@ -29,3 +29,22 @@ WHERE u.user_id = $1
 -- name: recent_decisions
 -- The user's own most recent decision records (the explanation log).
 SELECT record FROM decisions WHERE user_id = $1 ORDER BY generated_at DESC, decision_id LIMIT $2
+
+-- name: offer_user_account
+-- The account facts offer targeting may use (tenure, country, platform).
+SELECT created_at, country, platform, is_minor FROM users WHERE user_id = $1
+
+-- name: user_hidden_inferences
+-- The inferences (tags, segments) the user chose to hide; hidden ones are not used.
+SELECT inference FROM hidden_inferences WHERE user_id = $1
+
+-- name: hide_inference
+-- Hide one inference; the user's consent version moves so snapshots and layout ETags change.
+WITH hidden AS (
+    INSERT INTO hidden_inferences (user_id, inference) VALUES ($1, $2)
+    ON CONFLICT (user_id, inference) DO NOTHING
+    RETURNING user_id
+)
+UPDATE users SET consent_version = consent_version + 1
+WHERE user_id = $1 AND EXISTS (SELECT 1 FROM hidden)
+RETURNING consent_version
