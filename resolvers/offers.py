@@ -191,8 +191,10 @@ async def _serve_within_caps(
                 q.offer.cap_window_hours or 1,
                 cfg.user_offer_cap,
                 cfg.user_offer_cap_window_hours,
+                # Counting what we showed is not profiling: account-kind data, so the welcome gift a
+                # minor may get is capped too.
                 purpose=OFFERS,
-                source=Source.BEHAVIOURAL,
+                source=Source.ACCOUNT,
                 tables=("impressions",),
                 subject_user_id=user_id,
                 conn=conn,

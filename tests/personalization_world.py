@@ -3,10 +3,14 @@ a catalog with complements and substitutes, and users with consents and signal r
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+
+from sql.pool import _init_connection
 
 NOW = datetime.now(UTC)
 ALL_PURPOSES = (
@@ -136,3 +140,15 @@ async def set_signals(
         NOW - timedelta(minutes=cart_idle_minutes) if cart else None,
         spend_by_day or {},
     )
+
+
+@asynccontextmanager
+async def world(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test database, with the catalog built."""
+    c = await asyncpg.connect(db_dsn)
+    try:
+        await _init_connection(c)
+        await build_catalog(c)
+        yield c
+    finally:
+        await c.close()

@@ -10,27 +10,23 @@ import asyncpg
 import httpx
 import pytest
 
-from sql.pool import _init_connection
 from tests.conftest import gql
-from tests.personalization_world import NOT_SENSITIVE, add_user, build_catalog, set_signals
+from tests.personalization_world import NOT_SENSITIVE, add_user, set_signals, world
 
 FEED = """query($s: Surface!, $l: Int!, $c: String) { viewer { feed(surface: $s, limit: $l, category: $c) {
   item { id name category priceLevel } rank
   why { mode summary purposes dataCategories signalSources consentSnapshotId
         reasons { code text weight sourceItemId sourceItemName } controls { kind purpose } } } } }"""
-PUBLIC = """query($s: Surface!, $l: Int!, $c: String) { feed(surface: $s, limit: $l, category: $c) {
-  item { id } rank why { mode reasons { code } purposes } } }"""
 
 
 @pytest.fixture
 async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    c = await asyncpg.connect(db_dsn)
-    try:
-        await _init_connection(c)
-        await build_catalog(c)
+    async with world(db_dsn) as c:
         yield c
-    finally:
-        await c.close()
+
+
+PUBLIC = """query($s: Surface!, $l: Int!, $c: String) { feed(surface: $s, limit: $l, category: $c) {
+  item { id } rank why { mode reasons { code } purposes } } }"""
 
 
 async def feed(client: httpx.AsyncClient, tok: str, surface: str = "HOME", limit: int = 20, **kw: Any) -> Any:

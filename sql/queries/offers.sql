@@ -23,7 +23,7 @@ RETURNING offer_id, name, kind, segment_id, item_id, discount_pct, surface, chan
 
 -- name: lock_user_offer_caps
 -- Serialize cap checks for one user across workers and devices until the transaction ends.
-SELECT pg_advisory_xact_lock(7301, hashtext($1::text))
+SELECT pg_advisory_xact_lock(7301, hashtext($1::bigint::text))
 
 -- name: record_impression_within_caps
 -- Record one impression only if neither the offer's cap nor the user's cap is reached (strictest wins).
