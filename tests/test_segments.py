@@ -14,14 +14,16 @@ from tests.conftest import gql
 from tests.personalization_world import add_user, set_signals, world
 
 CREATE = """mutation($n: String!, $r: JSON!) { createSegment(name: $n, rule: $r) {
-  __typename ... on Segment { id version rule } ... on InvalidInput { message errors { field message } } } }"""
+  __typename ... on Segment { id version rule }
+  ... on InvalidInput { message errors { field message } } } }"""
 UPDATE = """mutation($id: ID!, $r: JSON!) { updateSegment(segmentId: $id, rule: $r) {
   __typename ... on Segment { id version } ... on InvalidInput { errors { field message } } } }"""
 SIMULATE = """query($u: ID!, $s: ID!) { simulateSegment(userId: $u, segmentId: $s) {
   __typename ... on SegmentSimulation { passed version conditions { path attribute operator passed } } } }"""
 CREATE_OFFER = """mutation($i: OfferInput!) { createOffer(input: $i) {
   __typename ... on Offer { id } ... on InvalidInput { errors { field message } } } }"""
-OFFERS = "{ viewer { offers(surface: OFFERS) { offer { id name } why { reasons { code } rule { id version } } } } }"
+OFFERS = """{ viewer { offers(surface: OFFERS) { offer { id name }
+  why { reasons { code } rule { id version } } } } }"""
 BIG_SPENDERS = {
     "and": [
         {"attr": "spend_90d_cents", "op": "gte", "value": 10000},
