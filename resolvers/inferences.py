@@ -72,8 +72,10 @@ class HiddenInference:
 HideResult = Annotated[HiddenInference | InvalidInput, strawberry.union("HideInferenceResult")]
 
 
-def _segment_record(seg: SegmentVersion, consent: ConsentSnapshot, now: datetime) -> DecisionRecord:
-    used = [ATTRIBUTES[a] for a in dict.fromkeys(referenced_attributes(seg.rule))]
+def _segment_record(
+    seg: SegmentVersion, attrs: dict[str, Any], consent: ConsentSnapshot, now: datetime
+) -> DecisionRecord:
+    used = [ATTRIBUTES[a] for a in dict.fromkeys(referenced_attributes(seg.rule)) if a in attrs]
     text = f"You match the audience '{seg.name}'"
     purposes = tuple(dict.fromkeys([OFFERS, *(a.purpose for a in used)]))
     return DecisionRecord(
@@ -132,7 +134,7 @@ async def list_inferences(guard: Guard, user_id: int, config: DomainConfig) -> l
             continue
         matched, _ = segment_match(seg, attrs, facts.hidden, consent)
         if matched:
-            out.append(Inferred(key, "segment", seg.name, _segment_record(seg, consent, now), False))
+            out.append(Inferred(key, "segment", seg.name, _segment_record(seg, attrs, consent, now), False))
     return out
 
 

@@ -68,7 +68,10 @@ def segment_match(
     if not consent.allows(OFFERS, Source.DERIVED):
         attrs = {}
     passed, conditions = evaluate(seg.rule, attrs)
-    return passed and f"segment:{seg.segment_id}" not in hidden, conditions
+    # A rule over data we may not use never matches (not even through `not`), so consent can only
+    # ever remove a user from an audience, never add them to one.
+    complete = all(a in attrs for a in referenced_attributes(seg.rule))
+    return passed and complete and f"segment:{seg.segment_id}" not in hidden, conditions
 
 
 def _euros(cents: int) -> str:
@@ -172,7 +175,8 @@ def decide_offers(
             matched, _ = segment_match(seg, attrs, hidden, consent)
             if not matched:
                 continue
-            used = [ATTRIBUTES[a] for a in dict.fromkeys(referenced_attributes(seg.rule))]
+            # Cite only attributes that were available (consented); absent ones only failed conditions.
+            used = [ATTRIBUTES[a] for a in dict.fromkeys(referenced_attributes(seg.rule)) if a in attrs]
             reasons.append(Reason(ReasonCode.SEGMENT_MATCH, f"You are in the audience '{seg.name}'", 1.0))
             criteria += [f"Matches a rule on {a.description or a.name}" for a in used]
             categories += [a.data_category for a in used]

@@ -120,15 +120,18 @@ async def set_signals(
     cart_value_cents: int = 0,
     cart_idle_minutes: int = 180,
     spend_by_day: dict[str, int] | None = None,
+    price_levels: tuple[int, int, int, int] = (0, 0, 0, 0),
 ) -> None:
     await conn.execute(
         """INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, category_affinity,
-                                     purchased_items, cart, cart_value_cents, cart_updated_at, spend_by_day)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                     purchased_items, cart, cart_value_cents, cart_updated_at, spend_by_day,
+                                     price_level_counts)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (user_id) DO UPDATE SET sessions = EXCLUDED.sessions, last_seen = EXCLUDED.last_seen,
              category_affinity = EXCLUDED.category_affinity, purchased_items = EXCLUDED.purchased_items,
              cart = EXCLUDED.cart, cart_value_cents = EXCLUDED.cart_value_cents,
-             cart_updated_at = EXCLUDED.cart_updated_at, spend_by_day = EXCLUDED.spend_by_day""",
+             cart_updated_at = EXCLUDED.cart_updated_at, spend_by_day = EXCLUDED.spend_by_day,
+             price_level_counts = EXCLUDED.price_level_counts""",
         user_id,
         sessions,
         NOW - timedelta(days=200),
@@ -139,6 +142,7 @@ async def set_signals(
         cart_value_cents,
         NOW - timedelta(minutes=cart_idle_minutes) if cart else None,
         spend_by_day or {},
+        list(price_levels),
     )
 
 
