@@ -65,6 +65,8 @@ class Catalog:
     # item -> substitutes, symmetric (a substitute of a phone is a phone)
     substitutes: dict[int, frozenset[int]] = field(default_factory=dict)
     max_popularity: float = 1.0
+    # SENSITIVE_CATEGORIES plus every category holding an item with a sensitive topic.
+    sensitive_categories: frozenset[str] = SENSITIVE_CATEGORIES
 
     @classmethod
     def build(cls, items: list[Item], relations: list[tuple[int, int, str, float]]) -> Catalog:
@@ -84,6 +86,7 @@ class Catalog:
             complements={k: tuple(sorted(v, key=lambda p: (-p[1], p[0]))) for k, v in comps.items()},
             substitutes={k: frozenset(v) for k, v in subs.items()},
             max_popularity=max((i.popularity for i in items), default=0.0) or 1.0,
+            sensitive_categories=SENSITIVE_CATEGORIES | {i.category for i in items if i.sensitive_topic},
         )
 
 

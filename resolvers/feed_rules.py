@@ -14,7 +14,7 @@ from datetime import datetime
 
 from privacy.consent import ConsentSnapshot, Level
 from privacy.purposes import Source
-from resolvers.catalog import SENSITIVE_CATEGORIES, Catalog, Item
+from resolvers.catalog import Catalog, Item
 from resolvers.explain import DecisionRecord, Mode, Reason, ReasonCode, RuleRef, SignalSource
 from resolvers.nonpersonal import controls_for, non_personalized, stated_interest_feed
 from resolvers.personalization_config import FeedWeights
@@ -70,9 +70,7 @@ def plan_feed(consent: ConsentSnapshot, req: FeedRequest, catalog: Catalog) -> F
 
 
 def _category_sensitive(catalog: Catalog, category: str) -> bool:
-    return category in SENSITIVE_CATEGORIES or any(
-        i.sensitive for i in catalog.items.values() if i.category == category
-    )
+    return category in catalog.sensitive_categories
 
 
 def decide_feed(
@@ -129,9 +127,7 @@ def _personalized(
     excluded = _excluded(catalog, signals, now)
     seen = _decay((now - signals.last_seen).days, half) if signals.last_seen else 1.0
     affinity = {
-        c: v
-        for c, v in signals.category_affinity.items()
-        if v > 0 and c not in _sensitive_categories(catalog)
+        c: v for c, v in signals.category_affinity.items() if v > 0 and c not in catalog.sensitive_categories
     }
     top_affinity = max(affinity.values(), default=1.0)
     # Best complement source per item: strength x recency of the purchase; sensitive sources never count.
@@ -188,10 +184,6 @@ def _personalized(
     for rank, (total, item, reasons) in enumerate(scored[: req.limit], start=1):
         out.append(Ranked(item, _record(req, sid, purposes, item, rank, total, reasons)))
     return out
-
-
-def _sensitive_categories(catalog: Catalog) -> frozenset[str]:
-    return SENSITIVE_CATEGORIES | {i.category for i in catalog.items.values() if i.sensitive}
 
 
 _CRITERIA = {

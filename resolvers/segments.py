@@ -79,10 +79,8 @@ def _segment(row: asyncpg.Record, rule: Any) -> Segment:
 
 async def _rule_errors(ctx: Context, rule: Any) -> list[FieldError]:
     catalog = await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
-    sensitive = frozenset(i.category.lower() for i in catalog.items.values() if i.sensitive) | frozenset(
-        (i.sensitive_topic or "").lower() for i in catalog.items.values() if i.sensitive_topic
-    )
-    return validate_rule(rule, sensitive)
+    topics = frozenset(i.sensitive_topic.lower() for i in catalog.items.values() if i.sensitive_topic)
+    return validate_rule(rule, frozenset(c.lower() for c in catalog.sensitive_categories) | topics)
 
 
 class SimulationGuard(Guard):
