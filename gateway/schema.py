@@ -18,15 +18,19 @@ from gateway.settings import Settings
 from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
 from resolvers.errors import SafeError
+from resolvers.events import EventsMutation
+from resolvers.layout_schema import LayoutQuery
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
     # personalization
+    LayoutQuery,
     # privacy
     # analytics
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
+    EventsMutation,
     # privacy
     # analytics
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -11,6 +12,9 @@ from strawberry.types import Info
 from privacy.purposes import ESSENTIAL, Source
 from resolvers.context import Context
 from sql import load_queries
+
+if TYPE_CHECKING:
+    from resolvers.layout_schema import TagsType
 
 Q = load_queries()
 
@@ -48,6 +52,14 @@ class Viewer:
         return strawberry.ID(str(self.user_id))
 
     # --- personalization fields (feed, tags, layout, offers, explanations, inferences) ---
+
+    @strawberry.field(description="Your layout tags (experience, price tier), each with its why.")
+    async def tags(
+        self, info: Info[Context, None]
+    ) -> Annotated[TagsType, strawberry.lazy("resolvers.layout_schema")]:
+        from resolvers.layout_schema import resolve_tags
+
+        return await resolve_tags(info)
 
     # --- privacy fields (consent, channels, profile prompts) ---
 
