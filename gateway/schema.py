@@ -18,8 +18,10 @@ from gateway.settings import Settings
 from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
 from resolvers.errors import SafeError
+from resolvers.events import EventsMutation
 from resolvers.feed import FeedQuery
 from resolvers.inferences import InferenceMutation
+from resolvers.layout_schema import LayoutQuery
 from resolvers.offers import OfferMutation
 from resolvers.segments import SegmentMutation, SegmentQuery
 
@@ -28,6 +30,7 @@ QUERY_TYPES: tuple[type, ...] = (
     # personalization
     FeedQuery,
     SegmentQuery,
+    LayoutQuery,
     # privacy
     # analytics
 )
@@ -36,6 +39,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     SegmentMutation,
     OfferMutation,
     InferenceMutation,
+    EventsMutation,
     # privacy
     # analytics
 )

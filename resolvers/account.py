@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +18,9 @@ from resolvers.offers import ServedOffer, viewer_offers
 from resolvers.reminders import Reminder, viewer_reminders
 from resolvers.surfaces import Surface
 from sql import load_queries
+
+if TYPE_CHECKING:
+    from resolvers.layout_schema import TagsType
 
 Q = load_queries()
 
@@ -81,6 +85,14 @@ class Viewer:
     @strawberry.field(description="Your most recent decision records (the explanation log).")
     async def explanations(self, info: Info[Context, None], limit: int = 20) -> list[Explanation]:
         return await viewer_explanations(info, self.user_id, limit)
+
+    @strawberry.field(description="Your layout tags (experience, price tier), each with its why.")
+    async def tags(
+        self, info: Info[Context, None]
+    ) -> Annotated[TagsType, strawberry.lazy("resolvers.layout_schema")]:
+        from resolvers.layout_schema import resolve_tags
+
+        return await resolve_tags(info)
 
     # --- privacy fields (consent, channels, profile prompts) ---
 

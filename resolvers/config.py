@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from resolvers.personal_config import IngestConfig, LayoutConfig
 from resolvers.personalization_config import PersonalizationConfig
 
 
@@ -40,6 +41,8 @@ class DomainConfig(BaseModel):
     tags: TagThresholds = TagThresholds()
     # --- personalization ---
     personalization: PersonalizationConfig = PersonalizationConfig()
+    ingest: IngestConfig = IngestConfig()
+    layout: LayoutConfig = LayoutConfig()
     # --- privacy ---
     # --- analytics ---
     # --- limits ---
