@@ -67,6 +67,13 @@ class Catalog:
     max_popularity: float = 1.0
     # SENSITIVE_CATEGORIES plus every category holding an item with a sensitive topic.
     sensitive_categories: frozenset[str] = SENSITIVE_CATEGORIES
+    # Precomputed orders so a request never sorts the catalog:
+    # non-sensitive items per category by popularity (then id), for the personalized ranker;
+    popular_by_category: dict[str, tuple[Item, ...]] = field(default_factory=dict)
+    # the non-personalized order (editorial rank, popularity, id): all non-sensitive items, and
+    # per category (sensitive ones included: they appear only on their own category page).
+    plain_order: tuple[Item, ...] = ()
+    plain_by_category: dict[str, tuple[Item, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, items: list[Item], relations: list[tuple[int, int, str, float]]) -> Catalog:
@@ -81,13 +88,30 @@ class Catalog:
             else:
                 subs.setdefault(a, set()).add(b)
                 subs.setdefault(b, set()).add(a)
+        popular = sorted(items, key=lambda i: (-i.popularity, i.item_id))
+        plain = sorted(items, key=plain_key)
+        popular_by_category: dict[str, list[Item]] = {}
+        plain_by_category: dict[str, list[Item]] = {}
+        for item in popular:
+            if not item.sensitive:
+                popular_by_category.setdefault(item.category, []).append(item)
+        for item in plain:
+            plain_by_category.setdefault(item.category, []).append(item)
         return cls(
             items=by_id,
             complements={k: tuple(sorted(v, key=lambda p: (-p[1], p[0]))) for k, v in comps.items()},
             substitutes={k: frozenset(v) for k, v in subs.items()},
             max_popularity=max((i.popularity for i in items), default=0.0) or 1.0,
             sensitive_categories=SENSITIVE_CATEGORIES | {i.category for i in items if i.sensitive_topic},
+            popular_by_category={k: tuple(v) for k, v in popular_by_category.items()},
+            plain_order=tuple(i for i in plain if not i.sensitive),
+            plain_by_category={k: tuple(v) for k, v in plain_by_category.items()},
         )
+
+
+def plain_key(item: Item) -> tuple[bool, int, float, int]:
+    """The non-personalized order: editorial picks first (by rank), then popularity, then id."""
+    return (item.editorial_rank is None, item.editorial_rank or 0, -item.popularity, item.item_id)
 
 
 class CatalogCache:

@@ -108,7 +108,11 @@ async def _owners(
             raise Forbidden("unknown user")
         for i, uid in enumerate(user_ids):
             if uid is not None and uid != me:
-                errors.append(FieldError(field=f"events[{i}].userId", message="you can only send your own events", index=i))
+                errors.append(
+                    FieldError(
+                        field=f"events[{i}].userId", message="you can only send your own events", index=i
+                    )
+                )
         return [me] * len(user_ids), {me: guard.snapshot}, errors
     snapshots = await load_snapshots(ctx.pool, [u for u in user_ids if u is not None], ctx.gpc)
     for i, uid in enumerate(user_ids):

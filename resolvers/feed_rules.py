@@ -94,8 +94,18 @@ def _decay(days: float, half_life: float) -> float:
     return float(0.5 ** (max(days, 0.0) / half_life))
 
 
-def _excluded(catalog: Catalog, signals: SignalSnapshot, now: datetime) -> set[int]:
+@dataclass(frozen=True)
+class _Exclusions:
     """Cart items, owned durables with their substitutes and subcategory, consumables not yet due."""
+
+    items: frozenset[int]
+    subcategories: frozenset[tuple[str, str]]
+
+    def __contains__(self, item: Item) -> bool:
+        return item.item_id in self.items or (item.category, item.subcategory) in self.subcategories
+
+
+def _exclusions(catalog: Catalog, signals: SignalSnapshot, now: datetime) -> _Exclusions:
     out = set(signals.cart)
     owned_subcategories: set[tuple[str, str]] = set()
     for item_id, bought_at in signals.purchased_items.items():
@@ -111,8 +121,7 @@ def _excluded(catalog: Catalog, signals: SignalSnapshot, now: datetime) -> set[i
         out |= catalog.substitutes.get(item_id, frozenset())
         if item.kind == "product":
             owned_subcategories.add((item.category, item.subcategory))
-    out |= {i.item_id for i in catalog.items.values() if (i.category, i.subcategory) in owned_subcategories}
-    return out
+    return _Exclusions(frozenset(out), frozenset(owned_subcategories))
 
 
 def _personalized(
@@ -124,66 +133,95 @@ def _personalized(
     signals: SignalSnapshot,
 ) -> list[Ranked]:
     now, half = req.now, w.recency_half_life_days
-    excluded = _excluded(catalog, signals, now)
+    excluded = _exclusions(catalog, signals, now)
     seen = _decay((now - signals.last_seen).days, half) if signals.last_seen else 1.0
+    top_affinity = max(
+        (v for c, v in signals.category_affinity.items() if v > 0 and c not in catalog.sensitive_categories),
+        default=1.0,
+    )
     affinity = {
-        c: v for c, v in signals.category_affinity.items() if v > 0 and c not in catalog.sensitive_categories
+        c: w.affinity * v / top_affinity * seen
+        for c, v in signals.category_affinity.items()
+        if v > 0 and c not in catalog.sensitive_categories
     }
-    top_affinity = max(affinity.values(), default=1.0)
     # Best complement source per item: strength x recency of the purchase; sensitive sources never count.
     complement: dict[int, tuple[float, Item]] = {}
+    due: set[int] = set()
     for source_id, bought_at in sorted(signals.purchased_items.items()):
         source = catalog.items.get(source_id)
         if source is None or source.sensitive:
             continue
+        if source.is_consumable:
+            due.add(source_id)  # purchased consumables still here after exclusions are due
         recency = _decay((now - bought_at).days, half)
         for target, strength in catalog.complements.get(source_id, ()):
-            score = min(strength, 1.0) * recency
-            if score > complement.get(target, (0.0, source))[0]:
-                complement[target] = (score, source)
-    scored: list[tuple[float, Item, list[Reason]]] = []
-    for item in catalog.items.values():
-        if item.sensitive or item.item_id in excluded:
-            continue
-        if req.category is not None and item.category != req.category:
-            continue
-        reasons: list[Reason] = []
-        if item.item_id in signals.purchased_items and item.is_consumable:
-            reasons.append(
-                Reason(
-                    ReasonCode.REPURCHASE_DUE,
-                    f"Time to restock {item.name}: it usually lasts about {item.repurchase_days} days",
-                    w.repurchase,
-                    item.item_id,
-                    item.name,
-                )
-            )
-        if item.item_id in complement:
-            score, source = complement[item.item_id]
-            reasons.append(
-                Reason(
-                    ReasonCode.PURCHASED_RELATED,
-                    f"Goes with the {source.name} you bought",
-                    w.complement * score,
-                    source.item_id,
-                    source.name,
-                )
-            )
-        if item.category in affinity:
-            value = w.affinity * affinity[item.category] / top_affinity * seen
-            reasons.append(
-                Reason(ReasonCode.VIEWED_CATEGORY, f"Because of your activity in {item.category}", value)
-            )
-        popular = w.popularity * item.popularity / catalog.max_popularity
-        if popular > 0:
-            reasons.append(Reason(ReasonCode.POPULAR, "Popular right now", popular))
-        total = sum(r.weight for r in reasons)
-        scored.append((total, item, reasons))
-    scored.sort(key=lambda s: (-s[0], s[1].item_id))
-    out: list[Ranked] = []
-    for rank, (total, item, reasons) in enumerate(scored[: req.limit], start=1):
-        out.append(Ranked(item, _record(req, sid, purposes, item, rank, total, reasons)))
-    return out
+            value = w.complement * min(strength, 1.0) * recency
+            if value > complement.get(target, (0.0, source))[0]:
+                complement[target] = (value, source)
+
+    def score(item: Item) -> float:
+        return (
+            (w.repurchase if item.item_id in due else 0.0)
+            + complement.get(item.item_id, (0.0, item))[0]
+            + affinity.get(item.category, 0.0)
+            + w.popularity * item.popularity / catalog.max_popularity
+        )
+
+    # Without a boost an item's score is affinity(category) + popularity, so only the first `limit`
+    # eligible items of each category (by popularity) can reach the top: no full-catalog scan.
+    boosted = [catalog.items[i] for i in (due | set(complement)) if i in catalog.items]
+    candidates: dict[int, Item] = {}
+    for item in boosted:
+        candidates[item.item_id] = item
+    categories = [req.category] if req.category is not None else list(catalog.popular_by_category)
+    for category in categories:
+        taken = 0
+        for item in catalog.popular_by_category.get(category, ()):
+            if taken >= req.limit:
+                break
+            if item not in excluded:
+                candidates.setdefault(item.item_id, item)
+                taken += 1
+    eligible = [
+        i
+        for i in candidates.values()
+        if not i.sensitive and i not in excluded and (req.category is None or i.category == req.category)
+    ]
+    top = sorted(((score(i), i) for i in eligible), key=lambda p: (-p[0], p[1].item_id))[: req.limit]
+    return [
+        Ranked(
+            item,
+            _record(
+                req, sid, purposes, item, rank, total, _reasons(item, w, due, complement, affinity, catalog)
+            ),
+        )
+        for rank, (total, item) in enumerate(top, start=1)
+    ]
+
+
+def _reasons(
+    item: Item,
+    w: FeedWeights,
+    due: set[int],
+    complement: dict[int, tuple[float, Item]],
+    affinity: dict[str, float],
+    catalog: Catalog,
+) -> list[Reason]:
+    reasons: list[Reason] = []
+    if item.item_id in due:
+        text = f"Time to restock {item.name}: it usually lasts about {item.repurchase_days} days"
+        reasons.append(Reason(ReasonCode.REPURCHASE_DUE, text, w.repurchase, item.item_id, item.name))
+    if item.item_id in complement:
+        value, source = complement[item.item_id]
+        text = f"Goes with the {source.name} you bought"
+        reasons.append(Reason(ReasonCode.PURCHASED_RELATED, text, value, source.item_id, source.name))
+    if item.category in affinity:
+        text = f"Because of your activity in {item.category}"
+        reasons.append(Reason(ReasonCode.VIEWED_CATEGORY, text, affinity[item.category]))
+    popular = w.popularity * item.popularity / catalog.max_popularity
+    if popular > 0:
+        reasons.append(Reason(ReasonCode.POPULAR, "Popular right now", popular))
+    return reasons
 
 
 _CRITERIA = {

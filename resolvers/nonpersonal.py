@@ -7,9 +7,10 @@ here, and only on their own category page (CONTEXTUAL), never on shared surfaces
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING
 
-from resolvers.catalog import Catalog, Item
+from resolvers.catalog import Catalog, Item, plain_key
 from resolvers.explain import Control, ControlKind, DecisionRecord, Mode, Reason, ReasonCode, SignalSource
 
 if TYPE_CHECKING:
@@ -30,14 +31,11 @@ def controls_for(purposes: tuple[str, ...], personalized: bool) -> tuple[Control
     return tuple(controls)
 
 
-def _candidates(req: FeedRequest, catalog: Catalog) -> list[Item]:
+def _candidates(req: FeedRequest, catalog: Catalog) -> tuple[Item, ...]:
+    """Deterministic: editorial picks first, then popularity, then id (precomputed in the catalog)."""
     if req.category is not None:
-        items = [i for i in catalog.items.values() if i.category == req.category]
-    else:
-        items = [i for i in catalog.items.values() if not i.sensitive]
-    # Editorial picks first (by their rank), then popularity, then id: fully deterministic.
-    items.sort(key=lambda i: (i.editorial_rank is None, i.editorial_rank or 0, -i.popularity, i.item_id))
-    return items
+        return catalog.plain_by_category.get(req.category, ())
+    return catalog.plain_order
 
 
 def _plain_record(req: FeedRequest, sid: str, item: Item, rank: int) -> DecisionRecord:
@@ -87,13 +85,21 @@ def stated_interest_feed(
     """Level BASIC: items in the categories the user stated first (sensitive interests ignored),
     then the non-personalized order. Only stated items are PERSONALIZED; the rest say why they
     are there without citing the user's data."""
-    wanted = {c for c in interests if c in {i.category for i in catalog.items.values() if not i.sensitive}}
-    ordered = _candidates(req, catalog)
-    ordered = [i for i in ordered if not i.sensitive]
-    ordered.sort(key=lambda i: i.category not in wanted)  # stable: keeps the plain order within
+    wanted = [
+        c for c in interests if c in catalog.plain_by_category and c not in catalog.sensitive_categories
+    ]
+    if req.category is not None:
+        wanted = [c for c in wanted if c == req.category]
+    stated = sorted(
+        (i for c in wanted for i in catalog.plain_by_category[c][: req.limit] if not i.sensitive),
+        key=plain_key,
+    )[: req.limit]
+    chosen = {i.item_id for i in stated}
+    rest = (i for i in _candidates(req, catalog) if i.item_id not in chosen and not i.sensitive)
+    ordered = stated + list(islice(rest, req.limit - len(stated)))
     out: list[tuple[Item, DecisionRecord]] = []
     for rank, item in enumerate(ordered[: req.limit], start=1):
-        if item.category not in wanted:
+        if item.item_id not in chosen:
             out.append((item, _plain_record(req, sid, item, rank)))
             continue
         reason = Reason(

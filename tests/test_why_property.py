@@ -111,6 +111,11 @@ def test_thousand_random_evaluations_have_complete_why() -> None:
         interests = tuple(rng.sample(["apparel", "sports", "health", "home"], 2))
         ranked = decide_feed(req, consent, plan, CATALOG, CFG.weights, signals, interests)
         assert len(ranked) <= req.limit
+        # The ranker only scores plausible candidates; it must agree with ranking everything.
+        everything = decide_feed(
+            FeedRequest(surface, 100, NOW, category), consent, plan, CATALOG, CFG.weights, signals, interests
+        )
+        assert [r.item.item_id for r in ranked] == [r.item.item_id for r in everything][: req.limit]
         for r in ranked:
             assert_complete(r.record, consent)
             if r.record.mode is Mode.PERSONALIZED:
