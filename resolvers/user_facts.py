@@ -92,19 +92,11 @@ async def load_user_facts(guard: Guard, user_id: int, purpose: str = OFFERS) -> 
         user_id,
         purpose=ESSENTIAL,
         source=Source.ACCOUNT,
-        tables=("users",),
+        tables=("users", "hidden_inferences"),
         subject_user_id=user_id,
     )
     if account is None:
         return None
-    hidden_rows = await guard.fetch(
-        Q.user_hidden_inferences,
-        user_id,
-        purpose=ESSENTIAL,
-        source=Source.ACCOUNT,
-        tables=("hidden_inferences",),
-        subject_user_id=user_id,
-    )
     try:
         signals: SignalSnapshot | None = await load_signals(guard, user_id, purpose)
     except ConsentRequired:
@@ -115,5 +107,5 @@ async def load_user_facts(guard: Guard, user_id: int, purpose: str = OFFERS) -> 
         country=account["country"],
         platform=account["platform"],
         signals=signals,
-        hidden=frozenset(r["inference"] for r in hidden_rows),
+        hidden=frozenset(account["hidden"]),
     )

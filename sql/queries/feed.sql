@@ -31,12 +31,13 @@ WHERE u.user_id = $1
 SELECT record FROM decisions WHERE user_id = $1 ORDER BY generated_at DESC, decision_id LIMIT $2
 
 -- name: offer_user_account
--- The account facts offer targeting may use (tenure, country, platform).
-SELECT created_at, country, platform, is_minor FROM users WHERE user_id = $1
-
--- name: user_hidden_inferences
--- The inferences (tags, segments) the user chose to hide; hidden ones are not used.
-SELECT inference FROM hidden_inferences WHERE user_id = $1
+-- The account facts targeting may use (tenure, country, platform) and the inferences the user hid.
+SELECT u.created_at, u.country, u.platform, u.is_minor,
+       coalesce(array_agg(h.inference) FILTER (WHERE h.inference IS NOT NULL), '{}') AS hidden
+FROM users u
+LEFT JOIN hidden_inferences h ON h.user_id = u.user_id
+WHERE u.user_id = $1
+GROUP BY u.user_id
 
 -- name: hide_inference
 -- Hide one inference; the user's consent version moves so snapshots and layout ETags change.
