@@ -86,6 +86,11 @@ async def test_inferences_list_hide_and_stop_targeting(client, conn, token, db_d
         token=m,
     )
     assert sim["data"]["simulateSegment"]["passed"] is False  # the same evaluator skips it
+    await gql(client, HIDE, {"k": "tag:price_tier"}, token=tok)
+    tier = {i["key"]: i for i in (await data(client, INFERENCES, tok))["viewer"]["inferences"]}[
+        "tag:price_tier"
+    ]
+    assert tier["hidden"] is True and tier["value"] == "MID" and tier["why"]["mode"] == "NON_PERSONALIZED"
     bad = await gql(client, HIDE, {"k": "tag:religion"}, token=tok)
     assert bad["data"]["hideInference"]["errors"][0]["field"] == "key"
     # The export form, with the logic in plain words.
@@ -98,7 +103,11 @@ async def test_inferences_list_hide_and_stop_targeting(client, conn, token, db_d
         await pool.close()
     assert described[f"segment:{sid}"]["hidden"] is True
     assert "hid" in described[f"segment:{sid}"]["logic"]
-    assert "price level" in described["tag:price_tier"]["logic"]
+    assert described["tag:price_tier"]["hidden"] is True and described["tag:price_tier"]["value"] == "MID"
+    assert (
+        "sessions" in described["tag:experience"]["logic"]
+        and "tag_rule" in described["tag:experience"]["logic"]
+    )
 
 
 async def test_explanations_are_own_and_match_the_feed(client, conn, token) -> None:
