@@ -18,6 +18,7 @@ from gateway.embedded import embedded_postgres
 from gateway.graphql import GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.middleware import RequestContextMiddleware
+from gateway.persisted import PersistedEndpoint, Registry
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from sql import create_pool, expected_version, schema_version
@@ -49,7 +50,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     verifier = Verifier.from_settings(settings)
     schema = build_schema(settings)
-    graphql_app = GatewayGraphQL(schema, settings.domain, graphiql=settings.graphiql_enabled)
+    documents = Registry.load(schema)
+    graphql_app = GatewayGraphQL(
+        schema,
+        settings.domain,
+        graphiql=settings.graphiql_enabled,
+        documents=documents,
+        persisted_only=settings.persisted_only,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -74,6 +82,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route(
+            "/graphql/persisted/{document_id:str}",
+            PersistedEndpoint(documents, graphql_app, settings.domain).endpoint,
+            methods=["GET"],
+        ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

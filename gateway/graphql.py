@@ -5,19 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from gateway.persisted import Registry
 from privacy.principal import ANONYMOUS
 from resolvers.config import DomainConfig
 from resolvers.context import Context
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    def __init__(self, schema: Any, config: DomainConfig, graphiql: bool) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        config: DomainConfig,
+        graphiql: bool,
+        documents: Registry | None = None,
+        persisted_only: bool = False,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
@@ -25,6 +34,31 @@ class GatewayGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
         )
         self.config = config
+        self.documents = documents
+        self.persisted_only = persisted_only
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Registered documents may be sent by id; with persisted_only, nothing else is run."""
+        data = await super().parse_http_body(request)
+        if self.documents is None:
+            return data
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            by_id = ((item.extensions or {}).get("persistedQuery") or {}).get("sha256Hash")
+            if item.query is None and isinstance(by_id, str):
+                doc = self.documents.get(by_id)
+                if doc is None:
+                    raise HTTPException(400, "PersistedQueryNotFound: unknown document id")
+                item.query = doc.text
+            elif self.persisted_only and (item.query is None or not self.documents.knows_text(item.query)):
+                raise HTTPException(
+                    400,
+                    "This server runs registered (persisted) documents only and this document is not "
+                    "registered; send a registered one, or its id in extensions.persistedQuery.sha256Hash.",
+                )
+        return data
 
     async def get_context(self, request: Request, response: Response | Any) -> Context:  # type: ignore[override]
         state = request.scope.get("state", {})

@@ -20,19 +20,32 @@ from resolvers.account import AccountQuery
 from resolvers.channels_api import ChannelMutation
 from resolvers.consent_api import ConsentMutation, ConsentQuery
 from resolvers.errors import SafeError
+from resolvers.events import EventsMutation
+from resolvers.feed import FeedQuery
+from resolvers.inferences import InferenceMutation
+from resolvers.layout_schema import LayoutQuery
 from resolvers.level_api import LevelMutation
+from resolvers.offers import OfferMutation
 from resolvers.profile_api import ProfileMutation
 from resolvers.rights_api import RightsMutation
+from resolvers.segments import SegmentMutation, SegmentQuery
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
     # personalization
+    FeedQuery,
+    SegmentQuery,
+    LayoutQuery,
     # privacy
     ConsentQuery,
     # analytics
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
+    SegmentMutation,
+    OfferMutation,
+    InferenceMutation,
+    EventsMutation,
     # privacy
     ConsentMutation,
     LevelMutation,

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     # None: on in development, off in production.
     graphiql: bool | None = None
+    # Accept only registered documents (gateway/documents/*.graphql) at POST/GET /graphql.
+    persisted_only: bool = False
 
     domain: DomainConfig = DomainConfig()
 

@@ -51,9 +51,9 @@ def _rows(rows: Sequence[asyncpg.Record], skip: Sequence[str] = ()) -> list[dict
     return [{k: plain(v) for k, v in r.items() if k not in skip} for r in rows]
 
 
-async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, Any]] | None) -> dict[str, Any]:
+async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, Any]]) -> dict[str, Any]:
     """The bundle. `inferences` are the derived tags and segments with their logic, described by
-    the personalization domain (None when that domain is not installed)."""
+    the personalization domain (resolvers sit above privacy, so they are passed in)."""
 
     async def read(query: str, *args: Any, tables: tuple[str, ...], source: Source) -> list[asyncpg.Record]:
         return await guard.fetch(
@@ -107,7 +107,6 @@ async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, An
         "channels": _rows(channels),
         "inferences": {
             "items": inferences,
-            "available": inferences is not None,
             "hidden": _rows(hidden),
         },
         "decisions": {

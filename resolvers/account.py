@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -18,8 +19,17 @@ from resolvers.consent_api import (
     viewer_consent_snapshot_id,
 )
 from resolvers.context import Context
+from resolvers.explanations import Explanation, viewer_explanations
+from resolvers.feed import FeedItem, viewer_feed
+from resolvers.inferences import Inference, viewer_inferences
+from resolvers.offers import ServedOffer, viewer_offers
 from resolvers.profile_api import ProfileFieldValue, ProfilePrompt, viewer_profile, viewer_profile_prompts
+from resolvers.reminders import Reminder, viewer_reminders
+from resolvers.surfaces import Surface
 from sql import load_queries
+
+if TYPE_CHECKING:
+    from resolvers.layout_schema import TagsType
 
 Q = load_queries()
 
@@ -57,6 +67,41 @@ class Viewer:
         return strawberry.ID(str(self.user_id))
 
     # --- personalization fields (feed, tags, layout, offers, explanations, inferences) ---
+    @strawberry.field(description="Your feed for a surface, each item with why it is there.")
+    async def feed(
+        self,
+        info: Info[Context, None],
+        surface: Surface,
+        limit: int = 10,
+        category: str | None = None,
+    ) -> list[FeedItem]:
+        return await viewer_feed(info, self.user_id, surface, limit, category)
+
+    @strawberry.field(description="Offers chosen for you on a surface (frequency-capped), each with why.")
+    async def offers(self, info: Info[Context, None], surface: Surface = Surface.OFFERS) -> list[ServedOffer]:
+        return await viewer_offers(info, self.user_id, surface)
+
+    @strawberry.field(description="Reminders due on your preferred, subscribed and consented channel.")
+    async def reminders(self, info: Info[Context, None]) -> list[Reminder]:
+        return await viewer_reminders(info, self.user_id)
+
+    @strawberry.field(
+        description="What is inferred about you (tags, audiences), why, and whether you hid it."
+    )
+    async def inferences(self, info: Info[Context, None]) -> list[Inference]:
+        return await viewer_inferences(info, self.user_id)
+
+    @strawberry.field(description="Your most recent decision records (the explanation log).")
+    async def explanations(self, info: Info[Context, None], limit: int = 20) -> list[Explanation]:
+        return await viewer_explanations(info, self.user_id, limit)
+
+    @strawberry.field(description="Your layout tags (experience, price tier), each with its why.")
+    async def tags(
+        self, info: Info[Context, None]
+    ) -> Annotated[TagsType, strawberry.lazy("resolvers.layout_schema")]:
+        from resolvers.layout_schema import resolve_tags
+
+        return await resolve_tags(info)
 
     # --- privacy fields (consent, channels, profile prompts) ---
     consent: list[ConsentState] = strawberry.field(

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from resolvers.personal_config import IngestConfig, LayoutConfig
+from resolvers.personalization_config import PersonalizationConfig
+
 
 class TagThresholds(BaseModel):
     """The one place the layout tags' thresholds live. Shared by the per-user decision (Python)
@@ -37,6 +40,9 @@ class DomainConfig(BaseModel):
     feed_max_limit: int = Field(default=50, ge=1, le=200)
     tags: TagThresholds = TagThresholds()
     # --- personalization ---
+    personalization: PersonalizationConfig = PersonalizationConfig()
+    ingest: IngestConfig = IngestConfig()
+    layout: LayoutConfig = LayoutConfig()
     # --- privacy ---
     # --- analytics ---
     # --- limits ---

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,8 +12,10 @@ from strawberry.types import Info
 from privacy.export import build_export
 from privacy.guard import ConsentRequired, Guard
 from privacy.principal import Role
+from resolvers.config import DomainConfig
 from resolvers.context import Context
 from resolvers.errors import FieldError, InvalidInput
+from resolvers.inferences import describe_inferences
 from resolvers.own import own_guard
 from resolvers.permissions import require
 from sql import load_queries
@@ -22,23 +23,12 @@ from sql import load_queries
 Q = load_queries()
 
 
-async def inferences_for_export(guard: Guard, user_id: int) -> list[dict[str, Any]] | None:
-    """HOOK for the personalization domain: the derived tags and segments about the user with
-    the logic that produced them, exactly as `resolvers.inferences.describe_inferences` returns
-    them. None while that module is not installed (the export then says `available: false`)."""
+async def inferences_for_export(guard: Guard, user_id: int, config: DomainConfig) -> list[dict[str, Any]]:
+    """The derived tags and segments about the user, with the logic that produced them."""
     try:
-        from resolvers.inferences import describe_inferences  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "resolvers.inferences":
-            raise  # the module exists but is broken: fail loudly
-        return None
-    try:
-        described = describe_inferences(guard, user_id)
-        if inspect.isawaitable(described):  # the domain may define it sync or async
-            described = await described
+        return await describe_inferences(guard, user_id, config)
     except ConsentRequired:
         return []  # nothing may be inferred without the purpose, so there is nothing to describe
-    return list(described)
 
 
 @strawberry.type(description="A machine-readable copy of your data (JSON); lists are bounded, with totals.")
@@ -66,7 +56,9 @@ class RightsMutation:
     )
     async def request_data_export(self, info: Info[Context, None]) -> DataExport:
         guard, user_id = await own_guard(info)
-        bundle = await build_export(guard, user_id, await inferences_for_export(guard, user_id))
+        bundle = await build_export(
+            guard, user_id, await inferences_for_export(guard, user_id, info.context.config)
+        )
         return DataExport(
             format=bundle["format"],
             generated_at=datetime.fromisoformat(bundle["generatedAt"]),

@@ -1,0 +1,165 @@
+"""Persisted (trusted) documents: GET by document id, with an ETag and 304 for the layout.
+
+Documents live in gateway/documents/*.graphql; a document's id is the sha256 (hex) of its text.
+`GET /graphql/persisted/{document_id}?variables={json}` executes a registered query. For
+documents with an ETag scope (the layout), the ETag is computed first from versions only (one
+small SQL query: config version, consent version, level, granted purposes, hidden inferences,
+the tag-inputs counter) and a matching `If-None-Match` is answered `304 Not Modified` without
+executing the GraphQL operation. With `persisted_only`, POST /graphql accepts only registered
+documents too (by text, or by id in `extensions.persistedQuery.sha256Hash`)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+from graphql import parse, validate
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types.graphql import OperationType
+
+from privacy.principal import ANONYMOUS, Principal
+from resolvers.config import DomainConfig
+from sql import load_queries
+
+Q = load_queries()
+DOCUMENTS_DIR = Path(__file__).parent / "documents"
+# Documents whose result depends only on what layout_etag_inputs reads (plus variables and the
+# UTC day, for tenure), and so may be answered 304 on a matching ETag.
+ETAG_SCOPES = {"layout": "layout"}
+
+
+def document_id(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedDocument:
+    id: str
+    name: str
+    text: str
+    etag_scope: str | None
+
+
+class Registry:
+    """The trusted documents, each parsed and validated against the schema at start."""
+
+    def __init__(self, documents: list[PersistedDocument]) -> None:
+        self.by_id = {d.id: d for d in documents}
+        self.by_name = {d.name: d for d in documents}
+
+    @classmethod
+    def load(cls, schema: Any, directory: Path = DOCUMENTS_DIR) -> Registry:
+        documents = []
+        for path in sorted(directory.glob("*.graphql")):
+            text = path.read_text()
+            errors = validate(schema._schema, parse(text))
+            if errors:
+                raise ValueError(
+                    f"persisted document {path.name} does not match the schema: {errors[0].message}"
+                )
+            documents.append(
+                PersistedDocument(document_id(text), path.stem, text, ETAG_SCOPES.get(path.stem))
+            )
+        return cls(documents)
+
+    def get(self, document_id: str) -> PersistedDocument | None:
+        return self.by_id.get(document_id)
+
+    def knows_text(self, text: str) -> bool:
+        return document_id(text) in self.by_id
+
+
+def _config_fingerprint(config: DomainConfig) -> str:
+    """Deployed layout settings and thresholds, so a redeploy with new values changes ETags too."""
+    raw = orjson.dumps([config.layout.model_dump(mode="json"), config.tags.model_dump(mode="json")])
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+async def layout_etag(
+    pool: asyncpg.Pool,
+    doc: PersistedDocument,
+    variables: dict[str, Any],
+    principal: Principal,
+    gpc: bool,
+    fingerprint: str,
+) -> str:
+    user_id = principal.user_id
+    row = await pool.fetchrow(Q.layout_etag_inputs, user_id)
+    parts: list[object] = [doc.id, variables, fingerprint, row["config_version"] if row else None]
+    if row is not None and row["consent_version"] is not None:
+        parts += [
+            user_id,
+            row["consent_version"],
+            row["personalization_level"],
+            row["granted"],
+            row["hidden"],
+            row["layout_inputs_version"],
+            gpc,
+            datetime.now(UTC).date().isoformat(),  # tenure is counted in days
+        ]
+    digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _error(status: int, message: str, code: str) -> Response:
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    return Response(
+        body, status_code=status, media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+class PersistedEndpoint:
+    def __init__(self, registry: Registry, view: Any, config: DomainConfig) -> None:
+        self.registry = registry
+        self.view = view  # the GatewayGraphQL view: same context, closing and error masking
+        self.config = config
+        self.fingerprint = _config_fingerprint(config)
+
+    async def endpoint(self, request: Request) -> Response:
+        doc = self.registry.get(request.path_params["document_id"])
+        if doc is None:
+            return _error(404, "unknown persisted document id", "PERSISTED_QUERY_NOT_FOUND")
+        try:
+            variables = orjson.loads(request.query_params.get("variables") or "{}")
+        except orjson.JSONDecodeError:
+            return _error(400, "`variables` must be a JSON object", "BAD_REQUEST")
+        if not isinstance(variables, dict):
+            return _error(400, "`variables` must be a JSON object", "BAD_REQUEST")
+        state = request.scope.get("state", {})
+        principal: Principal = state.get("principal", ANONYMOUS)
+        visibility = "public" if principal.is_anonymous else "private"
+        headers = {
+            "Cache-Control": f"{visibility}, max-age={self.config.layout.max_age_s}",
+            "Vary": "Authorization, Sec-GPC",
+        }
+        if doc.etag_scope is not None:
+            etag = await layout_etag(
+                request.state.pool, doc, variables, principal, state.get("gpc", False), self.fingerprint
+            )
+            headers["ETag"] = etag
+            if _matches(request.headers.get("if-none-match"), etag):
+                return Response(status_code=304, headers=headers)
+        context = await self.view.get_context(request, Response())
+        result = await self.view.schema.execute(
+            doc.text,
+            variable_values=variables,
+            context_value=context,
+            allowed_operation_types={OperationType.QUERY},
+        )
+        body = await self.view.process_result(request, result)  # also closes the context
+        if result.errors:
+            headers = {"Cache-Control": "no-store"}
+        return Response(orjson.dumps(body), media_type="application/json", headers=headers)

@@ -1,0 +1,38 @@
+"""Public configuration of the personalization domain (ingestion bounds, the layout's building
+blocks), nested in DomainConfig so every value can be set from the environment."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class IngestConfig(BaseModel):
+    """Bounds on tracked events (trackEvents)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_batch: int = Field(default=1000, ge=1, le=10_000)
+    # Client clocks drift: an event may claim to be this far in the future.
+    future_skew_s: int = Field(default=300, ge=0, le=3600)
+    max_age_days: int = Field(default=30, ge=1, le=400)
+    max_dwell_ms: int = Field(default=3_600_000, ge=1)
+    max_amount_cents: int = Field(default=10_000_000, ge=1)
+    max_quantity: int = Field(default=99, ge=1)
+    max_party_size: int = Field(default=50, ge=1)
+
+
+class LayoutConfig(BaseModel):
+    """The mobile layout's building blocks. Only the evaluated result ever reaches a client; the
+    version in config_versions('layout') is part of the layout ETag, so bump it when changing these."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_sections: tuple[str, ...] = ("home_feed", "offers", "categories", "search", "wishlist", "orders")
+    newbie_sections: tuple[str, ...] = ("welcome", "how_it_works", "popular", "categories")
+    # Sections that are also app features (feature_used names): power users get theirs first.
+    feature_sections: frozenset[str] = frozenset(
+        {"search", "wishlist", "orders", "bookings", "scan", "reorder"}
+    )
+    offers_by_tier: dict[str, int] = Field(default_factory=lambda: {"BUDGET": 3, "MID": 2, "LUXURY": 1})
+    # How long a client may reuse a layout before revalidating with If-None-Match.
+    max_age_s: int = Field(default=300, ge=0, le=86_400)

@@ -1,0 +1,54 @@
+"""persisted_only: POST /graphql runs registered documents only (by text or by id)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from gateway import Settings, create_app
+from gateway.persisted import DOCUMENTS_DIR, Registry, document_id
+from gateway.schema import build_schema
+from tests.conftest import _with_state
+
+LAYOUT_TEXT = (DOCUMENTS_DIR / "layout.graphql").read_text()
+VARIABLES = {"platform": "ANDROID", "appVersion": "1.0"}
+
+
+@pytest.fixture
+async def strict_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.model_copy(update={"persisted_only": True}))
+    async with app.router.lifespan_context(app) as state:
+        transport = httpx.ASGITransport(app=_with_state(app, state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+            yield c
+
+
+async def test_unregistered_documents_are_refused(strict_client: httpx.AsyncClient) -> None:
+    response = await strict_client.post("/graphql", json={"query": "{ whoami { role } }"})
+    assert response.status_code == 400
+    assert "registered (persisted) documents only" in response.text
+
+
+async def test_registered_documents_run_by_text_or_id(strict_client: httpx.AsyncClient) -> None:
+    by_text = await strict_client.post("/graphql", json={"query": LAYOUT_TEXT, "variables": VARIABLES})
+    assert (
+        by_text.status_code == 200 and by_text.json()["data"]["layoutConfig"]["__typename"] == "LayoutConfig"
+    )
+    ext = {"persistedQuery": {"version": 1, "sha256Hash": document_id(LAYOUT_TEXT)}}
+    by_id = await strict_client.post("/graphql", json={"variables": VARIABLES, "extensions": ext})
+    assert by_id.status_code == 200 and by_id.json()["data"]["layoutConfig"]["offers"]["count"] == 2
+    unknown = {"persistedQuery": {"version": 1, "sha256Hash": "f" * 64}}
+    assert (await strict_client.post("/graphql", json={"extensions": unknown})).status_code == 400
+
+
+async def test_open_server_still_accepts_any_document(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"query": "{ whoami { role } }"})
+    assert response.json()["data"]["whoami"]["role"] == "anonymous"
+
+
+def test_documents_are_valid_against_the_schema(settings: Settings) -> None:
+    registry = Registry.load(build_schema(settings))
+    assert registry.by_name["layout"].id == document_id(LAYOUT_TEXT)
+    assert registry.by_name["layout"].etag_scope == "layout"
