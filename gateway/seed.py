@@ -128,11 +128,14 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
             await _load_catalog(conn, items, popularity, ranks)
             await _load_users(conn, users, anchor, config.seed, bar)
             await _load_events(conn, events, anchor, bar)
-            bar.step("rollups")
+            bar.step("signals")
             await conn.execute(Q.seed_build_user_signals, anchor)
+            bar.step("categories")
             await conn.execute(Q.seed_build_user_category_stats)
             await conn.execute(Q.seed_bump_dataset_version)
+        bar.step("analyze")
         await conn.execute(Q.seed_analyze)
+        bar.step("done")
     finally:
         await conn.close()
     summary = SeedSummary(config.users, config.events, len(items), time.monotonic() - started)
@@ -193,8 +196,11 @@ async def _load_users(
     await conn.execute(
         Q.seed_insert_users, w.LEVELS, w.BIRTH_RANGE_CODES, w.COUNTRIES, w.PLATFORMS, w.CHANNELS
     )
+    bar.step("channels")
     await conn.execute(Q.seed_insert_channels, w.CHANNELS)
+    bar.step("consents")
     await conn.execute(Q.seed_insert_consents, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS)
+    bar.step("receipts")
     await conn.execute(Q.seed_insert_consent_receipts, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, str(seed))
 
 
