@@ -87,7 +87,7 @@ def _pg_micros(anchor: datetime, relative_s: np.ndarray) -> np.ndarray:
 
 async def _refuse_unless_empty(conn: asyncpg.Connection, replace: bool) -> None:
     counts = await conn.fetchrow(Q.seed_demo_row_counts)
-    if not replace and any(counts.values()):
+    if not replace and (counts["users"] or counts["events"]):
         raise DatabaseNotEmpty(
             f"the database already holds data ({counts['users']} users, {counts['items']} items, "
             f"{counts['events']} events); seed an empty database or pass --replace to delete the "
@@ -122,7 +122,7 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
             await _refuse_unless_empty(conn, replace)
             if replace:
                 await conn.execute(Q.seed_truncate_demo)
-                await conn.execute(Q.seed_delete_relations)
+            await conn.execute(Q.seed_delete_relations)  # rebuilt from the catalog below
             await conn.fetchrow(Q.seed_tune_session)
             await conn.execute(Q.seed_create_staging)
             await _load_catalog(conn, items, popularity, ranks)

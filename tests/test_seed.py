@@ -76,6 +76,15 @@ async def test_non_empty_database_is_refused_and_replace_reseeds(db_dsn: str) ->
     await seed_database(db_dsn, config, progress=False, replace=True)
     assert await fingerprint(db_dsn) == before
 
+    # The catalog is reference data: a database with items but no users is still "empty".
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await conn.execute(Q.seed_truncate_demo)
+    finally:
+        await conn.close()
+    await seed_database(db_dsn, config, progress=False)
+    assert await fingerprint(db_dsn) == before
+
 
 @pytest.mark.parametrize(
     ("field", "value"),
