@@ -87,7 +87,7 @@ def _pg_micros(anchor: datetime, relative_s: np.ndarray) -> np.ndarray:
 
 async def _refuse_unless_empty(conn: asyncpg.Connection, replace: bool) -> None:
     counts = await conn.fetchrow(Q.seed_demo_row_counts)
-    if not replace and any(counts.values()):
+    if not replace and (counts["users"] or counts["events"]):
         raise DatabaseNotEmpty(
             f"the database already holds data ({counts['users']} users, {counts['items']} items, "
             f"{counts['events']} events); seed an empty database or pass --replace to delete the "
@@ -122,17 +122,20 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
             await _refuse_unless_empty(conn, replace)
             if replace:
                 await conn.execute(Q.seed_truncate_demo)
-                await conn.execute(Q.seed_delete_relations)
+            await conn.execute(Q.seed_delete_relations)  # rebuilt from the catalog below
             await conn.fetchrow(Q.seed_tune_session)
             await conn.execute(Q.seed_create_staging)
             await _load_catalog(conn, items, popularity, ranks)
             await _load_users(conn, users, anchor, config.seed, bar)
             await _load_events(conn, events, anchor, bar)
-            bar.step("rollups")
+            bar.step("signals")
             await conn.execute(Q.seed_build_user_signals, anchor)
+            bar.step("categories")
             await conn.execute(Q.seed_build_user_category_stats)
             await conn.execute(Q.seed_bump_dataset_version)
+        bar.step("analyze")
         await conn.execute(Q.seed_analyze)
+        bar.step("done")
     finally:
         await conn.close()
     summary = SeedSummary(config.users, config.events, len(items), time.monotonic() - started)
@@ -193,8 +196,11 @@ async def _load_users(
     await conn.execute(
         Q.seed_insert_users, w.LEVELS, w.BIRTH_RANGE_CODES, w.COUNTRIES, w.PLATFORMS, w.CHANNELS
     )
+    bar.step("channels")
     await conn.execute(Q.seed_insert_channels, w.CHANNELS)
+    bar.step("consents")
     await conn.execute(Q.seed_insert_consents, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS)
+    bar.step("receipts")
     await conn.execute(Q.seed_insert_consent_receipts, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, str(seed))
 
 

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.seed import DatabaseNotEmpty, SeedConfig, seed_database
-from gateway.seed_personas import PERSONAS
+from gateway.seed_personas import MIN_EVENTS, PERSONAS, script_events
 from gateway.seed_world import CONSENT_PURPOSES, FEATURES
 from privacy.purposes import PURPOSES
 from sql.queries import load_queries
@@ -74,6 +74,15 @@ async def test_non_empty_database_is_refused_and_replace_reseeds(db_dsn: str) ->
     assert await fingerprint(db_dsn) == before  # nothing half-written
 
     await seed_database(db_dsn, config, progress=False, replace=True)
+    assert await fingerprint(db_dsn) == before
+
+    # The catalog is reference data: a database with items but no users is still "empty".
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        await conn.execute(Q.seed_truncate_demo)
+    finally:
+        await conn.close()
+    await seed_database(db_dsn, config, progress=False)
     assert await fingerprint(db_dsn) == before
 
 
@@ -316,3 +325,15 @@ async def test_personas_have_the_histories_the_docs_promise(demo: asyncpg.Connec
     assert orjson.loads(signals[4]["cart"])
     assert {(6, "pregnancy"), (6, "vitamins"), (6, "hats")} <= set(bought)
     assert set(orjson.loads(signals[6]["category_affinity"])) == {"apparel"}
+
+
+async def test_tiny_worlds_skip_the_personas_and_keep_exact_counts(db_dsn: str) -> None:
+    assert script_events() < MIN_EVENTS  # the random remainder is never negative
+    await seed_database(db_dsn, SeedConfig(users=3, events=50, seed=1, anchor=ANCHOR), progress=False)
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM users") == 3
+        assert await conn.fetchval("SELECT count(*) FROM events") == 50
+        assert await conn.fetchval("SELECT count(*) FROM user_signals") == 3
+    finally:
+        await conn.close()

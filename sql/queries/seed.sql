@@ -3,7 +3,8 @@
 -- an out-of-range array subscript is NULL) and then build the rollups from the loaded events.
 
 -- name: seed_demo_row_counts
--- How much demo data the database already holds (seeding refuses a non-empty database).
+-- How much data the database already holds: seeding refuses one with users or events (the
+-- catalog is reference data and is upserted).
 SELECT (SELECT count(*) FROM users) AS users,
        (SELECT count(*) FROM items) AS items,
        (SELECT count(*) FROM events) AS events
@@ -17,8 +18,10 @@ TRUNCATE users, consent_events, events, impressions, decisions CASCADE
 DELETE FROM item_relations
 
 -- name: seed_tune_session
--- A bulk load: a lost tail on crash is acceptable, and rollups need room to hash.
-SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '128MB', true)
+-- A bulk load: a lost tail on crash is acceptable, rollups need room to hash, and a large world
+-- takes minutes, longer than any statement timeout meant for requests.
+SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '128MB', true),
+       set_config('statement_timeout', '0', true)
 
 -- name: seed_create_staging
 -- Staging tables for the binary COPY; dropped with the transaction.
