@@ -20,6 +20,7 @@ from resolvers.account import AccountQuery
 from resolvers.errors import SafeError
 from resolvers.events import EventsMutation
 from resolvers.layout_schema import LayoutQuery
+from resolvers.scalars import SCALAR_OVERRIDES
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
@@ -65,9 +66,11 @@ def build_schema(
         mutation=mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+        scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
     )
 
 
 def schema_sdl() -> str:
     query, mutation = _root_types()
-    return strawberry.Schema(query=query, mutation=mutation).as_str() + "\n"
+    schema = strawberry.Schema(query=query, mutation=mutation, scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
+    return schema.as_str() + "\n"
