@@ -28,6 +28,7 @@ from resolvers.level_api import LevelMutation
 from resolvers.offers import OfferMutation
 from resolvers.profile_api import ProfileMutation
 from resolvers.rights_api import RightsMutation
+from resolvers.scalars import SCALAR_OVERRIDES
 from resolvers.segments import SegmentMutation, SegmentQuery
 
 QUERY_TYPES: tuple[type, ...] = (
@@ -85,9 +86,11 @@ def build_schema(
         mutation=mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
+        scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
     )
 
 
 def schema_sdl() -> str:
     query, mutation = _root_types()
-    return strawberry.Schema(query=query, mutation=mutation).as_str() + "\n"
+    schema = strawberry.Schema(query=query, mutation=mutation, scalar_overrides=SCALAR_OVERRIDES)  # type: ignore[arg-type]
+    return schema.as_str() + "\n"

@@ -3,7 +3,9 @@ blocks), nested in DomainConfig so every value can be set from the environment."
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class IngestConfig(BaseModel):
@@ -36,3 +38,10 @@ class LayoutConfig(BaseModel):
     offers_by_tier: dict[str, int] = Field(default_factory=lambda: {"BUDGET": 3, "MID": 2, "LUXURY": 1})
     # How long a client may reuse a layout before revalidating with If-None-Match.
     max_age_s: int = Field(default=300, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _every_tier_has_a_count(self) -> Self:
+        tiers = {"BUDGET", "MID", "LUXURY"}
+        if set(self.offers_by_tier) != tiers or any(n < 0 for n in self.offers_by_tier.values()):
+            raise ValueError("offers_by_tier needs a count >= 0 for exactly BUDGET, MID and LUXURY")
+        return self

@@ -63,6 +63,11 @@ async def test_resent_events_are_no_ops(
     assert (after["views"], after["purchases"], after["sessions"], after["clicks"]) == (1, 1, 1, 1)
     assert after["total_spend_cents"] == before["total_spend_cents"] == 4000  # default: the item's price
     assert await world.event_count(db, 1) == 4
+    # Each batch that wrote audits the write, in the same transaction.
+    writes = await db.fetch("SELECT table_name FROM audit_log WHERE subject_user_id = 1 AND action = 'write'")
+    assert sorted(r["table_name"] for r in writes) == sorted(
+        ["events", "user_signals", "user_category_stats"] * 2
+    )
 
 
 async def test_one_invalid_event_stores_nothing_and_names_index_and_field(
@@ -244,3 +249,24 @@ async def test_concurrent_batches_keep_signals_consistent(
     views = await db.fetchval("SELECT sum(views) FROM user_category_stats WHERE user_id = 1")
     assert views == truth["views"]
     assert uuid.UUID(results[0]["acceptedIds"][0])
+
+
+async def test_concurrent_app_batches_for_several_users_do_not_deadlock(
+    client: httpx.AsyncClient, token: Callable[..., str], db: Any
+) -> None:
+    await world.grant(db, 2, world.CONTENT, True)
+    tok = token("app", "backend")
+    batches = [
+        [
+            world.ev("view", userId=str(u), itemId="101")
+            for u in ((1, 2) if n % 2 else (2, 1))
+            for _ in range(20)
+        ]
+        for n in range(6)
+    ]
+    results = await asyncio.gather(*(track(client, tok, b) for b in batches))
+    assert all(r["accepted"] == 40 for r in results)
+    for uid in (1, 2):
+        s = await world.signals(db, uid)
+        assert s is not None and s["views"] == 120 == await world.event_count(db, uid)
+        assert s["category_affinity"] == {"apparel": 120}

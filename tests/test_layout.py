@@ -193,6 +193,13 @@ async def test_layout_get_answers_304_until_something_that_matters_changes(
     assert after_level.status_code == 200 and after_level.headers["etag"] != etag
     etag = after_level.headers["etag"]
 
+    await db.execute(
+        "INSERT INTO hidden_inferences (user_id, inference) VALUES ($1, 'tag:price_tier')", NEWBIE
+    )
+    after_hiding = await layout_get(client, tok, etag)
+    assert after_hiding.status_code == 200 and after_hiding.headers["etag"] != etag
+    etag = after_hiding.headers["etag"]
+
     await db.execute("UPDATE config_versions SET version = version + 1 WHERE name = 'layout'")
     after_config = await layout_get(client, tok, etag)
     assert after_config.status_code == 200 and layout_of(after_config)["configVersion"] == 2

@@ -3,17 +3,16 @@
 SELECT item_id, kind, price_cents
 FROM items WHERE item_id = ANY($1::bigint[])
 
--- name: lock_user_signals
--- Create missing rollup rows and lock every user's row, in id order, for the rest of the batch:
--- concurrent batches for one user serialise here and never deadlock (DO UPDATE ... WHERE false
--- writes nothing but still locks the conflicting rows).
+-- name: ensure_user_signals
+-- Create missing rollup rows (a no-op without WAL, so without a commit flush, once they exist).
 INSERT INTO user_signals (user_id)
 SELECT u FROM unnest($1::bigint[]) AS u ORDER BY u
-ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at WHERE false
+ON CONFLICT (user_id) DO NOTHING
 
 -- name: ingest_events
 -- Insert a batch (duplicates skipped) and apply the increments of only the newly inserted rows to
--- user_signals and user_category_stats; returns the ids that were inserted.
+-- user_signals and user_category_stats, and audits the write in the same transaction (no second
+-- commit per batch); returns the ids that were inserted.
 WITH input AS (
     SELECT *
     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
@@ -43,8 +42,7 @@ WITH input AS (
                  count(*) FILTER (WHERE type IN ('purchase', 'booking') AND price_level = 2),
                  count(*) FILTER (WHERE type IN ('purchase', 'booking') AND price_level = 3),
                  count(*) FILTER (WHERE type IN ('purchase', 'booking') AND price_level = 4)]::int[] AS levels,
-           bool_or(type IN ('session_start', 'feature_used', 'purchase', 'booking')) AS layout_changed,
-           bool_or(type IN ('add_to_cart', 'remove_from_cart', 'purchase')) AS cart_changed
+           bool_or(type IN ('session_start', 'feature_used', 'purchase', 'booking')) AS layout_changed
     FROM new_rows GROUP BY user_id
 ), spend AS (
     SELECT user_id, jsonb_object_agg(day, cents) AS delta
@@ -68,60 +66,73 @@ WITH input AS (
     GROUP BY user_id
 ), bought AS (
     SELECT user_id,
-           jsonb_object_agg(item_id::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) AS delta,
-           array_agg(item_id::text) AS item_keys
+           jsonb_object_agg(item_id::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')) AS delta
     FROM (SELECT user_id, item_id, max(occurred_at) AS at
           FROM new_rows WHERE type = 'purchase' GROUP BY 1, 2) AS b
     GROUP BY user_id
 ), cart AS (
+    -- Quantities added minus removed; a purchase takes the item out of the cart (a large negative
+    -- delta, as jsonb_add_counts drops keys whose total is not positive).
     SELECT user_id, jsonb_object_agg(item_id::text, qty) AS delta
     FROM (SELECT user_id, item_id,
-                 sum(CASE type WHEN 'add_to_cart' THEN coalesce(value, 1) ELSE -coalesce(value, 1) END) AS qty
-          FROM new_rows WHERE type IN ('add_to_cart', 'remove_from_cart') GROUP BY 1, 2) AS c
+                 sum(CASE type WHEN 'add_to_cart' THEN coalesce(value, 1)
+                               WHEN 'remove_from_cart' THEN -coalesce(value, 1)
+                               ELSE -1000000000 END) AS qty
+          FROM new_rows WHERE type IN ('add_to_cart', 'remove_from_cart', 'purchase') GROUP BY 1, 2) AS c
     GROUP BY user_id
-), new_cart AS (
-    -- A purchase takes the item out of the cart.
-    SELECT p.user_id,
-           jsonb_add_counts(s.cart, coalesce(c.delta, '{}')) - coalesce(b.item_keys, '{}') AS cart
-    FROM per_user p
-    JOIN user_signals s ON s.user_id = p.user_id
-    LEFT JOIN cart c ON c.user_id = p.user_id
-    LEFT JOIN bought b ON b.user_id = p.user_id
-    WHERE p.cart_changed
-), upd AS (
-    UPDATE user_signals s SET
-        sessions = s.sessions + p.sessions,
-        first_seen = least(s.first_seen, p.first_seen),
-        last_seen = greatest(s.last_seen, p.last_seen),
-        views = s.views + p.views,
-        clicks = s.clicks + p.clicks,
-        add_to_carts = s.add_to_carts + p.add_to_carts,
-        purchases = s.purchases + p.purchases,
-        bookings = s.bookings + p.bookings,
-        total_spend_cents = s.total_spend_cents + p.spend,
-        spend_by_day = CASE WHEN sp.delta IS NULL THEN s.spend_by_day
-                            ELSE jsonb_keep_days(jsonb_add_counts(s.spend_by_day, sp.delta),
-                                                 (now() AT TIME ZONE 'UTC')::date - 400) END,
-        price_level_counts = ARRAY[s.price_level_counts[1] + p.levels[1], s.price_level_counts[2] + p.levels[2],
-                                   s.price_level_counts[3] + p.levels[3], s.price_level_counts[4] + p.levels[4]],
-        feature_counts = CASE WHEN f.delta IS NULL THEN s.feature_counts
-                              ELSE jsonb_add_counts(s.feature_counts, f.delta) END,
-        category_affinity = CASE WHEN a.delta IS NULL THEN s.category_affinity
-                                 ELSE jsonb_add_counts(s.category_affinity, a.delta) END,
-        purchased_items = CASE WHEN b.delta IS NULL THEN s.purchased_items
-                               ELSE jsonb_latest_times(s.purchased_items, b.delta) END,
-        cart = coalesce(nc.cart, s.cart),
-        cart_value_cents = CASE WHEN nc.cart IS NULL THEN s.cart_value_cents ELSE cart_value_cents(nc.cart) END,
-        cart_updated_at = CASE WHEN nc.cart IS NULL THEN s.cart_updated_at ELSE now() END,
-        layout_inputs_version = s.layout_inputs_version + p.layout_changed::int,
-        updated_at = now()
+), deltas AS (
+    SELECT p.*, sp.delta AS spend_delta, f.delta AS feature_delta, a.delta AS affinity_delta,
+           b.delta AS bought_delta, c.delta AS cart_delta
     FROM per_user p
     LEFT JOIN spend sp ON sp.user_id = p.user_id
     LEFT JOIN features f ON f.user_id = p.user_id
     LEFT JOIN affinity a ON a.user_id = p.user_id
     LEFT JOIN bought b ON b.user_id = p.user_id
-    LEFT JOIN new_cart nc ON nc.user_id = p.user_id
-    WHERE s.user_id = p.user_id
+    LEFT JOIN cart c ON c.user_id = p.user_id
+), upd AS (
+    -- The rows exist (ensure_user_signals), so this upsert always takes its DO UPDATE path: it
+    -- applies the increments, carried in excluded.*, to the latest committed row (concurrent
+    -- batches for one user serialise on the row lock) and locks rows in user id order, so
+    -- batches for several users never deadlock; events are inserted, sorted, before any lock.
+    INSERT INTO user_signals AS s (
+        user_id, sessions, first_seen, last_seen, views, clicks, add_to_carts, purchases, bookings,
+        total_spend_cents, spend_by_day, price_level_counts, feature_counts, category_affinity,
+        purchased_items, cart, cart_value_cents, cart_updated_at, layout_inputs_version)
+    SELECT d.user_id, d.sessions, d.first_seen, d.last_seen, d.views, d.clicks, d.add_to_carts,
+           d.purchases, d.bookings, d.spend, coalesce(d.spend_delta, '{}'), d.levels,
+           coalesce(d.feature_delta, '{}'), coalesce(d.affinity_delta, '{}'),
+           coalesce(d.bought_delta, '{}'), coalesce(d.cart_delta, '{}'), 0, NULL, d.layout_changed::int
+    FROM deltas d
+    ORDER BY d.user_id
+    ON CONFLICT (user_id) DO UPDATE SET
+        sessions = s.sessions + excluded.sessions,
+        first_seen = least(s.first_seen, excluded.first_seen),
+        last_seen = greatest(s.last_seen, excluded.last_seen),
+        views = s.views + excluded.views,
+        clicks = s.clicks + excluded.clicks,
+        add_to_carts = s.add_to_carts + excluded.add_to_carts,
+        purchases = s.purchases + excluded.purchases,
+        bookings = s.bookings + excluded.bookings,
+        total_spend_cents = s.total_spend_cents + excluded.total_spend_cents,
+        spend_by_day = CASE WHEN excluded.spend_by_day = '{}' THEN s.spend_by_day
+                            ELSE jsonb_keep_days(jsonb_add_counts(s.spend_by_day, excluded.spend_by_day),
+                                                 (now() AT TIME ZONE 'UTC')::date - 400) END,
+        price_level_counts = ARRAY[s.price_level_counts[1] + excluded.price_level_counts[1],
+                                   s.price_level_counts[2] + excluded.price_level_counts[2],
+                                   s.price_level_counts[3] + excluded.price_level_counts[3],
+                                   s.price_level_counts[4] + excluded.price_level_counts[4]],
+        feature_counts = CASE WHEN excluded.feature_counts = '{}' THEN s.feature_counts
+                              ELSE jsonb_add_counts(s.feature_counts, excluded.feature_counts) END,
+        category_affinity = CASE WHEN excluded.category_affinity = '{}' THEN s.category_affinity
+                                 ELSE jsonb_add_counts(s.category_affinity, excluded.category_affinity) END,
+        purchased_items = CASE WHEN excluded.purchased_items = '{}' THEN s.purchased_items
+                               ELSE jsonb_latest_times(s.purchased_items, excluded.purchased_items) END,
+        cart = CASE WHEN excluded.cart = '{}' THEN s.cart ELSE jsonb_add_counts(s.cart, excluded.cart) END,
+        cart_value_cents = CASE WHEN excluded.cart = '{}' THEN s.cart_value_cents
+                                ELSE cart_value_cents(jsonb_add_counts(s.cart, excluded.cart)) END,
+        cart_updated_at = CASE WHEN excluded.cart = '{}' THEN s.cart_updated_at ELSE now() END,
+        layout_inputs_version = s.layout_inputs_version + excluded.layout_inputs_version,
+        updated_at = now()
     RETURNING s.user_id
 ), cats AS (
     INSERT INTO user_category_stats AS c (user_id, category, views, add_to_carts, purchases, spend_cents)
@@ -139,6 +150,12 @@ WITH input AS (
         add_to_carts = c.add_to_carts + excluded.add_to_carts,
         purchases = c.purchases + excluded.purchases,
         spend_cents = c.spend_cents + excluded.spend_cents
+    RETURNING 1
+), audit AS (
+    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose, table_name, action)
+    SELECT $10, $11, $12, p.user_id, 'essential.service', t, 'write'
+    FROM per_user p CROSS JOIN unnest(ARRAY['events', 'user_signals', 'user_category_stats']) AS t
+    ORDER BY p.user_id
     RETURNING 1
 )
 SELECT user_id, event_id FROM ins
