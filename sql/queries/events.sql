@@ -13,11 +13,17 @@ ON CONFLICT (user_id) DO NOTHING
 -- Insert a batch (duplicates skipped) and apply the increments of only the newly inserted rows to
 -- user_signals and user_category_stats, and audits the write in the same transaction (no second
 -- commit per batch); returns the ids that were inserted.
-WITH input AS (
-    SELECT *
+WITH live AS (
+    -- KEY SHARE on the accounts: an erasure (which locks the account row FOR UPDATE) either
+    -- finishes first, and then its user's events are not inserted, or waits for this batch and
+    -- then deletes them. Without it a batch racing an erasure could leave events behind.
+    SELECT user_id FROM users WHERE user_id = ANY($1::bigint[]) FOR KEY SHARE
+), input AS (
+    SELECT x.*
     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
                 $7::text[], $8::text[], $9::timestamptz[])
         AS x(user_id, event_id, type, item_id, value, feature, query, platform, occurred_at)
+    WHERE x.user_id IN (SELECT user_id FROM live)
 ), ins AS (
     INSERT INTO events (user_id, event_id, type, item_id, value, feature, query, platform, occurred_at)
     SELECT user_id, event_id, type, item_id, value, feature, query, platform, occurred_at
