@@ -17,6 +17,8 @@ from strawberry.tools import merge_types
 from gateway.settings import Settings
 from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
+from resolvers.analytics import AnalyticsMutation, AnalyticsQuery
+from resolvers.analytics_plan import RefuseSeeds
 from resolvers.errors import SafeError
 
 QUERY_TYPES: tuple[type, ...] = (
@@ -24,11 +26,13 @@ QUERY_TYPES: tuple[type, ...] = (
     # personalization
     # privacy
     # analytics
+    AnalyticsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
     # privacy
     # analytics
+    AnalyticsMutation,
 )
 
 
@@ -54,6 +58,7 @@ def build_schema(
         ParserCache,
         ValidationCache,
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        RefuseSeeds,  # analytics: no request may carry a seed (DESIGN §6)
         *extra,
     ]
     return strawberry.Schema(
