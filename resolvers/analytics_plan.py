@@ -186,7 +186,10 @@ async def plan_operation(ctx: Context, info: Any) -> Plan:
         if existing is not None:
             return existing
         raw = info._raw_info
-        fields = aggregate_fields(raw.schema, raw.operation, raw.fragments, raw.variable_values)
+        variables = raw.variable_values
+        if not isinstance(variables, VariableValues):  # the executor hands resolvers a plain dict
+            variables = VariableValues(sources={}, coerced=dict(variables))
+        fields = aggregate_fields(raw.schema, raw.operation, raw.fragments, variables)
         planned, params, version, epsilon, delta = await price(ctx, fields)
         plan = Plan(planned, params, version, epsilon, delta)
         if epsilon > 0 or delta > 0:

@@ -24,7 +24,13 @@ def mean_of(total: Released, count: Released, upper: int) -> Released:
     c = count.value
     if c <= 0:
         return Released(
-            0.0, MECHANISM_RATIO, float(upper), 0.0, float(upper), total.epsilon + count.epsilon, None
+            0.0,
+            MECHANISM_RATIO,
+            float(upper),
+            0.0,
+            float(upper),
+            (total.epsilon + count.epsilon).normalize(),
+            None,
         )
     mean = min(max(round(total.value / c), 0), upper)
     low = max(total.value - hs, 0.0) / (c + hc)
