@@ -18,11 +18,16 @@ from resolvers.config import DomainConfig
 from tests.conftest import gql
 from tests.dp_data import seed_audience, sql
 
-COUNT = "... on AudienceCount { count { value mechanism noiseScale ci95Low ci95High epsilon sensitivity } epsilonCharged }"
+COUNT = (
+    "... on AudienceCount { count { value mechanism noiseScale ci95Low ci95High epsilon sensitivity }"
+    " epsilonCharged }"
+)
 EXHAUSTED = "... on BudgetExhausted { message epsilonRequested epsilonRemaining }"
 INVALID = "... on InvalidInput { message errors { field message } }"
-SET_CAP = """mutation($a: String!, $c: Float!) { setPrivacyBudget(analystId: $a, dataset: "audience", cap: $c) {
-  __typename ... on PrivacyBudget { cap spent remaining } ... on InvalidInput { errors { field message } } } }"""
+SET_CAP = """mutation($a: String!, $c: Float!) {
+  setPrivacyBudget(analystId: $a, dataset: "audience", cap: $c) {
+    __typename ... on PrivacyBudget { cap spent remaining }
+    ... on InvalidInput { errors { field message } } } }"""
 
 
 @pytest.fixture
@@ -89,7 +94,8 @@ async def test_eleventh_query_over_the_cap_is_refused_without_running_sql(
     countries = ["US", "DE", "FR", "GB", "AU", "BR", "CA", "ES", "IT", "JP", "MX"]
     for i, country in enumerate(countries):
         reads_before = await _analytics_reads(audience)
-        doc = f'{{ distinctUsers(epsilon: 0.1, filter: {{country: "{country}"}}) {{ __typename {COUNT} {EXHAUSTED} }} }}'
+        flt = f'{{country: "{country}"}}'
+        doc = f"{{ distinctUsers(epsilon: 0.1, filter: {flt}) {{ __typename {COUNT} {EXHAUSTED} }} }}"
         result = (await gql(client, doc, token=t))["data"]["distinctUsers"]
         if i < 10:
             assert result["__typename"] == "AudienceCount", i
@@ -117,7 +123,8 @@ def _doc_with_20_aliases_and_fragments() -> tuple[str, Decimal, int]:
     fields.append('dup: distinctUsers(epsilon: 0.01, filter: {platform: web, country: "US"}) { __typename }')
     fields.append("skipped: orderValueSum(epsilon: 0.9) @skip(if: true) { __typename }")
     fields.append(
-        "...Breakdowns ...Breakdowns ... on Query { inl: histogram(metric: SESSIONS, epsilon: 0.05) { __typename } }"
+        "...Breakdowns ...Breakdowns"
+        " ... on Query { inl: histogram(metric: SESSIONS, epsilon: 0.05) { __typename } }"
     )
     fields.append(
         "... @include(if: false) { notRun: funnel(dimension: PLATFORM, epsilon: 0.9) { __typename } }"
@@ -139,7 +146,7 @@ async def test_aliases_and_fragments_are_charged_for_every_executed_aggregate_or
     t = token(Role.ANALYST, "ana")
     estimate = await gql(
         client,
-        f"query($q: String!) {{ estimateCost(query: $q) {{ ... on CostEstimate {{ epsilon aggregates }} }} }}",
+        "query($q: String!) { estimateCost(query: $q) { ... on CostEstimate { epsilon aggregates } } }",
         {"q": doc},
         token=t,
     )
@@ -227,7 +234,7 @@ async def test_non_finite_epsilon_is_refused(
     doc = "query($e: Float!) { distinctUsers(epsilon: $e) { __typename } }"
     response = await client.post(
         "/graphql",
-        content='{"query": "%s", "variables": {"e": %s}}' % (doc.replace('"', '\\"'), raw),
+        content='{"query": "' + doc.replace('"', '\\"') + '", "variables": {"e": ' + raw + "}}",
         headers={"Authorization": f"Bearer {token(Role.ANALYST, 'ana')}", "Content-Type": "application/json"},
     )
     body = response.json()
@@ -258,11 +265,14 @@ async def test_reported_sensitivities_and_costs(client: httpx.AsyncClient, token
     t = token(Role.ANALYST, "ana")
     doc = """{
       c: distinctUsers(epsilon: 0.5) { ... on AudienceCount { count { sensitivity noiseScale epsilon } } }
-      k: usersBy(dimensions: [CATEGORY, PLATFORM], epsilon: 0.5) { ... on AudienceBreakdown { groups { count { sensitivity } } threshold } }
+      k: usersBy(dimensions: [CATEGORY, PLATFORM], epsilon: 0.5) {
+        ... on AudienceBreakdown { groups { count { sensitivity } } threshold } }
       s: orderValueSum(epsilon: 0.5) { ... on OrderValueSum { sum { sensitivity noiseScale } } }
-      m: orderValueMean(epsilon: 0.5) { ... on OrderValueMean { sum { epsilon } count { epsilon sensitivity } mean { epsilon } } }
+      m: orderValueMean(epsilon: 0.5) {
+        ... on OrderValueMean { sum { epsilon } count { epsilon sensitivity } mean { epsilon } } }
       f: funnel(dimension: CATEGORY, epsilon: 0.3) { ... on Funnel { groups { viewed { sensitivity } } } }
-      h: histogram(metric: ORDER_VALUE, epsilon: 0.25) { ... on Histogram { bins { lower count { sensitivity noiseScale } } } }
+      h: histogram(metric: ORDER_VALUE, epsilon: 0.25) {
+        ... on Histogram { bins { lower count { sensitivity noiseScale } } } }
       privacyBudget { cap spent remaining }
     }"""
     data = (await gql(client, doc, token=t))["data"]
@@ -282,8 +292,14 @@ async def test_estimate_is_free_and_cache_hits_cost_nothing(
     client: httpx.AsyncClient, token: Any, audience: str
 ) -> None:
     t = token(Role.ANALYST, "ana")
-    doc = "{ a: distinctUsers(epsilon: 0.1) { __typename } b: funnel(dimension: PLATFORM, epsilon: 0.2) { __typename } }"
-    est = "query($q: String!) { estimateCost(query: $q) { ... on CostEstimate { epsilon delta aggregates cached } } }"
+    doc = (
+        "{ a: distinctUsers(epsilon: 0.1) { __typename }"
+        " b: funnel(dimension: PLATFORM, epsilon: 0.2) { __typename } }"
+    )
+    est = (
+        "query($q: String!) { estimateCost(query: $q) {"
+        " ... on CostEstimate { epsilon delta aggregates cached } } }"
+    )
     assert (await gql(client, est, {"q": doc}, token=t))["data"]["estimateCost"] == {
         "epsilon": "0.3", "delta": "0", "aggregates": 2, "cached": 0}  # fmt: skip
     assert await _spent(audience) == (Decimal(0), 0)
