@@ -9,6 +9,7 @@ never reachable from the API.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from privacy.dp.mechanisms import NoiseSpec, Released, release_counts
 from privacy.dp.partition import tau
 from privacy.dp.query import (
     ANALYTICS_PURPOSE,
+    SINGLE_VALUED,
     WINDOW_DAYS,
     AudienceParams,
     DPQuery,
@@ -59,24 +61,42 @@ async def distinct_users(
     return {"count": count.to_json()}
 
 
-async def users_by(
-    conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, noise: bool, rng: Rng
+async def users_by_counts(
+    conn: asyncpg.Pool, q: DPQuery, p: AudienceParams
+) -> dict[tuple[str | None, str | None], int]:
+    """True user counts per cell; single-valued dimensions take the one-pass query."""
+    dims = q.dimensions
+    second = dims[1] if len(dims) > 1 else None
+    if all(d in SINGLE_VALUED for d in dims):
+        rows = await conn.fetch(Q.dp_users_by_attributes, *audience_args(q, p), dims[0], second)
+    else:
+        rows = await conn.fetch(
+            Q.dp_users_by, *audience_args(q, p), dims[0], second, list(p.categories), p.max_groups
+        )
+    return {(r["key1"], r["key2"]): int(r["users"]) for r in rows}
+
+
+def users_by_release(
+    counts: dict[tuple[str | None, str | None], int],
+    q: DPQuery,
+    p: AudienceParams,
+    noise: bool = True,
+    rng: Rng = None,
 ) -> dict[str, Any]:
+    """Release a breakdown from its true counts (split from the SQL so tests can release the
+    same counts many times)."""
     # Sensitivity g1 * g2, g = keys per user of a dimension (1 single-valued, max_groups for
     # CATEGORY / FEATURE, capped in dp_user_keys): a user adds 1 to at most g1 * g2 cells.
     dims = q.dimensions
     second = dims[1] if len(dims) > 1 else None
     sensitivity = p.groups_per_user(dims[0]) * (p.groups_per_user(second) if second else 1)
-    rows = await conn.fetch(
-        Q.dp_users_by, *audience_args(q, p), dims[0], second, list(p.categories), p.max_groups
-    )
-    counts = {(r["key1"], r["key2"]): int(r["users"]) for r in rows}
     public = [p.keys(d) for d in dims]
     threshold: int | None = None
+    cells: list[tuple[str | None, str | None]]
     if all(k is not None for k in public):
         # Public keys: every key is released (zeros included), so absence reveals nothing.
         first_keys = public[0] or ()
-        second_keys: Sequence[str | None] = public[1] or () if second else (None,)
+        second_keys: Sequence[str | None] = (public[1] or ()) if second else (None,)
         cells = [(a, b) for a in first_keys for b in second_keys]
     else:
         # Keys that are not public: only keys seen in the data, and only those whose noisy
@@ -90,18 +110,16 @@ async def users_by(
         if threshold is not None and value.value < threshold:
             continue
         if p.min_group_size and value.value < p.min_group_size:
-            value = Released(
-                0.0,
-                value.mechanism,
-                value.noise_scale,
-                0.0,
-                value.ci_high - value.value,
-                value.epsilon,
-                value.sensitivity,
-            )
+            value = replace(value, value=0.0, ci_low=0.0, ci_high=value.ci_high - value.value)
         keys = [k for k in cell if k is not None]
         groups.append({"keys": keys, "count": value.to_json()})
     return {"dimensions": list(dims), "groups": groups, "threshold": threshold}
+
+
+async def users_by(
+    conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, noise: bool, rng: Rng
+) -> dict[str, Any]:
+    return users_by_release(await users_by_counts(conn, q, p), q, p, noise, rng)
 
 
 async def _order_value(conn: asyncpg.Pool, q: DPQuery, p: AudienceParams) -> tuple[int, int]:
@@ -205,15 +223,7 @@ def _at_most(r: Released, cap: float) -> Released:
     if r.value <= cap:
         return r
     shift = r.value - cap
-    return Released(
-        cap,
-        r.mechanism,
-        r.noise_scale,
-        max(r.ci_low - shift, 0.0),
-        r.ci_high - shift,
-        r.epsilon,
-        r.sensitivity,
-    )
+    return replace(r, value=cap, ci_low=max(r.ci_low - shift, 0.0), ci_high=r.ci_high - shift)
 
 
 RUNNERS = {

@@ -6,6 +6,16 @@
 -- Users in the audience (one row per user: each user adds 1).
 SELECT count(*) AS users FROM dp_audience($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) a
 
+-- name: dp_users_by_attributes
+-- Users per key of one or two single-valued dimensions ($16, $17 or NULL): one pass, no per-user lateral.
+SELECT CASE $16::text WHEN 'COUNTRY' THEN a.country WHEN 'PLATFORM' THEN a.platform
+                      WHEN 'EXPERIENCE' THEN a.experience WHEN 'PRICE_TIER' THEN a.price_tier END AS key1,
+       CASE $17::text WHEN 'COUNTRY' THEN a.country WHEN 'PLATFORM' THEN a.platform
+                      WHEN 'EXPERIENCE' THEN a.experience WHEN 'PRICE_TIER' THEN a.price_tier END AS key2,
+       count(*) AS users
+FROM dp_audience($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) a
+GROUP BY 1, 2
+
 -- name: dp_users_by
 -- Users per key of one or two dimensions; $16/$17 dimensions ($17 NULL: one), $18 declared categories, $19 keys per user.
 SELECT k1.key AS key1, k2.key AS key2, count(*) AS users
