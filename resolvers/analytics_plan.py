@@ -163,9 +163,8 @@ async def price(
             pf.canonical = q.canonical(params)
             pf.hash = cache.query_hash(pf.canonical)
         planned[key] = pf
-    version = await cache.data_version(ctx.pool, cfg.dataset)
     hashes = sorted({pf.hash for pf in planned.values() if pf.query is not None})
-    hits = await cache.lookup(ctx.pool, cfg.dataset, version, hashes)
+    version, hits = await cache.lookup(ctx.pool, cfg.dataset, hashes)
     epsilon, delta, counted = Decimal(0), Decimal(0), set()
     for pf in planned.values():
         if pf.query is None:
@@ -197,12 +196,11 @@ async def plan_operation(ctx: Context, info: Any) -> Plan:
             analyst = analyst_id(ctx)
             defaults = ledger.Defaults(cfg.default_epsilon_cap, cfg.default_delta_cap)
             hashes = sorted({pf.hash for pf in planned.values() if pf.query and pf.cached is None})
-            ok = await ledger.charge(
+            result = await ledger.charge(
                 ctx.pool, analyst, cfg.dataset, epsilon, delta, defaults, ctx.request_id, hashes
             )
-            if not ok:
-                plan.refused = True
-                plan.remaining = (await ledger.budget(ctx.pool, analyst, cfg.dataset, defaults)).remaining
+            plan.refused = not result.charged
+            plan.remaining = result.remaining
         ctx.memo["dp_plan"] = plan
         return plan
 

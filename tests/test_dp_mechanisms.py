@@ -129,7 +129,9 @@ async def test_ledger_boundary_table(db_dsn: str, cap: str, charges: list[str], 
     try:
         defaults = ledger.Defaults(Decimal(cap), Decimal("1e-5"))
         got = [
-            await ledger.charge(pool, "ana", "audience", Decimal(c), Decimal(0), defaults, "r", ["h"])
+            (
+                await ledger.charge(pool, "ana", "audience", Decimal(c), Decimal(0), defaults, "r", ["h"])
+            ).charged
             for c in charges
         ]
         assert got == accepted

@@ -31,18 +31,15 @@ def query_hash(canonical_text: str) -> str:
     return hashlib.sha256(canonical_text.encode()).hexdigest()
 
 
-async def data_version(conn: asyncpg.Pool | asyncpg.Connection, dataset: str) -> int:
-    version = await conn.fetchval(Q.dp_data_version, dataset)
-    return int(version) if version is not None else 0
-
-
 async def lookup(
-    conn: asyncpg.Pool | asyncpg.Connection, dataset: str, version: int, hashes: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    if not hashes:
-        return {}
-    rows = await conn.fetch(Q.dp_cached_answers, dataset, version, list(hashes))
-    return {r["query_hash"]: r["answer"] for r in rows}
+    conn: asyncpg.Pool | asyncpg.Connection, dataset: str, hashes: Sequence[str]
+) -> tuple[int, dict[str, dict[str, Any]]]:
+    """The current data version and the answers released at it, in one round trip."""
+    rows = await conn.fetch(Q.dp_cached_answers, dataset, list(hashes))
+    if not rows:
+        return 0, {}
+    found = {r["query_hash"]: r["answer"] for r in rows if r["query_hash"] is not None}
+    return int(rows[0]["version"]), found
 
 
 async def store(
@@ -57,7 +54,7 @@ async def store(
     h = query_hash(canonical_text)
     stored = await pool.fetchval(Q.dp_store_answer, dataset, h, version, canonical_text, answer, epsilon)
     if stored is None:  # a concurrent release committed after this statement's snapshot
-        found = await lookup(pool, dataset, version, [h])
+        _, found = await lookup(pool, dataset, [h])
         stored = found[h]
     result: dict[str, Any] = stored
     return result

@@ -44,6 +44,12 @@ async def ensure(conn: asyncpg.Pool | asyncpg.Connection, analyst: str, dataset:
     await conn.execute(Q.dp_ensure_budget, analyst, dataset, d.epsilon_cap, d.delta_cap)
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    charged: bool
+    remaining: Decimal  # after the charge, or what is left when refused
+
+
 async def charge(
     pool: asyncpg.Pool,
     analyst: str,
@@ -53,11 +59,16 @@ async def charge(
     defaults: Defaults,
     request_id: str,
     query_hashes: Sequence[str],
-) -> bool:
-    """Spend (epsilon, delta) at once, or nothing. True when charged."""
-    await ensure(pool, analyst, dataset, defaults)
-    row = await pool.fetchrow(Q.dp_charge, analyst, dataset, epsilon, delta, request_id, list(query_hashes))
-    return row is not None
+) -> Charge:
+    """Spend (epsilon, delta) at once, or nothing. One statement when the budget row exists."""
+    args = (analyst, dataset, epsilon, delta, request_id, list(query_hashes))
+    row = await pool.fetchrow(Q.dp_charge, *args)
+    assert row is not None
+    if row["remaining"] is None:  # first charge of this analyst on this dataset
+        await ensure(pool, analyst, dataset, defaults)
+        row = await pool.fetchrow(Q.dp_charge, *args)
+        assert row is not None
+    return Charge(bool(row["charged"]), row["remaining"])
 
 
 async def budget(
