@@ -17,6 +17,8 @@ from strawberry.tools import merge_types
 from gateway.settings import Settings
 from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
+from resolvers.analytics import AnalyticsMutation, AnalyticsQuery
+from resolvers.analytics_plan import RefuseSeeds
 from resolvers.channels_api import ChannelMutation
 from resolvers.consent_api import ConsentMutation, ConsentQuery
 from resolvers.errors import SafeError
@@ -40,6 +42,7 @@ QUERY_TYPES: tuple[type, ...] = (
     # privacy
     ConsentQuery,
     # analytics
+    AnalyticsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
@@ -54,6 +57,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     ProfileMutation,
     RightsMutation,
     # analytics
+    AnalyticsMutation,
 )
 
 
@@ -79,6 +83,7 @@ def build_schema(
         ParserCache,
         ValidationCache,
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        RefuseSeeds,  # analytics: no request may carry a seed (DESIGN §6)
         *extra,
     ]
     return strawberry.Schema(

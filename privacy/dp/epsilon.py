@@ -1,0 +1,50 @@
+"""Exact privacy values: epsilon is a Decimal from the moment it enters, so ten charges of 0.1
+add up to exactly 1.0 and a cap of 1.0 refuses 1.0000001 (STYLE item 8)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+# Released answers and ledger rows keep this many decimal places; anything finer is refused
+# rather than rounded, so the charged value is exactly the requested one.
+MAX_PLACES = 9
+
+
+class EpsilonRefused(ValueError):
+    """An epsilon the API will not charge; the message is safe to show."""
+
+
+def to_epsilon(raw: object, per_query_cap: Decimal) -> Decimal:
+    """Validate one requested epsilon: finite, > 0, <= the per-query cap, at most 9 places.
+
+    Floats are read through their shortest repr (`1.0000001` stays 1.0000001, not the binary
+    expansion), so the boundary the analyst typed is the boundary enforced."""
+    if isinstance(raw, bool):
+        raise EpsilonRefused("epsilon must be a number")
+    try:
+        value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise EpsilonRefused("epsilon must be a number") from None
+    if not value.is_finite():
+        raise EpsilonRefused("epsilon must be finite")
+    if value <= 0:
+        raise EpsilonRefused("epsilon must be greater than 0")
+    if value > per_query_cap:
+        raise EpsilonRefused(f"epsilon must be at most {per_query_cap} (the per-query cap)")
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PLACES:
+        raise EpsilonRefused(f"epsilon has more than {MAX_PLACES} decimal places")
+    return value.normalize()
+
+
+def to_cap(raw: object) -> Decimal:
+    """Validate a budget cap set by an admin: finite and >= 0 (0 freezes the analyst)."""
+    try:
+        value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise EpsilonRefused("cap must be a number") from None
+    if not value.is_finite():
+        raise EpsilonRefused("cap must be finite")
+    if value < 0:
+        raise EpsilonRefused("cap must be at least 0")
+    return value.normalize()

@@ -1,0 +1,52 @@
+"""Audience test data written straight into the rollups (users, consents, user_signals,
+user_category_stats), as ingestion would leave them. Deterministic from the user id."""
+
+from __future__ import annotations
+
+import asyncpg
+
+USERS = """
+INSERT INTO users (user_id, created_at, country, platform)
+SELECT g, now() - interval '200 days', (ARRAY['US', 'DE', 'FR', 'GB'])[1 + g % 4],
+       (ARRAY['web', 'ios', 'android'])[1 + g % 3]
+FROM generate_series($1::bigint, $2::bigint) g
+"""
+CONSENTS = """
+INSERT INTO consents (user_id, purpose, granted, method, notice_version)
+SELECT g, 'analytics.aggregate', $3, 'explicit', 1 FROM generate_series($1::bigint, $2::bigint) g
+"""
+SIGNALS = """
+INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, views, add_to_carts, purchases,
+                          total_spend_cents, spend_by_day, price_level_counts, feature_counts)
+SELECT g, g % 40, now() - interval '150 days', now() - make_interval(days => (g % 60)::int),
+       g % 7, g % 5, g % 3, (g % 3) * 1500,
+       jsonb_build_object(to_char(current_date - (g % 60)::int, 'YYYY-MM-DD'), (g % 3) * 1500),
+       ARRAY[(g % 2)::int, 1, (g % 3)::int, 0],
+       jsonb_build_object('search', 1 + g % 4, 'wishlist', g % 2)
+FROM generate_series($1::bigint, $2::bigint) g
+"""
+CATEGORY_STATS = """
+INSERT INTO user_category_stats (user_id, category, views, add_to_carts, purchases, spend_cents)
+SELECT g, c, 1 + g % 3, g % 2, g % 2, (g % 2) * 700
+FROM generate_series($1::bigint, $2::bigint) g, unnest(ARRAY['apparel', 'books']) c
+"""
+
+
+async def seed_audience(dsn: str, first: int, last: int, consent: bool = True) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(USERS, first, last)
+            await conn.execute(CONSENTS, first, last, consent)
+            await conn.execute(SIGNALS, first, last)
+            await conn.execute(CATEGORY_STATS, first, last)
+    finally:
+        await conn.close()
+
+
+async def sql(dsn: str, statement: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(statement, *args))
+    finally:
+        await conn.close()

@@ -1,0 +1,160 @@
+"""Two real server processes race for one analyst's budget ("Done when" 3): 50 concurrent,
+distinct queries of 0.1 against a cap of 1.0 give exactly 10 releases, 20 times over, and the
+ledger never exceeds its cap."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from gateway.auth import issue_token
+from gateway.settings import Environment, Settings
+from privacy.principal import Role
+from tests import pg
+from tests.conftest import TEST_SECRET
+from tests.dp_data import seed_audience
+
+COUNTRIES = [
+    "US",
+    "DE",
+    "FR",
+    "GB",
+    "AU",
+    "BR",
+    "CA",
+    "ES",
+    "IT",
+    "JP",
+    "MX",
+    "NL",
+    "PL",
+    "SE",
+    "IN",
+    "OTHER",
+]
+PLATFORMS = ["web", "ios", "android", "unknown"]
+DOC = (
+    "query($f: AudienceFilterInput) { distinctUsers(epsilon: 0.1, filter: $f) {"
+    " __typename ... on BudgetExhausted { epsilonRemaining } } }"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def two_servers(
+    admin_dsn: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[list[str], str]]:
+    name = f"gw_t_{uuid.uuid4().hex[:12]}"
+    dsn = pg.create_database(admin_dsn, name, template=template_db)
+    asyncio.run(seed_audience(dsn, 1, 200))
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "GATEWAY_JWT_SECRET": TEST_SECRET,
+        "GATEWAY_ENVIRONMENT": "test",
+        "GATEWAY_DATA_DIR": str(tmp_path_factory.mktemp("srv")),
+    }
+    ports = [_free_port(), _free_port()]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "gateway.cli:app_from_environment",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=Path(__file__).parent.parent,
+        )
+        for port in ports
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 30
+        for url in urls:
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "servers did not start"
+                time.sleep(0.1)
+        yield urls, dsn
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+        pg.drop_database(admin_dsn, name)
+
+
+def _token() -> str:
+    settings = Settings(
+        environment=Environment.TEST, jwt_secret=SecretStr(TEST_SECRET), database_url=SecretStr("x")
+    )
+    return issue_token(settings, Role.ANALYST, "ana", ttl_s=600)
+
+
+async def test_fifty_concurrent_queries_across_two_processes_get_exactly_ten(
+    two_servers: tuple[list[str], str],
+) -> None:
+    urls, dsn = two_servers
+    headers = {"Authorization": f"Bearer {_token()}"}
+    filters = [{"country": c, "platform": p} for c in COUNTRIES for p in PLATFORMS][:50]
+    db = await asyncpg.connect(dsn)
+    await db.execute(
+        "INSERT INTO privacy_budgets (analyst_id, dataset, epsilon_cap) VALUES ('ana', 'audience', 1.0)"
+    )
+    limits = httpx.Limits(max_connections=100)
+    try:
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+            async def ask(i: int) -> str:
+                body = {"query": DOC, "variables": {"f": filters[i]}}
+                r = await client.post(f"{urls[i % 2]}/graphql", json=body, headers=headers)
+                return str(r.json()["data"]["distinctUsers"]["__typename"])
+
+            for repeat in range(20):
+                # A fresh data version, so no answer is cached, and a fresh budget.
+                await db.execute(
+                    "UPDATE dataset_versions SET version = version + 1 WHERE dataset = 'audience'"
+                )
+                await db.execute("UPDATE privacy_budgets SET epsilon_spent = 0, delta_spent = 0")
+                first_event = await db.fetchval("SELECT coalesce(max(event_id), 0) FROM privacy_events")
+                kinds = await asyncio.gather(*(ask(i) for i in range(50)))
+                assert kinds.count("AudienceCount") == 10, (repeat, kinds)
+                assert kinds.count("BudgetExhausted") == 40
+                spent, cap = await db.fetchrow("SELECT epsilon_spent, epsilon_cap FROM privacy_budgets")
+                assert spent == cap == Decimal("1.0")
+                charged = await db.fetch(
+                    "SELECT epsilon FROM privacy_events WHERE event_id > $1 AND kind = 'charge'", first_event
+                )
+                assert [r["epsilon"] for r in charged] == [Decimal("0.1")] * 10
+    finally:
+        await db.close()
