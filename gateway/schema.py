@@ -9,15 +9,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from gateway.cost import cost_limiter
+from gateway.errors import error_policy
 from gateway.settings import Settings
-from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
-from resolvers.errors import SafeError
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
@@ -32,12 +40,10 @@ MUTATION_TYPES: tuple[type, ...] = (
 )
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Mask everything unexpected; let through errors whose messages were written for clients."""
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False  # syntax, validation and permission errors: already client-facing
-    return not isinstance(original, SafeError | PrivacyError)
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Logged by gateway.errors.ErrorPolicy instead: once, with the request id, and only
+        for errors the client did not cause (Strawberry logs every validation error too)."""
 
 
 def _root_types() -> tuple[type, type | None]:
@@ -50,13 +56,24 @@ def build_schema(
     settings: Settings, extra: Sequence[Callable[[], SchemaExtension] | type] = ()
 ) -> strawberry.Schema:
     query, mutation = _root_types()
+    limits = settings.domain.limits
+    # The rule classes are built once: ValidationCache keys on the rule classes, so
+    # QueryDepthLimiter / MaxAliasesLimiter factories (a new class per request) would defeat it.
+    shape_rules: list[Any] = [depth_rule(limits.max_depth, None, None), alias_rule(limits.max_aliases)]
     extensions: list[Any] = [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         ParserCache,
+        lambda: AddValidationRules(shape_rules),
         ValidationCache,
-        lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        # After ValidationCache: it prices only documents that passed validation.
+        cost_limiter(limits),
+        # Masks unexpected errors (with the request id) and maps database outages to 503.
+        error_policy(limits),
         *extra,
     ]
-    return strawberry.Schema(
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    return GatewaySchema(
         query=query,
         mutation=mutation,
         extensions=extensions,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from resolvers.limits import LimitsConfig
+
 
 class TagThresholds(BaseModel):
     """The one place the layout tags' thresholds live. Shared by the per-user decision (Python)
@@ -40,3 +42,4 @@ class DomainConfig(BaseModel):
     # --- privacy ---
     # --- analytics ---
     # --- limits ---
+    limits: LimitsConfig = LimitsConfig()
