@@ -20,10 +20,10 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -88,7 +88,7 @@ class CostEstimator:
                 field = self._field_on_any_member(parent, node.name.value)
             if field is None:
                 continue
-            total += self.field(node, field.type, nesting)
+            total += self.field(node, field, nesting)
         return total
 
     def _field_on_any_member(self, parent: Any, name: str) -> Any:
@@ -101,12 +101,12 @@ class CostEstimator:
                 return impl.fields[name]
         return None
 
-    def field(self, node: FieldNode, type_: GraphQLOutputType, nesting: int) -> int:
+    def field(self, node: FieldNode, field: GraphQLField, nesting: int) -> int:
         multiplier = 1
-        inner: Any = type_
+        inner: Any = field.type
         while isinstance(inner, GraphQLNonNull | GraphQLList):
             if isinstance(inner, GraphQLList):
-                multiplier *= self.list_size(node)
+                multiplier *= self.list_size(node, field)
             inner = inner.of_type
         named = get_named_type(inner)
         if not is_composite_type(named):
@@ -114,7 +114,8 @@ class CostEstimator:
         children = self.selections(node.selection_set, named, nesting) if node.selection_set else 0
         return multiplier * (1 + children)
 
-    def list_size(self, node: FieldNode) -> int:
+    def list_size(self, node: FieldNode, field: GraphQLField) -> int:
+        """The size asked for; else the argument's schema default; else default_list_size."""
         for argument in node.arguments or ():
             if argument.name.value not in SIZE_ARGUMENTS:
                 continue
@@ -125,6 +126,10 @@ class CostEstimator:
                 given = self.variables.get(value.name.value)
                 if isinstance(given, int) and not isinstance(given, bool):
                     return max(1, given)
+        for name in SIZE_ARGUMENTS:
+            default = field.args[name].default_value if name in field.args else None
+            if isinstance(default, int) and not isinstance(default, bool):
+                return max(1, default)
         return self.limits.default_list_size
 
 
