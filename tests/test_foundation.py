@@ -56,7 +56,7 @@ def test_migrations_run_concurrently_from_two_processes(empty_db: str) -> None:
         for _ in range(2)
     ]
     results = [p.communicate(timeout=60) for p in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
+    for proc, (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode()
     applied = [out.decode().strip() for out, _ in results]
     # one process applied everything, the other found nothing to do
