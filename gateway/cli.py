@@ -101,7 +101,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def app_from_environment() -> object:
     from gateway.app import create_app
+    from gateway.observability import configure_logging
 
+    configure_logging()  # each worker process: JSON lines on stderr
     return create_app(Settings())
 
 
@@ -164,7 +166,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from gateway.observability import configure_logging
+
+    configure_logging()
     args = parser().parse_args(argv)
     try:
         settings = Settings()
