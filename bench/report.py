@@ -48,8 +48,9 @@ def write_report(
     out += ["## Machine", ""] + [f"- {k}: {v}" for k, v in machine.items()]
     out += [
         "",
-        f"Data: {data_note}. Each scenario: {args.duration:g} s after 1 s warm-up, "
-        f"{args.connections} keep-alive connections, 1 gateway worker unless stated.",
+        f"Data: {data_note}. Each scenario: {args.rounds} interleaved rounds of {args.duration:g} s "
+        f"(after 1 s warm-up each), {args.connections} keep-alive connections, 1 gateway worker unless "
+        "stated; figures are the median round (req/s of every round in the last column).",
         "",
         "## Ratios",
         "",
@@ -75,7 +76,8 @@ def write_report(
         if r is None:
             continue
         non_200 = sum(v for k, v in r["statuses"].items() if k != "200")
-        cells = [s.name, s.server, f"{r['rps']:.0f}", r["p50_ms"], r["p99_ms"], non_200, r["errors"]]
+        every = ", ".join(f"{x:.0f}" for x in r.get("rps_all", [r["rps"]]))
+        cells = [s.name, s.server, f"{r['rps']:.0f}", r["p50_ms"], r["p99_ms"], non_200, r["errors"], every]
         out.append("| " + " | ".join(str(c) for c in cells) + " |")
     out += ["", "## Memory after the run (RSS)", ""] + [f"- {k}: {v} MiB" for k, v in rss.items()]
     if scaling:

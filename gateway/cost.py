@@ -6,9 +6,9 @@ size (its `limit` or `first` argument, literal or variable, else `default_list_s
 mutation field costs `mutation_cost` more. Fragments (spreads and inline) are expanded where
 they are used, so a fragment spread ten times costs ten times.
 
-It runs as an extension rather than a validation rule because a rule cannot see the variables
-(a `limit: $n` is priced with the value the client sent), and it runs inside the validation
-step so an over-cost operation is rejected exactly like an invalid one."""
+It runs in an extension (gateway/extension.py) rather than as a validation rule because a
+rule cannot see the variables (a `limit: $n` is priced with the value the client sent), and it
+runs inside the validation step so an over-cost operation is rejected like an invalid one."""
 
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ from graphql import (
     is_abstract_type,
     is_composite_type,
 )
-from strawberry.extensions import SchemaExtension
 
 from resolvers.limits import LimitsConfig
 
@@ -148,36 +147,25 @@ def operation_cost(
     return max((estimator.operation(op) for op in operations), default=0)
 
 
-def cost_limiter(limits: LimitsConfig) -> type[SchemaExtension]:
-    """An extension class bound to these limits (a class, so each request gets its own)."""
+def check_cost(ctx: Any, limits: LimitsConfig) -> None:
+    """Run inside on_validate, after ValidationCache: price a valid document and, when it is
+    over the limit, set the error as a validation error (nothing runs)."""
+    if ctx.pre_execution_errors is None and ctx.graphql_document is not None:
+        # Not validated yet (no ValidationCache in front): validate first, cost is only
+        # defined for a valid document.
+        from strawberry.schema.schema import validate_document
 
-    class QueryCostLimiter(SchemaExtension):
-        def on_validate(self) -> Iterator[None]:
-            ctx = self.execution_context
-            if ctx.pre_execution_errors is None and ctx.graphql_document is not None:
-                # Validate first (ValidationCache may already have): cost is only defined
-                # for a valid document.
-                from strawberry.schema.schema import validate_document
-
-                ctx.pre_execution_errors = validate_document(
-                    ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
-                )
-            if not ctx.pre_execution_errors and ctx.graphql_document is not None:
-                cost = operation_cost(
-                    ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits
-                )
-                if cost > limits.max_cost:
-                    ctx.pre_execution_errors = [
-                        GraphQLError(
-                            f"query cost {cost} exceeds the limit of {limits.max_cost}; "
-                            "request smaller lists (limit/first) or fewer fields",
-                            extensions={
-                                "code": "QUERY_TOO_COSTLY",
-                                "cost": cost,
-                                "max_cost": limits.max_cost,
-                            },
-                        )
-                    ]
-            yield
-
-    return QueryCostLimiter
+        ctx.pre_execution_errors = validate_document(
+            ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
+        )
+    if ctx.pre_execution_errors or ctx.graphql_document is None:
+        return
+    cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)
+    if cost > limits.max_cost:
+        ctx.pre_execution_errors = [
+            GraphQLError(
+                f"query cost {cost} exceeds the limit of {limits.max_cost}; "
+                "request smaller lists (limit/first) or fewer fields",
+                extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "max_cost": limits.max_cost},
+            )
+        ]

@@ -12,18 +12,15 @@ This replaces Strawberry's MaskErrors (same masking, plus the request id and the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
 import asyncpg
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
 from privacy.guard import PrivacyError
 from resolvers.errors import SafeError
-from resolvers.limits import LimitsConfig
 
 log = logging.getLogger("gateway.errors")
 MASKED_MESSAGE = "Unexpected error."
@@ -74,72 +71,50 @@ def _rewrite(error: GraphQLError, message: str, extensions: dict[str, Any]) -> G
     )
 
 
-def error_policy(limits: LimitsConfig) -> type[SchemaExtension]:
-    retry_after = limits.unavailable_retry_after_s
-
-    class ErrorPolicy(SchemaExtension):
-        def on_operation(self) -> Iterator[None]:
-            yield
-            ctx = self.execution_context
-            context = ctx.context
-            request_id = getattr(context, "request_id", "")
-            request = getattr(context, "request", None)
-            if request is not None:
-                request.state.operation_name = ctx.operation_name
-            result = ctx.result
-            errors = getattr(result, "errors", None)
-            if not errors:
-                return
-            processed: list[GraphQLError] = []
-            unavailable = False
-            for error in errors:
-                kind = classify(error.original_error)
-                if kind is Failure.CLIENT:
-                    processed.append(error)
-                elif kind is Failure.UNAVAILABLE:
-                    unavailable = True
-                    log.warning(
-                        "database unavailable: %s",
-                        type(error.original_error).__name__,
-                        extra={"request_id": request_id},
-                    )
-                    processed.append(
-                        _rewrite(
-                            error,
-                            UNAVAILABLE_MESSAGE,
-                            {
-                                "code": "SERVICE_UNAVAILABLE",
-                                "retryable": True,
-                                "retry_after_s": retry_after,
-                                "request_id": request_id,
-                            },
-                        )
-                    )
-                elif kind is Failure.TIMEOUT:
-                    log.warning("statement timed out", extra={"request_id": request_id})
-                    processed.append(
-                        _rewrite(
-                            error,
-                            TIMEOUT_MESSAGE,
-                            {"code": "TIMEOUT", "retryable": True, "request_id": request_id},
-                        )
-                    )
-                else:
-                    log.error(
-                        "unexpected error in %s",
-                        ctx.operation_name or "anonymous operation",
-                        exc_info=error.original_error,
-                        extra={"request_id": request_id},
-                    )
-                    processed.append(
-                        _rewrite(error, MASKED_MESSAGE, {"code": "INTERNAL", "request_id": request_id})
-                    )
-            result.errors = processed  # type: ignore[union-attr]
-            response = getattr(context, "response", None)
-            if unavailable and response is not None:
-                mark_unavailable(response, retry_after)
-
-    return ErrorPolicy
+def apply_error_policy(ctx: Any, retry_after: int) -> None:
+    """After the operation: rewrite its errors (see the module doc) and mark an outage as 503."""
+    context = ctx.context
+    result = ctx.result
+    errors = getattr(result, "errors", None)
+    if not errors:
+        return
+    request_id = getattr(context, "request_id", "")
+    processed: list[GraphQLError] = []
+    unavailable = False
+    for error in errors:
+        kind = classify(error.original_error)
+        if kind is Failure.CLIENT:
+            processed.append(error)
+        elif kind is Failure.UNAVAILABLE:
+            unavailable = True
+            log.warning(
+                "database unavailable: %s",
+                type(error.original_error).__name__,
+                extra={"request_id": request_id},
+            )
+            extensions = {
+                "code": "SERVICE_UNAVAILABLE",
+                "retryable": True,
+                "retry_after_s": retry_after,
+                "request_id": request_id,
+            }
+            processed.append(_rewrite(error, UNAVAILABLE_MESSAGE, extensions))
+        elif kind is Failure.TIMEOUT:
+            log.warning("statement timed out", extra={"request_id": request_id})
+            extensions = {"code": "TIMEOUT", "retryable": True, "request_id": request_id}
+            processed.append(_rewrite(error, TIMEOUT_MESSAGE, extensions))
+        else:
+            log.error(
+                "unexpected error in %s",
+                ctx.operation_name or "anonymous operation",
+                exc_info=error.original_error,
+                extra={"request_id": request_id},
+            )
+            processed.append(_rewrite(error, MASKED_MESSAGE, {"code": "INTERNAL", "request_id": request_id}))
+    result.errors = processed
+    response = getattr(context, "response", None)
+    if unavailable and response is not None:
+        mark_unavailable(response, retry_after)
 
 
 def mark_unavailable(response: Any, retry_after_s: int) -> None:

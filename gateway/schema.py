@@ -9,21 +9,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from gateway.cost import cost_limiter
-from gateway.errors import error_policy
+from gateway.extension import gateway_extension
 from gateway.settings import Settings
 from resolvers.account import AccountQuery
 
@@ -56,19 +46,12 @@ def build_schema(
     settings: Settings, extra: Sequence[Callable[[], SchemaExtension] | type] = ()
 ) -> strawberry.Schema:
     query, mutation = _root_types()
-    limits = settings.domain.limits
-    # The rule classes are built once: ValidationCache keys on the rule classes, so
-    # QueryDepthLimiter / MaxAliasesLimiter factories (a new class per request) would defeat it.
-    shape_rules: list[Any] = [depth_rule(limits.max_depth, None, None), alias_rule(limits.max_aliases)]
     extensions: list[Any] = [
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         ParserCache,
-        lambda: AddValidationRules(shape_rules),
         ValidationCache,
-        # After ValidationCache: it prices only documents that passed validation.
-        cost_limiter(limits),
-        # Masks unexpected errors (with the request id) and maps database outages to 503.
-        error_policy(limits),
+        # After ValidationCache. Limits (tokens, depth, aliases, cost) and the error policy
+        # (masking with the request id, database outage -> 503): gateway/extension.py.
+        gateway_extension(settings.domain.limits),
         *extra,
     ]
     if settings.is_production:
