@@ -72,7 +72,13 @@ def main() -> int:
 
     secret = secrets.token_urlsafe(48)
     token_settings = Settings(environment=Environment.TEST, jwt_secret=secret)
-    tokens = {"user": issue_token(token_settings, Role.USER, "1", ttl_s=3600)}
+    tokens = {
+        role.value: issue_token(
+            token_settings, role, "1" if role is Role.USER else f"bench-{role.value}", ttl_s=7200
+        )
+        for role in Role
+        if role is not Role.ANONYMOUS
+    }
     args.data_dir.mkdir(parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     selected = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
@@ -86,7 +92,8 @@ def main() -> int:
         data_note = database.prepare(dsn, args.users, args.events)
         print(f"data: {data_note}", file=sys.stderr)
         db_probes = probes.probe(dsn)
-        print(f"database probes (ms): {db_probes}", file=sys.stderr)
+        cpu_probes = probes.cpu()
+        print(f"database probes (ms): {db_probes}; gateway layers (us): {cpu_probes}", file=sys.stderr)
         env = {
             "DATABASE_URL": dsn,
             "GATEWAY_ENVIRONMENT": "test",
@@ -104,15 +111,19 @@ def main() -> int:
         gateway = stack.enter_context(serve("gateway", env, log_dir))
         strawberry = stack.enter_context(serve("strawberry", env, log_dir))
         bodies = {}
+        etags: dict[str, str] = {}
         for s in SCENARIOS:  # the plain endpoint serves exactly what the gateway answered
-            if s.server == "gateway" and s.query:
-                r = httpx.post(
-                    f"http://127.0.0.1:{gateway.port}/graphql",
-                    json={"query": s.query},
-                    headers=_headers(s, tokens),
-                )
-                r.raise_for_status()
-                bodies[s.name] = r.text
+            if s.server != "gateway":
+                continue
+            url = f"http://127.0.0.1:{gateway.port}{s.path or '/graphql'}"
+            if s.query:
+                r = httpx.post(url, json={"query": s.query}, headers=_headers(s, tokens))
+            else:
+                r = httpx.request(s.method, url, headers=_headers(s, tokens))
+            r.raise_for_status()
+            bodies[s.name] = r.text
+            if s.if_none_match:
+                etags[s.name] = r.headers["etag"]
         static_file.write_text(json.dumps(bodies))
         starlette = stack.enter_context(serve("starlette", env, log_dir))
         servers = {"gateway": gateway, "strawberry": strawberry, "starlette": starlette}
@@ -122,7 +133,13 @@ def main() -> int:
         rounds: dict[str, list[dict[str, Any]]] = {s.name: [] for s in selected}
         for round_no in range(args.rounds):
             for s in selected:
-                run = loadgen(servers[s.server], s, _headers(s, tokens), args)
+                if s.runner is not None:
+                    run = s.runner(dsn, args.duration)
+                else:
+                    headers = _headers(s, tokens)
+                    if s.name in etags:
+                        headers["If-None-Match"] = etags[s.name]
+                    run = loadgen(servers[s.server], s, headers, args)
                 rounds[s.name].append(run)
                 print(f"round {round_no + 1} {s.name}: {run}", file=sys.stderr)
         results = {name: _median(rs) for name, rs in rounds.items()}
@@ -155,6 +172,7 @@ def main() -> int:
         rss,
         scaling,
         db_probes,
+        cpu_probes,
     )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -38,6 +38,7 @@ def write_report(
     rss: dict[str, float],
     scaling: dict[int, dict[str, Any]],
     db_probes: dict[str, float],
+    cpu_probes: dict[str, float],
 ) -> None:
     out: list[str] = [
         "# Benchmarks",
@@ -60,10 +61,19 @@ def write_report(
     for c in comparisons:
         if c.numerator not in results or c.denominator not in results:
             continue
-        ratio = results[c.numerator]["rps"] / max(results[c.denominator]["rps"], 1e-9)
-        target = f">= {c.target:.0%}" if c.target is not None else "-"
-        met = "-" if c.target is None else ("yes" if ratio >= c.target else f"no ({c.note})")
-        out.append(f"| {c.label} | {ratio:.0%} | {target} | {met} |")
+        num, den = results[c.numerator], results[c.denominator]
+        if c.lower_is_better:  # latency ratio (p50), e.g. DP query vs noiseless aggregate
+            ratio = num["p50_ms"] / max(den["p50_ms"], 1e-9)
+            target = f"<= {c.target:.1f}x" if c.target is not None else "-"
+            ok = c.target is None or ratio <= c.target
+            shown = f"{ratio:.2f}x"
+        else:
+            ratio = num["rps"] * c.numerator_scale / max(den["rps"], 1e-9)
+            target = f">= {c.target:.0%}" if c.target is not None else "-"
+            ok = c.target is None or ratio >= c.target
+            shown = f"{ratio:.0%}"
+        met = "-" if c.target is None else ("yes" if ok else f"no ({c.note})")
+        out.append(f"| {c.label} | {shown} | {target} | {met} |")
     out += [
         "",
         "## Scenarios",
@@ -75,9 +85,18 @@ def write_report(
         r = results.get(s.name)
         if r is None:
             continue
-        non_200 = sum(v for k, v in r["statuses"].items() if k != "200")
+        non_200 = sum(v for k, v in r.get("statuses", {}).items() if k not in ("200", "304"))
         every = ", ".join(f"{x:.0f}" for x in r.get("rps_all", [r["rps"]]))
-        cells = [s.name, s.server, f"{r['rps']:.0f}", r["p50_ms"], r["p99_ms"], non_200, r["errors"], every]
+        cells = [
+            s.name,
+            s.server,
+            f"{r['rps']:.0f}",
+            r["p50_ms"],
+            r["p99_ms"],
+            non_200,
+            r.get("errors", 0),
+            every,
+        ]
         out.append("| " + " | ".join(str(c) for c in cells) + " |")
     out += ["", "## Memory after the run (RSS)", ""] + [f"- {k}: {v} MiB" for k, v in rss.items()]
     if scaling:

@@ -8,7 +8,9 @@ as the APIs land (see PENDING at the bottom)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,16 @@ class Scenario:
     query: str | None = None  # GraphQL document (POST /graphql), or
     path: str | None = None  # a plain path (the Starlette baseline, GETs)
     method: str = "POST"
-    role: str | None = "user"  # token role for the gateway; None = anonymous
+    role: str | None = "user"  # token role for the gateway (user, app, analyst, ...); None = anonymous
     headers: dict[str, str] = field(default_factory=dict)
-    # None: take the body the gateway returns for `mirror` (the Starlette baseline serves it)
+    # For a "starlette" scenario: serve the exact body the gateway returned for this scenario.
     mirror: str | None = None
-    workers: int = 1
+    # GET with a conditional request: fetch once, then send If-None-Match with the ETag (304 path).
+    if_none_match: bool = False
+    # A non-HTTP baseline measured by a function (dsn, duration_s) -> {"rps", "p50_ms", "p99_ms",
+    # ...}, e.g. asyncpg copy_records_to_table of the rows a trackEvents batch carries, or the
+    # noiseless SQL aggregate behind a DP query. Set server="custom".
+    runner: Callable[[str, float], dict[str, Any]] | None = None
 
     def body(self) -> str:
         return json.dumps({"query": self.query}) if self.query else ""
@@ -34,7 +41,11 @@ class Comparison:
     numerator: str
     denominator: str
     target: float | None = None  # numerator/denominator should be >= target
-    note: str = ""
+    note: str = ""  # what bounds it when the target is missed
+    # Units: e.g. 100 for "requests of 100 events" against a COPY baseline in rows/s.
+    numerator_scale: float = 1.0
+    # For "at most" targets (DP query time <= 1.3x the noiseless aggregate): compare latency.
+    lower_is_better: bool = False
 
 
 WHOAMI = "query Whoami { whoami { role subject } }"
