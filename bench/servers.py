@@ -65,7 +65,9 @@ def serve(name: str, env: dict[str, str], log_dir: Path, workers: int = 1) -> It
         "--no-access-log",
     ]
     log = (log_dir / f"{name}-{workers}w.log").open("wb")
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=log, start_new_session=True)
+    # GATEWAY_WORKERS tells each worker its share of the per-process rate limit.
+    full_env = {**os.environ, **env, "GATEWAY_WORKERS": str(workers)}
+    proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         path = "/healthz" if name == "gateway" else "/"

@@ -79,7 +79,9 @@ def gateway_process(
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **env, "GATEWAY_WORKERS": str(workers)}, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
