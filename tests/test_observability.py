@@ -4,13 +4,16 @@ without personal data; /metrics is admin-only and reports requests, latency and 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import asyncpg
 import httpx
 import orjson
 import pytest
 
+from gateway.auth import issue_token
 from gateway.observability import JsonFormatter, operation_label
+from gateway.settings import Settings
 from privacy.principal import Role
 from privacy.telemetry import record_budget_spent
 from tests.conftest import gql
@@ -78,3 +81,20 @@ async def test_metrics_admin_only(client: httpx.AsyncClient, token) -> None:
     assert 'gateway_request_duration_seconds_count{operation="Probe",path="/graphql"}' in text
     assert "gateway_db_pool_size" in text and "gateway_db_pool_in_use" in text
     assert 'gateway_privacy_budget_spent_epsilon_total{dataset="test"}' in text
+
+
+def test_metrics_aggregate_workers_with_prometheus_multiproc_dir(
+    db_dsn: str, tmp_path: Path, settings: Settings
+) -> None:
+    from tests import outage
+    from tests.test_kill import gateway_env
+
+    env = {**gateway_env(db_dsn, tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+    (tmp_path / "prom").mkdir()
+    admin = issue_token(settings, Role.ADMIN, "ops")
+    with outage.gateway_process(env, workers=2) as (base, _):
+        for _ in range(30):  # a new connection each: the kernel spreads them over both workers
+            httpx.post(base + "/graphql", json={"query": "query Multi { whoami { role } }"})
+        text = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {admin}"}).text
+    assert 'gateway_requests_total{operation="Multi",path="/graphql",status="200"} 30.0' in text
+    assert len(list((tmp_path / "prom").glob("counter_*.db"))) >= 2, "each worker writes its own file"
