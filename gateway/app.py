@@ -14,11 +14,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gateway.auth import Verifier
+from gateway.body_limit import BodyLimitMiddleware
 from gateway.embedded import embedded_postgres
 from gateway.graphql import GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.middleware import RequestContextMiddleware
+from gateway.observability import AccessLogMiddleware, PoolCollector, metrics_endpoint
 from gateway.persisted import PersistedEndpoint, Registry
+from gateway.ratelimit import RateLimitMiddleware
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from sql import create_pool, expected_version, schema_version
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     verifier = Verifier.from_settings(settings)
     schema = build_schema(settings)
+    limits = settings.domain.limits
     documents = Registry.load(schema)
     graphql_app = GatewayGraphQL(
         schema,
@@ -89,9 +93,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint(limits, PoolCollector()), methods=["GET"]),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware, verifier=verifier)],
+        # Outermost first: the access log sees every response, the rate limit needs the
+        # principal, the body cap applies before anything reads the body.
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(RequestContextMiddleware, verifier=verifier),
+            Middleware(RateLimitMiddleware, limits=limits, workers=settings.workers),
+            Middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes),
+        ],
         lifespan=lifespan,
     )

@@ -119,7 +119,9 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def app_from_environment() -> object:
     from gateway.app import create_app
+    from gateway.observability import configure_logging
 
+    configure_logging()  # each worker process: JSON lines on stderr
     return create_app(Settings())
 
 
@@ -182,7 +184,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from gateway.observability import configure_logging
+
+    configure_logging()
     args = parser().parse_args(argv)
     try:
         settings = Settings()

@@ -12,6 +12,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from gateway.errors import closing_failed
 from gateway.persisted import Registry
 from privacy.principal import ANONYMOUS
 from resolvers.config import DomainConfig
@@ -77,7 +78,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         ctx: Context | None = getattr(request.state, "gql_context", None)
         if ctx is not None:
-            await ctx.close()
+            try:
+                await ctx.close()
+            except Exception as exc:
+                # The audit / decision log could not be written: answer nothing rather than
+                # data whose reading was not recorded.
+                result = closing_failed(ctx, exc, self.config.limits.unavailable_retry_after_s)
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:

@@ -9,19 +9,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from gateway.extension import gateway_extension
 from gateway.settings import Settings
-from privacy.guard import PrivacyError
 from resolvers.account import AccountQuery
 from resolvers.analytics import AnalyticsMutation, AnalyticsQuery
 from resolvers.analytics_plan import RefuseSeeds
 from resolvers.channels_api import ChannelMutation
 from resolvers.consent_api import ConsentMutation, ConsentQuery
-from resolvers.errors import SafeError
 from resolvers.events import EventsMutation
 from resolvers.feed import FeedQuery
 from resolvers.inferences import InferenceMutation
@@ -61,12 +59,10 @@ MUTATION_TYPES: tuple[type, ...] = (
 )
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Mask everything unexpected; let through errors whose messages were written for clients."""
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False  # syntax, validation and permission errors: already client-facing
-    return not isinstance(original, SafeError | PrivacyError)
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Logged by gateway.errors.ErrorPolicy instead: once, with the request id, and only
+        for errors the client did not cause (Strawberry logs every validation error too)."""
 
 
 def _root_types() -> tuple[type, type | None]:
@@ -82,11 +78,15 @@ def build_schema(
     extensions: list[Any] = [
         ParserCache,
         ValidationCache,
-        lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        # After ValidationCache. Limits (tokens, depth, aliases, cost) and the error policy
+        # (masking with the request id, database outage -> 503): gateway/extension.py.
+        gateway_extension(settings.domain.limits),
         RefuseSeeds,  # analytics: no request may carry a seed (DESIGN §6)
         *extra,
     ]
-    return strawberry.Schema(
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    return GatewaySchema(
         query=query,
         mutation=mutation,
         extensions=extensions,

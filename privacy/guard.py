@@ -71,6 +71,12 @@ async def load_snapshot(
         row = await conn.fetchrow(Q.consent_snapshot, user_id)
     if row is None:
         return ConsentSnapshot(user_id=None, gpc=gpc)
+    return snapshot_from_row(user_id, row, gpc)
+
+
+def snapshot_from_row(user_id: int, row: asyncpg.Record, gpc: bool) -> ConsentSnapshot:
+    """A snapshot from the account flags and the per-purpose consent arrays (purposes,
+    granted, versions, overrides) that every snapshot query returns."""
     granted, stale, overrides = split_grants(
         list(zip(row["purposes"], row["granted"], row["versions"], row["overrides"], strict=True))
     )

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from privacy.consent import ConsentSnapshot, Level
+from privacy.consent import ConsentSnapshot
+from privacy.guard import snapshot_from_row
 from sql import load_queries
 
 Q = load_queries()
@@ -18,15 +19,4 @@ async def load_snapshots(
 ) -> dict[int, ConsentSnapshot]:
     """Snapshot per existing user id; unknown (or erased) ids are simply absent."""
     rows = await conn.fetch(Q.load_consent_snapshots, sorted(set(user_ids)))
-    return {
-        row["user_id"]: ConsentSnapshot(
-            user_id=row["user_id"],
-            granted=frozenset(row["granted"]),
-            level=Level(row["personalization_level"]),
-            is_minor=row["is_minor"],
-            objected_to_marketing=row["objected_to_marketing"],
-            gpc=gpc,
-            consent_version=row["consent_version"],
-        )
-        for row in rows
-    }
+    return {row["user_id"]: snapshot_from_row(row["user_id"], row, gpc) for row in rows}

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from resolvers.limits import LimitsConfig
 from resolvers.personal_config import IngestConfig, LayoutConfig
 from resolvers.personalization_config import PersonalizationConfig
 
@@ -87,3 +88,4 @@ class DomainConfig(BaseModel):
     # --- analytics ---
     dp: DPConfig = DPConfig()
     # --- limits ---
+    limits: LimitsConfig = LimitsConfig()

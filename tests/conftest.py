@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,21 @@ def token(settings: Settings) -> Callable[..., str]:
     return make
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app (lifespan included) over HTTP semantics, on a fresh database."""
+@asynccontextmanager
+async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app built from `settings` (lifespan included), spoken to over HTTP semantics."""
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:
         transport = httpx.ASGITransport(app=_with_state(app, state))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
             yield c
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (lifespan included) over HTTP semantics, on a fresh database."""
+    async with running_client(settings) as c:
+        yield c
 
 
 def _with_state(app: Any, state: dict[str, Any]) -> Any:
@@ -145,11 +153,8 @@ def demo_settings(demo_dsn: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def demo_client(demo_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app over HTTP on a fresh copy of the demo world (sign with `demo_token`)."""
-    app = create_app(demo_settings)
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=_with_state(app, state))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
-            yield c
+    async with running_client(demo_settings) as c:
+        yield c
 
 
 @pytest.fixture

@@ -11,11 +11,13 @@ import httpx
 import pytest
 
 import privacy.dp.templates as dp_templates
+from gateway.settings import Settings
 from privacy.dp.query import DPQuery, Template
 from privacy.principal import Role
 from resolvers.analytics_args import params_from
 from resolvers.config import DomainConfig
-from tests.conftest import gql
+from resolvers.limits import LimitsConfig
+from tests.conftest import gql, running_client
 from tests.dp_data import seed_audience, sql
 
 COUNT = (
@@ -140,9 +142,25 @@ def _doc_with_20_aliases_and_fragments() -> tuple[str, Decimal, int]:
 
 
 async def test_aliases_and_fragments_are_charged_for_every_executed_aggregate_or_refused_whole(
-    client: httpx.AsyncClient, token: Any, audience: str
+    client: httpx.AsyncClient, token: Any, audience: str, settings: Settings
 ) -> None:
     doc, total, executed = _doc_with_20_aliases_and_fragments()
+    t = token(Role.ANALYST, "ana")
+    # Public traffic allows 15 aliases: the document is refused whole, before anything is charged.
+    refused = await gql(client, doc, token=t)
+    assert refused["data"] is None and "aliases" in refused["errors"][0]["message"]
+    assert await _spent(audience) == (0, 0)
+    # With a limit that admits it, every executed aggregate is charged.
+    relaxed = settings.model_copy(
+        update={"domain": settings.domain.model_copy(update={"limits": LimitsConfig(max_aliases=40)})}
+    )
+    async with running_client(relaxed) as client:
+        await _charged_for_every_aggregate(client, token, doc, total, executed, audience)
+
+
+async def _charged_for_every_aggregate(
+    client: httpx.AsyncClient, token: Any, doc: str, total: Decimal, executed: int, audience: str
+) -> None:
     t = token(Role.ANALYST, "ana")
     estimate = await gql(
         client,

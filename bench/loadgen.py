@@ -1,0 +1,127 @@
+"""The load generator: a separate process (`python -m bench.loadgen ...`) so its CPU is not the
+server's. Raw asyncio sockets with HTTP/1.1 keep-alive (httpx costs more CPU per request than
+the servers under test), a fixed number of connections, each sending back-to-back for a fixed
+duration. Prints one JSON line: requests, errors, statuses, req/s, p50/p99 in ms."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+
+
+def build_request(method: str, path: str, host: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        if key == b"content-length":
+            length = int(value)
+        elif key == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length:
+        await reader.readexactly(length)
+    return status
+
+
+async def worker(
+    host: str, port: int, request: bytes, until: float, latencies: list[float], statuses: Counter[int]
+) -> int:
+    errors = 0
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < until:
+            start = time.perf_counter()
+            try:
+                writer.write(request)
+                status = await read_response(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                continue
+            latencies.append(time.perf_counter() - start)
+            statuses[status] += 1
+    finally:
+        writer.close()
+    return errors
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    headers = json.loads(args.headers) if args.headers else {}
+    body = args.body.encode() if args.body else b""
+    request = build_request(args.method, args.path, f"{args.host}:{args.port}", body, headers)
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    # warm-up: one request per connection is not counted
+    until_warm = time.perf_counter() + args.warmup
+    await asyncio.gather(
+        *(worker(args.host, args.port, request, until_warm, [], Counter()) for _ in range(args.connections))
+    )
+    start = time.perf_counter()
+    until = start + args.duration
+    errors = await asyncio.gather(
+        *(worker(args.host, args.port, request, until, latencies, statuses) for _ in range(args.connections))
+    )
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2) if latencies else 0.0
+        )
+
+    return {
+        "requests": len(latencies),
+        "errors": sum(errors),
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--method", default="POST")
+    p.add_argument("--path", default="/graphql")
+    p.add_argument("--body", default="")
+    p.add_argument("--headers", default="")
+    p.add_argument("--duration", type=float, default=5.0)
+    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--connections", type=int, default=8)
+    args = p.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    print(json.dumps(asyncio.run(run(args))))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Structured logs and Prometheus metrics.
+
+One JSON log line per request (request id, operation name, principal role, status, duration):
+never the token, the subject (a user id is personal data), variables or the query text.
+Metrics: request counts and latency per operation name (bounded label set), pool size / idle /
+in use, and the privacy budget counters from privacy.telemetry.
+
+Multi-worker: prometheus_client keeps metrics per process. Without PROMETHEUS_MULTIPROC_DIR a
+scrape sees only the worker that answered it; with PROMETHEUS_MULTIPROC_DIR set (an empty
+directory, wiped at start) /metrics aggregates every worker's files via MultiProcessCollector.
+The pool gauges are live values of the answering worker's pool either way."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from typing import Any
+
+import orjson
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from privacy.principal import ANONYMOUS, Role
+from resolvers.limits import LimitsConfig
+
+access_log = logging.getLogger("gateway.access")
+
+REQUESTS = Counter(
+    "gateway_requests", "HTTP requests by route, operation and status", ["path", "operation", "status"]
+)
+LATENCY = Histogram(
+    "gateway_request_duration_seconds",
+    "Request latency by route and operation",
+    ["path", "operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+# Operation names are chosen by clients: only well-formed ones become label values, and at most
+# MAX_OPERATION_LABELS distinct ones per process (the rest are "other"), so a client cannot blow
+# up the metrics' memory.
+MAX_OPERATION_LABELS = 200
+_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_seen_operations: set[str] = set()
+KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+
+
+def operation_label(name: str | None) -> str:
+    if not name:
+        return "-"
+    if name in _seen_operations:
+        return name
+    if _OPERATION_NAME.match(name) and len(_seen_operations) < MAX_OPERATION_LABELS:
+        _seen_operations.add(name)
+        return name
+    return "other"
+
+
+class JsonFormatter(logging.Formatter):
+    FIELDS = ("request_id", "operation", "role", "status", "duration_ms", "method", "path")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in self.FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """JSON lines on stderr for the whole process (idempotent)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+class AccessLogMiddleware:
+    """Outermost: sees every response, including 401 / 413 / 429 written by inner middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            elapsed = time.perf_counter() - start
+            state = scope.get("state", {})
+            path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+            operation = operation_label(state.get("operation_name"))
+            REQUESTS.labels(path, operation, str(status)).inc()
+            LATENCY.labels(path, operation).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": state.get("request_id"),
+                    "operation": operation,
+                    "role": state.get("principal", ANONYMOUS).role.value,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "method": scope.get("method"),
+                    "path": path,
+                },
+            )
+
+
+class PoolCollector(Collector):
+    """Reads the live pool at scrape time (no per-request cost)."""
+
+    def __init__(self) -> None:
+        self.pool: Any = None
+
+    def collect(self) -> Any:
+        pool = self.pool
+        size = pool.get_size() if pool is not None else 0
+        idle = pool.get_idle_size() if pool is not None else 0
+        for name, doc, value in (
+            ("gateway_db_pool_size", "Open connections in this worker's pool", size),
+            ("gateway_db_pool_idle", "Idle connections in this worker's pool", idle),
+            ("gateway_db_pool_in_use", "Connections checked out of this worker's pool", size - idle),
+            ("gateway_db_pool_max", "Maximum pool size", pool.get_max_size() if pool is not None else 0),
+        ):
+            yield GaugeMetricFamily(name, doc, value=value)
+
+
+def metrics_endpoint(limits: LimitsConfig, pool_collector: PoolCollector) -> Any:
+    async def metrics(request: Request) -> Response:
+        principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
+        if not limits.metrics_public and principal.role is not Role.ADMIN:
+            return JSONResponse(
+                {"errors": [{"message": "metrics need an admin token", "extensions": {"code": "FORBIDDEN"}}]},
+                status_code=403,
+            )
+        pool_collector.pool = request.state.pool
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(pool_collector)
+            body = generate_latest(registry)
+        else:
+            body = generate_latest(REGISTRY) + generate_latest(_pool_registry(pool_collector))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def _pool_registry(collector: PoolCollector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
