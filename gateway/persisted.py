@@ -75,9 +75,21 @@ class Registry:
         return document_id(text) in self.by_id
 
 
+def _sorted_set(value: object) -> list[object]:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot fingerprint {type(value).__name__}")
+
+
 def _config_fingerprint(config: DomainConfig) -> str:
     """Deployed layout settings and thresholds, so a redeploy with new values changes ETags too."""
-    raw = orjson.dumps([config.layout.model_dump(mode="json"), config.tags.model_dump(mode="json")])
+    # Sets are sorted: their iteration order changes with each process's string hash seed, and
+    # an ETag must be the same from every worker and after a restart.
+    raw = orjson.dumps(
+        [config.layout.model_dump(), config.tags.model_dump()],
+        default=_sorted_set,
+        option=orjson.OPT_SORT_KEYS,
+    )
     return hashlib.sha256(raw).hexdigest()[:16]
 
 

@@ -52,3 +52,28 @@ def test_documents_are_valid_against_the_schema(settings: Settings) -> None:
     registry = Registry.load(build_schema(settings))
     assert registry.by_name["layout"].id == document_id(LAYOUT_TEXT)
     assert registry.by_name["layout"].etag_scope == "layout"
+
+
+def test_layout_etag_fingerprint_is_the_same_in_every_process() -> None:
+    """Every worker (and a restarted gateway) must compute the same ETag: the layout settings
+    hold a frozenset, whose order follows the per-process string hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from gateway.persisted import _config_fingerprint;"
+        "from resolvers.config import DomainConfig;"
+        "print(_config_fingerprint(DomainConfig()))"
+    )
+    prints = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(prints) == 1
