@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 
 from bench import database, machine, probes
+from bench.documents import FRESH_ID
+from bench.loadgen import request_maker
 from bench.report import write_report
 from bench.scenarios import COMPARISONS, SCALING_SCENARIO, SCENARIOS, Scenario
 from bench.servers import Server, serve
@@ -29,17 +31,37 @@ def parse() -> argparse.Namespace:
         "--rounds", type=int, default=3, help="interleaved rounds; the report shows the median round"
     )
     p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds of uncounted load before each scenario")
     p.add_argument("--users", type=int, default=int(os.environ.get("BENCH_USERS", 5000)))
     p.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 50_000)))
     p.add_argument("--workers", default="1,2,4", help="gateway worker counts for the scaling run")
     p.add_argument("--data-dir", type=Path, default=Path(".data/bench"))
     p.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     p.add_argument("--only", default="", help="comma-separated scenario names")
+    p.add_argument(
+        "--big",
+        action="store_true",
+        help="run the DP scenarios on a large database (seeded once with --big-users/--big-events when "
+        "empty, reused afterwards); without it they run on the default bench database",
+    )
+    p.add_argument(
+        "--big-dsn",
+        default=os.environ.get("BENCH_BIG_DATABASE_URL"),
+        help="the large database (default: BENCH_BIG_DATABASE_URL, else an embedded 'gateway_bench_big')",
+    )
+    p.add_argument(
+        "--no-anatomy",
+        dest="anatomy",
+        action="store_false",
+        help="skip replaying each scenario in process (CPU and database round trips per request)",
+    )
+    p.add_argument("--big-users", type=int, default=1_000_000)
+    p.add_argument("--big-events", type=int, default=10_000_000)
     return p.parse_args()
 
 
 def loadgen(
-    server: Server, scenario: Scenario, headers: dict[str, str], args: argparse.Namespace
+    server: Server, scenario: Scenario, headers: dict[str, str], args: argparse.Namespace, users: list[int]
 ) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -52,13 +74,17 @@ def loadgen(
         "--path",
         scenario.path or "/graphql",
         "--body",
-        scenario.body(),
+        scenario.body(users),
         "--headers",
         json.dumps(headers),
         "--duration",
         str(args.duration),
         "--connections",
         str(args.connections),
+        "--warmup",
+        str(args.warmup),
+        "--fresh-id",
+        FRESH_ID if scenario.fresh_ids else "",
     ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=args.duration + 60)
     return dict(json.loads(out.stdout))
@@ -90,6 +116,20 @@ def main() -> int:
 
             dsn = stack.enter_context(embedded_postgres(args.data_dir, database="gateway_bench"))
         data_note = database.prepare(dsn, args.users, args.events)
+        users = database.event_owners(dsn)
+        big_dsn = dsn
+        if args.big and any(s.big for s in selected):
+            if args.big_dsn is None:
+                from gateway.embedded import embedded_postgres
+
+                args.big_dsn = stack.enter_context(
+                    embedded_postgres(args.data_dir, database="gateway_bench_big")
+                )
+            big_dsn = args.big_dsn
+            big_note = database.prepare(big_dsn, args.big_users, args.big_events)
+            data_note += f"; DP scenarios on the large database: {big_note}"
+        else:
+            data_note += "; DP scenarios on the same database (run with --big for 1M users / 10M events)"
         print(f"data: {data_note}", file=sys.stderr)
         db_probes = probes.probe(dsn)
         cpu_probes = probes.cpu()
@@ -109,22 +149,24 @@ def main() -> int:
         rss: dict[str, float] = {}
 
         gateway = stack.enter_context(serve("gateway", env, log_dir))
-        strawberry = stack.enter_context(serve("strawberry", env, log_dir))
         bodies = {}
         etags: dict[str, str] = {}
-        for s in SCENARIOS:  # the plain endpoint serves exactly what the gateway answered
+        for s in SCENARIOS:  # the baselines serve exactly what the gateway answered
             if s.server != "gateway":
                 continue
             url = f"http://127.0.0.1:{gateway.port}{s.path or '/graphql'}"
-            if s.query:
-                r = httpx.post(url, json={"query": s.query}, headers=_headers(s, tokens))
-            else:
-                r = httpx.request(s.method, url, headers=_headers(s, tokens))
+            body = request_maker(s.body(users).encode(), FRESH_ID if s.fresh_ids else "")()
+            headers = {**_headers(s, tokens), "Content-Type": "application/json"}
+            r = httpx.request(s.method, url, content=body or None, headers=headers, timeout=30)
             r.raise_for_status()
+            if "errors" in r.text[:20] or '"InvalidInput"' in r.text:
+                raise RuntimeError(f"{s.name}: the gateway did not answer as expected: {r.text[:2000]}")
             bodies[s.name] = r.text
+            print(f"{s.name} answers {len(r.content)} bytes: {r.text[:160]}", file=sys.stderr)
             if s.if_none_match:
                 etags[s.name] = r.headers["etag"]
         static_file.write_text(json.dumps(bodies))
+        strawberry = stack.enter_context(serve("strawberry", env, log_dir))
         starlette = stack.enter_context(serve("starlette", env, log_dir))
         servers = {"gateway": gateway, "strawberry": strawberry, "starlette": starlette}
 
@@ -134,15 +176,16 @@ def main() -> int:
         for round_no in range(args.rounds):
             for s in selected:
                 if s.runner is not None:
-                    run = s.runner(dsn, args.duration)
+                    run = s.runner(big_dsn if s.big else dsn, args.duration, args.connections)
                 else:
                     headers = _headers(s, tokens)
                     if s.name in etags:
                         headers["If-None-Match"] = etags[s.name]
-                    run = loadgen(servers[s.server], s, headers, args)
+                    run = loadgen(servers[s.server], s, headers, args, users)
                 rounds[s.name].append(run)
                 print(f"round {round_no + 1} {s.name}: {run}", file=sys.stderr)
         results = {name: _median(rs) for name, rs in rounds.items()}
+        anatomy = _anatomy(selected, env, tokens, etags, users) if args.anatomy else {}
         for name, server in servers.items():
             rss[name] = server.rss_mib()
 
@@ -155,7 +198,7 @@ def main() -> int:
                     continue
                 print(f"running {scenario.name} with {workers} workers ...", file=sys.stderr)
                 with serve("gateway", env, log_dir, workers=workers) as many:
-                    scaling[workers] = loadgen(many, scenario, _headers(scenario, tokens), args)
+                    scaling[workers] = loadgen(many, scenario, _headers(scenario, tokens), args, users)
                     scaling[workers]["rss_mib"] = many.rss_mib()
                 print(f"  {scaling[workers]}", file=sys.stderr)
 
@@ -173,9 +216,48 @@ def main() -> int:
         scaling,
         db_probes,
         cpu_probes,
+        anatomy,
     )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _anatomy(
+    selected: list[Scenario],
+    env: dict[str, str],
+    tokens: dict[str, str],
+    etags: dict[str, str],
+    users: list[int],
+) -> dict[str, dict[str, float]]:
+    """One request at a time, in process: wall, CPU, database round trips (bench.anatomy)."""
+    requests: dict[str, dict[str, tuple[str, str, bytes, dict[str, str]]]] = {"gateway": {}, "strawberry": {}}
+    for s in selected:
+        if s.server not in requests:
+            continue
+        headers = _headers(s, tokens)
+        if s.query:
+            headers["Content-Type"] = "application/json"
+        if s.name in etags:
+            headers["If-None-Match"] = etags[s.name]
+        requests[s.server][s.name] = (s.method, s.path or "/graphql", s.body(users).encode(), headers)
+    # In a child process each: the gateway's settings come from the environment at import.
+    out: dict[str, dict[str, float]] = {}
+    for server, reqs in requests.items():
+        if reqs:
+            payload = {"env": env, "requests": {k: (m, p, b.decode(), h) for k, (m, p, b, h) in reqs.items()}}
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.anatomy", server],
+                input=json.dumps(payload),
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if done.returncode != 0:
+                print(f"anatomy of {server} failed: {done.stderr[-2000:]}", file=sys.stderr)
+                continue
+            out.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"anatomy: {out}", file=sys.stderr)
+    return out
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:

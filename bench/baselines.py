@@ -2,8 +2,9 @@
 
 - `strawberry_app`: a bare Strawberry app (ParserCache + ValidationCache, as a careful user would
   configure it; no auth, no middleware, no database) answering the same queries with a static
-  response of the same shape. The lead extends `Viewer` with the personalization fields
-  (tags, layout, feed items with why) as those scenarios are wired.
+  response of the same shape. For the personalized query (tags + layout + feed with why) its
+  types mirror the gateway's (bench/baseline_types.py) and the static objects are built from
+  the response the gateway gave for that query (BENCH_STATIC_FILE, written before this starts).
 - `starlette_app`: a plain Starlette JSON endpoint returning the same bytes a client would get:
   the ceiling for anything served by this server stack.
 """
@@ -15,6 +16,7 @@ import os
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import strawberry
 from starlette.applications import Starlette
@@ -23,6 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
+
+from bench.baseline_types import FeedItem, LayoutConfig, LayoutConfigPayload, Platform, Surface, Tags, build
 
 STATIC_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -49,6 +53,29 @@ class Viewer:
     country: str | None
     platform: str | None
     preferred_channel: str | None
+    tags: Tags
+    feed_items: strawberry.Private[list[FeedItem]]
+
+    @strawberry.field
+    def feed(self, surface: Surface, limit: int = 10, category: str | None = None) -> list[FeedItem]:
+        return self.feed_items[:limit]
+
+
+def _captured() -> dict[str, Any]:
+    """The gateway's answer to the personalized query, or {} when it was not captured."""
+    path = os.environ.get("BENCH_STATIC_FILE")
+    if not path or not Path(path).exists():
+        return {}
+    body = json.loads(Path(path).read_text()).get("gateway_personalized")
+    return dict(json.loads(body)["data"]) if body else {}
+
+
+CAPTURED = _captured()
+_viewer = CAPTURED.get("viewer") or {}
+TAGS: Tags = build(Tags, _viewer.get("tags"))
+FEED: list[FeedItem] = build(list[FeedItem], _viewer.get("feed")) or []
+LAYOUT: LayoutConfig = build(LayoutConfig, CAPTURED.get("layoutConfig"))
+LEVEL = PersonalizationLevel[_viewer.get("personalizationLevel", "BASIC")]
 
 
 @strawberry.type
@@ -62,11 +89,17 @@ class Query:
         return Viewer(
             id=strawberry.ID("1"),
             created_at=STATIC_CREATED,
-            personalization_level=PersonalizationLevel.BASIC,
+            personalization_level=LEVEL,
             country="DE",
             platform="web",
             preferred_channel="email",
+            tags=TAGS,
+            feed_items=FEED,
         )
+
+    @strawberry.field
+    def layout_config(self, platform: Platform, app_version: str) -> LayoutConfigPayload:
+        return LAYOUT
 
 
 def strawberry_app() -> GraphQL[None, None]:

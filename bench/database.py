@@ -51,3 +51,30 @@ def prepare(dsn: str, users: int, events: int) -> str:
         return f"`gateway seed --users {users} --events {events}` ({time.monotonic() - started:.0f} s)"
     asyncio.run(_fallback(dsn, users))
     return f"{users} plain accounts (`gateway seed` not available in this build)"
+
+
+async def owners(dsn: str) -> list[int]:
+    """Users whose behavioural events the gateway keeps (by its own rule, on their consent
+    snapshots), so a benchmark batch is stored whole, like the rows the COPY baseline writes.
+    The scripted personas are left out: their events would change user 1's layout inputs and
+    so the ETag the layout scenario revalidates."""
+    from gateway.seed_personas import PERSONAS
+    from privacy.snapshots import load_snapshots
+    from resolvers.ingest import keeps_behaviour
+    from sql.pool import create_pool
+
+    pool = await create_pool(dsn, max_size=1, application_name="bench")
+    try:
+        rows = await pool.fetch("SELECT user_id FROM users ORDER BY user_id LIMIT $1", CANDIDATES)
+        snapshots = await load_snapshots(pool, [int(r["user_id"]) for r in rows], False)
+    finally:
+        await pool.close()
+    personas = {p.user_id for p in PERSONAS}
+    return sorted(uid for uid, snap in snapshots.items() if keeps_behaviour(snap) and uid not in personas)
+
+
+CANDIDATES = 5000
+
+
+def event_owners(dsn: str) -> list[int]:
+    return asyncio.run(owners(dsn))

@@ -1,7 +1,10 @@
 """The load generator: a separate process (`python -m bench.loadgen ...`) so its CPU is not the
 server's. Raw asyncio sockets with HTTP/1.1 keep-alive (httpx costs more CPU per request than
 the servers under test), a fixed number of connections, each sending back-to-back for a fixed
-duration. Prints one JSON line: requests, errors, statuses, req/s, p50/p99 in ms."""
+duration. Prints one JSON line: requests, errors, statuses, req/s, p50/p99 in ms.
+
+`--fresh-id X`: every occurrence of X (a UUID) in the request is replaced by a new UUID on each
+request, so a batch of events is new each time (same length, so Content-Length holds)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ import asyncio
 import json
 import sys
 import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
 
 
 def build_request(method: str, path: str, host: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -44,16 +49,36 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+def request_maker(request: bytes, fresh_id: str) -> Callable[[], bytes]:
+    if not fresh_id:
+        return lambda: request
+    parts = request.split(fresh_id.encode())
+
+    def fresh() -> bytes:
+        out = [parts[0]]
+        for part in parts[1:]:
+            out += [str(uuid.uuid4()).encode(), part]
+        return b"".join(out)
+
+    return fresh
+
+
 async def worker(
-    host: str, port: int, request: bytes, until: float, latencies: list[float], statuses: Counter[int]
+    host: str,
+    port: int,
+    request: Callable[[], bytes],
+    until: float,
+    latencies: list[float],
+    statuses: Counter[int],
 ) -> int:
     errors = 0
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < until:
+            data = request()
             start = time.perf_counter()
             try:
-                writer.write(request)
+                writer.write(data)
                 status = await read_response(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 errors += 1
@@ -70,7 +95,9 @@ async def worker(
 async def run(args: argparse.Namespace) -> dict[str, object]:
     headers = json.loads(args.headers) if args.headers else {}
     body = args.body.encode() if args.body else b""
-    request = build_request(args.method, args.path, f"{args.host}:{args.port}", body, headers)
+    request = request_maker(
+        build_request(args.method, args.path, f"{args.host}:{args.port}", body, headers), args.fresh_id
+    )
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     # warm-up: one request per connection is not counted
@@ -112,6 +139,7 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--fresh-id", default="", help="a UUID in the body to replace by a new one per request")
     args = p.parse_args()
     try:
         import uvloop

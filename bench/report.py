@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import PENDING, Comparison, Scenario
+from bench.anatomy import REQUESTS as ANATOMY_REQUESTS
+from bench.scenarios import Comparison, Scenario
 
 NOTES = """\
 ## How to read this
@@ -39,6 +40,7 @@ def write_report(
     scaling: dict[int, dict[str, Any]],
     db_probes: dict[str, float],
     cpu_probes: dict[str, float],
+    anatomy: dict[str, dict[str, float]] | None = None,
 ) -> None:
     out: list[str] = [
         "# Benchmarks",
@@ -50,8 +52,9 @@ def write_report(
     out += [
         "",
         f"Data: {data_note}. Each scenario: {args.rounds} interleaved rounds of {args.duration:g} s "
-        f"(after 1 s warm-up each), {args.connections} keep-alive connections, 1 gateway worker unless "
-        "stated; figures are the median round (req/s of every round in the last column).",
+        f"(after {args.warmup:g} s warm-up each), {args.connections} keep-alive connections, "
+        "1 gateway worker unless stated; figures are the median round (req/s of every round in the "
+        "last column).",
         "",
         "## Ratios",
         "",
@@ -137,6 +140,33 @@ def write_report(
         "is not lost), or a per-process audit buffer flushed every N ms (a killed worker loses",
         "its buffer: not acceptable for an audit log without a decision).",
     ]
+    if anatomy:
+        out += [
+            "",
+            "## Anatomy of one request (in process, one request at a time)",
+            "",
+            "Each HTTP scenario replayed through the real app over httpx's ASGI transport "
+            f"(`bench/anatomy.py`, {ANATOMY_REQUESTS} requests): wall time, Python CPU of the process "
+            "(the app plus the small in-process client), the rest spent waiting (the database), and "
+            "database round trips (every asyncpg statement, the pool's reset on release included).",
+            "",
+            "| scenario | wall ms | Python CPU ms | waiting ms | DB round trips |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for name, a in anatomy.items():
+            waiting = max(a["wall_ms"] - a["cpu_ms"], 0.0)
+            out.append(f"| {name} | {a['wall_ms']} | {a['cpu_ms']} | {waiting:.2f} | {a['round_trips']} |")
+        out += [
+            "",
+            "Python CPU per request by layer (ms; cProfile self time per package, scaled to the CPU "
+            "time above; 'builtins' are C calls such as JSON, hashing and socket I/O):",
+            "",
+        ]
+        for name, a in anatomy.items():
+            layers = [
+                (k.removeprefix("layer:"), v) for k, v in a.items() if k.startswith("layer:") and v >= 0.05
+            ]
+            out.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in layers))
     out += ["", "## What the gateway's own layers cost per request (CPU, in-process, same run)", ""]
     out += [f"- {k}: {v} µs" for k, v in cpu_probes.items()]
     out += [
@@ -147,14 +177,6 @@ def write_report(
         "(`create_pool(reset=...)` can skip it when no session state is ever set), i.e. one extra",
         "round trip per statement; one pooled connection per operation instead of one per statement.",
     ]
-    out += [
-        "",
-        NOTES,
-        "## Not yet measured",
-        "",
-        "Added to `bench/scenarios.py` once the APIs are merged:",
-        "",
-    ]
-    out += [f"- {p}" for p in PENDING]
+    out += ["", NOTES]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out) + "\n")

@@ -1,9 +1,10 @@
 """What `make bench` measures: a list of scenarios and the ratios between them.
 
 A Scenario is one HTTP request sent in a loop to one server ("gateway", "strawberry" for the
-bare Strawberry baseline, "starlette" for the plain JSON endpoint). A Comparison is a ratio of
-two scenarios' throughput with the target from DESIGN §8 / issue 6. The lead appends scenarios
-as the APIs land (see PENDING at the bottom)."""
+bare Strawberry baseline, "starlette" for the plain JSON endpoint), or a function measured in
+process ("custom": raw COPY, the DP templates). A Comparison is a ratio of two scenarios'
+throughput (or latency) with the target from DESIGN §8 / issue 6. The request documents live in
+bench/documents.py; the custom runners in bench/runners.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from bench import runners
+from bench.documents import (
+    LAYOUT_PATH,
+    PERSONALIZED,
+    TRACK_EVENTS,
+    VIEWER,
+    WHOAMI,
+    track_events_variables,
+)
 
 
 @dataclass(frozen=True)
@@ -26,13 +37,25 @@ class Scenario:
     mirror: str | None = None
     # GET with a conditional request: fetch once, then send If-None-Match with the ETag (304 path).
     if_none_match: bool = False
-    # A non-HTTP baseline measured by a function (dsn, duration_s) -> {"rps", "p50_ms", "p99_ms",
-    # ...}, e.g. asyncpg copy_records_to_table of the rows a trackEvents batch carries, or the
-    # noiseless SQL aggregate behind a DP query. Set server="custom".
-    runner: Callable[[str, float], dict[str, Any]] | None = None
+    # GraphQL variables, built once the database is known: (user ids to use) -> variables.
+    variables: Callable[[list[int]], dict[str, Any]] | None = None
+    # Every FRESH_ID in the body is replaced by a new UUID on each request (bench.loadgen), so a
+    # batch of events is new every time instead of 100 duplicates.
+    fresh_ids: bool = False
+    # A non-HTTP baseline measured by a function (dsn, duration_s, connections) -> {"rps",
+    # "p50_ms", "p99_ms", ...}, e.g. asyncpg copy_records_to_table of the rows a trackEvents
+    # batch carries, or the noiseless SQL aggregate behind a DP query. Set server="custom".
+    runner: Callable[[str, float, int], dict[str, Any]] | None = None
+    # Runs against the large database (--big: 1M users / 10M events) when there is one.
+    big: bool = False
 
-    def body(self) -> str:
-        return json.dumps({"query": self.query}) if self.query else ""
+    def body(self, users: list[int] | None = None) -> str:
+        if not self.query:
+            return ""
+        payload: dict[str, Any] = {"query": self.query}
+        if self.variables is not None:
+            payload["variables"] = self.variables(users or [1])
+        return json.dumps(payload)
 
 
 @dataclass(frozen=True)
@@ -48,9 +71,6 @@ class Comparison:
     lower_is_better: bool = False
 
 
-WHOAMI = "query Whoami { whoami { role subject } }"
-VIEWER = "query Viewer { viewer { id createdAt personalizationLevel country platform preferredChannel } }"
-
 SCENARIOS: list[Scenario] = [
     Scenario("gateway_whoami", "gateway", WHOAMI),
     Scenario("strawberry_whoami", "strawberry", WHOAMI),
@@ -58,28 +78,78 @@ SCENARIOS: list[Scenario] = [
     Scenario("gateway_viewer", "gateway", VIEWER),
     Scenario("strawberry_viewer", "strawberry", VIEWER),
     Scenario("starlette_viewer", "starlette", path="/static/gateway_viewer", mirror="gateway_viewer"),
+    # DESIGN §8: tags + layout + 10 feed items with a complete why, for persona 1 (FULL level,
+    # every purpose granted).
+    Scenario("gateway_personalized", "gateway", PERSONALIZED),
+    Scenario("strawberry_personalized", "strawberry", PERSONALIZED),
+    Scenario(
+        "starlette_personalized",
+        "starlette",
+        path="/static/gateway_personalized",
+        mirror="gateway_personalized",
+    ),
+    # The mobile app's persisted layout GET, revalidated with the ETag it holds: 304, no body.
+    Scenario("gateway_layout_304", "gateway", path=LAYOUT_PATH, method="GET", if_none_match=True),
+    Scenario(
+        "starlette_layout",
+        "starlette",
+        path="/static/gateway_layout_304",
+        method="GET",
+        mirror="gateway_layout_304",
+    ),
+    # 100 new events per request, for 100 different users, sent by the app role.
+    Scenario(
+        "gateway_track_events_100",
+        "gateway",
+        TRACK_EVENTS,
+        role="app",
+        variables=track_events_variables,
+        fresh_ids=True,
+    ),
+    Scenario("copy_events_rows", "custom", runner=runners.copy_events),
+    Scenario("dp_users_by_country", "custom", runner=runners.dp_noisy, big=True),
+    Scenario("dp_users_by_country_noiseless", "custom", runner=runners.dp_noiseless, big=True),
 ]
 
 COMPARISONS: list[Comparison] = [
     Comparison("whoami: gateway / bare Strawberry", "gateway_whoami", "strawberry_whoami"),
     Comparison("whoami: gateway / plain Starlette", "gateway_whoami", "starlette_whoami"),
-    Comparison(
-        "viewer: gateway / bare Strawberry (same shape)",
-        "gateway_viewer",
-        "strawberry_viewer",
-        target=0.60,
-        note="DB round trips: consent snapshot, account row, audit insert",
-    ),
+    Comparison("viewer: gateway / bare Strawberry (same shape)", "gateway_viewer", "strawberry_viewer"),
     Comparison("viewer: gateway / plain Starlette", "gateway_viewer", "starlette_viewer"),
+    Comparison(
+        "personalized viewer (tags + layout + 10 feed items with why): gateway / bare Strawberry",
+        "gateway_personalized",
+        "strawberry_personalized",
+        target=0.60,
+        note="see 'What bounds the misses'",
+    ),
+    Comparison(
+        "personalized viewer: gateway / plain Starlette", "gateway_personalized", "starlette_personalized"
+    ),
+    Comparison(
+        "layout GET, matching ETag (304) / plain Starlette",
+        "gateway_layout_304",
+        "starlette_layout",
+        target=0.40,
+        note="see 'What bounds the misses'",
+    ),
+    Comparison(
+        "trackEvents, batches of 100 (events/s) / raw COPY (rows/s)",
+        "gateway_track_events_100",
+        "copy_events_rows",
+        target=0.30,
+        note="see 'What bounds the misses'",
+        numerator_scale=100,
+    ),
+    Comparison(
+        "DP usersBy(COUNTRY) / same aggregate without noise (p50 latency)",
+        "dp_users_by_country",
+        "dp_users_by_country_noiseless",
+        target=1.3,
+        note="see 'What bounds the misses'",
+        lower_is_better=True,
+    ),
 ]
 
 # Worker scaling: this scenario is re-run with 1, 2 and 4 gateway workers.
-SCALING_SCENARIO = "gateway_viewer"
-
-# Not measurable until the APIs are merged (the lead adds them as Scenarios + Comparisons):
-PENDING = [
-    "viewer with tags + layout + feed(limit: 10) { items { why } } vs bare Strawberry same shape (>= 60%)",
-    "layout GET with matching If-None-Match -> 304 vs plain Starlette endpoint (>= 40%)",
-    "trackEvents batches of 100 vs asyncpg copy_records_to_table of the same rows (>= 30%)",
-    "DP audience query vs the same aggregate without noise at 1M users / 10M events (<= 1.3x)",
-]
+SCALING_SCENARIO = "gateway_personalized"

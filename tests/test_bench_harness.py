@@ -10,6 +10,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SMOKE = [
+    "gateway_whoami",
+    "strawberry_whoami",
+    "starlette_whoami",
+    "gateway_viewer",
+    "strawberry_viewer",
+    "gateway_personalized",
+    "strawberry_personalized",
+    "gateway_layout_304",
+    "starlette_layout",
+    "gateway_track_events_100",
+    "copy_events_rows",
+    "dp_users_by_country",
+    "dp_users_by_country_noiseless",
+]
 
 
 def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
@@ -30,8 +45,10 @@ def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
         "500",
         "--connections",
         "2",
+        "--warmup",
+        "0.2",
         "--only",
-        "gateway_whoami,strawberry_whoami,starlette_whoami,gateway_viewer,strawberry_viewer",
+        ",".join(SMOKE),
         "--data-dir",
         str(tmp_path / "data"),
         "--output",
@@ -46,4 +63,42 @@ def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
     assert "| viewer: gateway / bare Strawberry (same shape) |" in report
     assert "| gateway_whoami | gateway |" in report
     assert "## Machine" in report and "nproc" in report
-    assert "## Not yet measured" in report
+    assert (
+        "| personalized viewer (tags + layout + 10 feed items with why): gateway / bare Strawberry |"
+        in report
+    )
+    assert "| layout GET, matching ETag (304) / plain Starlette |" in report
+    assert "| trackEvents, batches of 100 (events/s) / raw COPY (rows/s) |" in report
+    assert "| DP usersBy(COUNTRY) / same aggregate without noise (p50 latency) |" in report
+    assert "| gateway_layout_304 | gateway |" in report
+    assert "## Anatomy of one request" in report
+
+
+def test_the_bare_strawberry_baseline_mirrors_the_gateway_types() -> None:
+    """Same shape means the same types: every type the baseline declares exists in the gateway's
+    schema with the same fields (names, types, nullability) and enum values."""
+    from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLUnionType
+
+    from bench.baselines import strawberry_app
+    from gateway.schema import build_schema
+    from gateway.settings import Environment, Settings
+
+    gateway = build_schema(Settings(environment=Environment.TEST, jwt_secret="s" * 48))._schema
+    baseline = strawberry_app().schema._schema
+    unselected = {("LayoutConfig", "tags")}  # nullable in the baseline: the query does not select it
+    checked = 0
+    for name, mine in baseline.type_map.items():
+        kinds = GraphQLObjectType | GraphQLEnumType | GraphQLUnionType
+        if name.startswith("__") or name in ("Query", "Whoami", "Viewer") or not isinstance(mine, kinds):
+            continue
+        theirs = gateway.type_map[name]
+        if isinstance(mine, GraphQLEnumType):
+            assert set(mine.values) == set(theirs.values), name
+        elif isinstance(mine, GraphQLUnionType):
+            assert {t.name for t in mine.types} == {t.name for t in theirs.types}, name
+        elif isinstance(mine, GraphQLObjectType):
+            for field, f in mine.fields.items():
+                if (name, field) not in unselected:
+                    assert str(f.type) == str(theirs.fields[field].type), (name, field)
+        checked += 1
+    assert checked >= 15

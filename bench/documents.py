@@ -1,0 +1,117 @@
+"""The requests the bench sends: GraphQL documents and the persisted layout GET.
+
+PERSONALIZED is DESIGN §8's viewer query: tags + layout + 10 feed items, each with a complete
+why (every field of `Why`). The bare Strawberry baseline (bench/baselines.py) mirrors exactly
+this selection."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from gateway.persisted import DOCUMENTS_DIR, document_id
+
+WHOAMI = "query Whoami { whoami { role subject } }"
+VIEWER = "query Viewer { viewer { id createdAt personalizationLevel country platform preferredChannel } }"
+
+WHY_FIELDS = """
+fragment WhyFields on Why {
+  decisionId
+  mode
+  summary
+  reasons { code text weight sourceItemId sourceItemName }
+  signalSources
+  dataCategories
+  purposes
+  rule { kind id version }
+  matchedCriteria
+  controls { kind label purpose }
+  consentSnapshotId
+  generatedAt
+}
+"""
+
+PERSONALIZED = (
+    """query Personalized {
+  viewer {
+    id
+    personalizationLevel
+    tags {
+      experience
+      priceTier
+      experienceWhy { ...WhyFields }
+      priceTierWhy { ...WhyFields }
+    }
+    feed(surface: HOME, limit: 10) {
+      rank
+      item { id name category subcategory priceLevel priceCents }
+      why { ...WhyFields }
+    }
+  }
+  layoutConfig(platform: IOS, appVersion: "4.2.0") {
+    __typename
+    ... on LayoutConfig {
+      configVersion
+      mode
+      sections { key position why { ...WhyFields } }
+      offers { count why { ...WhyFields } }
+      flags { key enabled why { ...WhyFields } }
+    }
+    ... on InvalidInput { message errors { field message } }
+  }
+}
+"""
+    + WHY_FIELDS
+)
+
+LAYOUT_ID = document_id((DOCUMENTS_DIR / "layout.graphql").read_text())
+LAYOUT_VARIABLES = {"platform": "IOS", "appVersion": "4.2.0"}
+LAYOUT_PATH = f"/graphql/persisted/{LAYOUT_ID}?variables=" + quote(
+    json.dumps(LAYOUT_VARIABLES, separators=(",", ":"))
+)
+
+TRACK_EVENTS = """mutation Track($events: [EventInput!]!) {
+  trackEvents(events: $events) {
+    __typename
+    ... on TrackEventsResult { accepted duplicates droppedNoConsent }
+    ... on InvalidInput { message errors { field message index } }
+  }
+}"""
+
+# bench.loadgen replaces every occurrence with a new UUID per request (same length).
+FRESH_ID = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+BATCH = 100
+# What an app sends: mostly views and clicks of catalog items, some sessions and feature use.
+KINDS = ("VIEW",) * 6 + ("CLICK",) * 2 + ("SESSION_START", "FEATURE_USED")
+FEATURES = ("wishlist", "search", "orders", "scan")
+ITEMS = 20  # item ids 1..20 exist in every seeded catalog
+
+
+def track_events(users: list[int], rng: random.Random | None = None) -> list[dict[str, Any]]:
+    """One batch: BATCH events for distinct users drawn from `users`, ids left to FRESH_ID."""
+    rng = rng or random.Random(7)
+    owners = rng.sample(users, min(BATCH, len(users)))
+    occurred = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    events: list[dict[str, Any]] = []
+    for i in range(BATCH):
+        kind = KINDS[i % len(KINDS)]
+        event: dict[str, Any] = {
+            "id": FRESH_ID,
+            "type": kind,
+            "occurredAt": occurred,
+            "userId": str(owners[i % len(owners)]),
+            "platform": "IOS",
+        }
+        if kind in ("VIEW", "CLICK"):
+            event["itemId"] = str(rng.randint(1, ITEMS))
+        if kind == "FEATURE_USED":
+            event["feature"] = rng.choice(FEATURES)
+        events.append(event)
+    return events
+
+
+def track_events_variables(users: list[int]) -> dict[str, Any]:
+    return {"events": track_events(users)}

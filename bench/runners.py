@@ -1,0 +1,135 @@
+"""Scenarios measured in process rather than over HTTP (server "custom").
+
+- `copy_events`: raw asyncpg `copy_records_to_table` of exactly the rows a trackEvents batch
+  carries (bench.documents.track_events, fresh event ids), 100 rows per COPY, on as many
+  connections as the load generator uses: the ceiling for storing events. Its `rps` is rows/s.
+- `dp_noisy` / `dp_noiseless`: `privacy.dp.templates.run` vs `run_without_noise` for the same
+  DPQuery over the same pool, one call at a time (latency). The answer cache and the budget
+  ledger sit in the resolver above `run`, so every call here runs the real SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from bench import database
+from bench.documents import track_events
+from privacy.dp import templates
+from privacy.dp.query import DPQuery, Template
+from resolvers.analytics_args import params_from
+from resolvers.config import DomainConfig
+from sql.pool import create_pool
+
+EVENT_COLUMNS = (
+    "user_id",
+    "event_id",
+    "type",
+    "item_id",
+    "value",
+    "feature",
+    "query",
+    "platform",
+    "occurred_at",
+)
+# The representative audience template: one pass over dp_audience (every consented user).
+DP_QUERY = DPQuery(Template.USERS_BY, Decimal("1.0"), dimensions=("COUNTRY",))
+DP_MIN_CALLS = 3
+DP_TIMEOUT_MS = 120_000  # at 1M users one scan takes seconds; the API's own limit is not measured here
+
+
+def _figures(latencies: list[float], units: int, elapsed: float) -> dict[str, Any]:
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
+
+    return {
+        "requests": len(latencies),
+        "errors": 0,
+        "statuses": {},
+        "rps": round(units / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
+
+
+def _rows(users: list[int]) -> list[tuple[Any, ...]]:
+    rows = []
+    for e in track_events(users):
+        rows.append(
+            (
+                int(e["userId"]),
+                None,  # the event id: fresh per COPY
+                e["type"].lower(),
+                int(e["itemId"]) if "itemId" in e else None,
+                None,
+                e.get("feature"),
+                None,
+                e["platform"].lower(),
+                datetime.fromisoformat(e["occurredAt"]),
+            )
+        )
+    return rows
+
+
+async def _copy(dsn: str, duration: float, connections: int) -> dict[str, Any]:
+    template = _rows(await database.owners(dsn))
+    latencies: list[float] = []
+
+    async def worker(until: float) -> int:
+        conn = await asyncpg.connect(dsn)
+        copied = 0
+        try:
+            while time.perf_counter() < until:
+                records = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
+                start = time.perf_counter()
+                await conn.copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
+                latencies.append(time.perf_counter() - start)
+                copied += len(records)
+        finally:
+            await conn.close()
+        return copied
+
+    start = time.perf_counter()
+    rows = await asyncio.gather(*(worker(start + duration) for _ in range(connections)))
+    return _figures(latencies, sum(rows), time.perf_counter() - start)
+
+
+def copy_events(dsn: str, duration: float, connections: int) -> dict[str, Any]:
+    return asyncio.run(_copy(dsn, duration, connections))
+
+
+Run = Callable[[asyncpg.Pool], Awaitable[dict[str, Any]]]
+
+
+async def _dp(dsn: str, duration: float, call: Run) -> dict[str, Any]:
+    pool = await create_pool(dsn, max_size=2, statement_timeout_ms=DP_TIMEOUT_MS, application_name="bench")
+    latencies: list[float] = []
+    try:
+        await call(pool)  # warm-up: plans and caches, not counted
+        start = time.perf_counter()
+        while time.perf_counter() < start + duration or len(latencies) < DP_MIN_CALLS:
+            t = time.perf_counter()
+            await call(pool)
+            latencies.append(time.perf_counter() - t)
+        return _figures(latencies, len(latencies), time.perf_counter() - start)
+    finally:
+        await pool.close()
+
+
+def dp_noisy(dsn: str, duration: float, connections: int) -> dict[str, Any]:
+    params = params_from(DomainConfig())
+    return asyncio.run(_dp(dsn, duration, lambda pool: templates.run(pool, DP_QUERY, params)))
+
+
+def dp_noiseless(dsn: str, duration: float, connections: int) -> dict[str, Any]:
+    params = params_from(DomainConfig())
+    return asyncio.run(_dp(dsn, duration, lambda pool: templates.run_without_noise(pool, DP_QUERY, params)))
