@@ -38,8 +38,9 @@ typecheck: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/gateway export-schema -o schema.graphql
 
+## Benchmarks -> docs/benchmarks.md (BENCH_ARGS="--big" adds the 1M-user DP run; see that file)
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench import database, machine, probes
+from bench import database, machine, probes, runners
 from bench.documents import FRESH_ID
 from bench.loadgen import request_maker
 from bench.report import write_report
@@ -131,7 +131,7 @@ def main() -> int:
         else:
             data_note += "; DP scenarios on the same database (run with --big for 1M users / 10M events)"
         print(f"data: {data_note}", file=sys.stderr)
-        db_probes = probes.probe(dsn)
+        db_probes = probes.probe(dsn) | runners.ingest_probe(dsn)
         cpu_probes = probes.cpu()
         print(f"database probes (ms): {db_probes}; gateway layers (us): {cpu_probes}", file=sys.stderr)
         env = {

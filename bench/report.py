@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import bounds
 from bench.anatomy import REQUESTS as ANATOMY_REQUESTS
 from bench.scenarios import Comparison, Scenario
 
@@ -20,10 +21,37 @@ same machine, so it competes with the servers for CPU: with few cores every serv
 CPU-bound and the ratios compare CPU cost per request.
 
 - **bare Strawberry**: `bench/baselines.py`, the same query shapes answered from static
-  objects, with ParserCache and ValidationCache, no auth, middleware or database.
+  objects, with ParserCache and ValidationCache, no auth, middleware or database. For the
+  personalized query its types mirror the gateway's exactly (`bench/baseline_types.py`, checked
+  by tests/test_bench_harness.py) and are filled from the gateway's own answer, so both
+  serialise the same 10 feed items, layout and complete whys.
 - **plain Starlette**: returns the gateway's exact response bytes from memory: the ceiling.
+- **personalized viewer**: user 1 (persona "power shopper", FULL level, every purpose
+  granted): `viewer { tags { ... whys } feed(surface: HOME, limit: 10) { rank item why } }`
+  plus `layoutConfig(platform: IOS)`, every `Why` field selected (`bench/documents.py`).
+- **layout 304**: `GET /graphql/persisted/{sha256 of layout.graphql}?variables=...` with the
+  ETag from a first GET in `If-None-Match`; the plain endpoint serves the 200 body.
+- **trackEvents**: role app, 100 events per request for 100 different users who consented
+  (views, clicks, sessions, feature use), new event ids on every request (`--fresh-id` in the
+  load generator); the COPY baseline (`bench/runners.py`) writes the same rows with new ids
+  into `events` on as many connections, 100 rows per COPY; its req/s column is rows/s.
+- **DP query**: `privacy.dp.templates.run` vs `run_without_noise` for usersBy(COUNTRY)
+  (epsilon 1) over the same pool, one call at a time, in process: the answer cache and the
+  budget ledger live above `run`, so every call runs the real aggregate over `dp_audience`.
 - The gateway runs with every limit on (rate limits set high so one client does not trip
   them), JSON access logs, Prometheus metrics and the privacy guard's audit writes.
+
+## How to run
+
+- `make bench`: everything except the large database, in a few minutes: embedded PostgreSQL in
+  `.data/bench` (or `DATABASE_URL`), seeded once with `gateway seed --users 5000 --events
+  50000` and reused afterwards (`--users`/`--events`, or BENCH_USERS/BENCH_EVENTS).
+- `make bench BENCH_ARGS="--big"`: the DP scenarios on a 1M users / 10M events database:
+  `--big-dsn` (or BENCH_BIG_DATABASE_URL; default an embedded `gateway_bench_big`), seeded
+  on first use (`--big-users`, `--big-events`; about 6 min on 2 cores) and reused after.
+- `--duration`, `--rounds`, `--warmup`, `--connections`: per scenario; `--workers 1,2,4`:
+  the scaling run; `--only a,b`: some scenarios; `--no-anatomy`: skip the in-process replay;
+  `--output`: where the report goes.
 """
 
 
@@ -167,6 +195,7 @@ def write_report(
                 (k.removeprefix("layer:"), v) for k, v in a.items() if k.startswith("layer:") and v >= 0.05
             ]
             out.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in layers))
+    out += bounds.section(results, anatomy or {}, db_probes, machine)
     out += ["", "## What the gateway's own layers cost per request (CPU, in-process, same run)", ""]
     out += [f"- {k}: {v} µs" for k, v in cpu_probes.items()]
     out += [

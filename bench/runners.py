@@ -41,7 +41,7 @@ EVENT_COLUMNS = (
 )
 # The representative audience template: one pass over dp_audience (every consented user).
 DP_QUERY = DPQuery(Template.USERS_BY, Decimal("1.0"), dimensions=("COUNTRY",))
-DP_MIN_CALLS = 3
+DP_MIN_CALLS = 5
 DP_TIMEOUT_MS = 120_000  # at 1M users one scan takes seconds; the API's own limit is not measured here
 
 
@@ -105,6 +105,47 @@ async def _copy(dsn: str, duration: float, connections: int) -> dict[str, Any]:
 
 def copy_events(dsn: str, duration: float, connections: int) -> dict[str, Any]:
     return asyncio.run(_copy(dsn, duration, connections))
+
+
+async def _ingest_probe(dsn: str) -> dict[str, float]:
+    """One batch of 100 event rows, 20 times, one at a time: raw COPY vs the gateway's own
+    ingest_events statement (rows + rollups + audit in one commit), without any Python layer."""
+    from sql import load_queries
+
+    q = load_queries()
+    template = _rows(await database.owners(dsn))
+    conn = await asyncpg.connect(dsn)
+    out: dict[str, float] = {}
+    try:
+        for label in (
+            "COPY of 100 event rows",
+            "ingest_events statement, 100 events (rows + rollups + audit)",
+        ):
+            start = time.perf_counter()
+            for _ in range(PROBE_BATCHES):
+                rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
+                if label.startswith("COPY"):
+                    await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
+                    continue
+                await conn.execute(q.ensure_user_signals, sorted({r[0] for r in rows}))
+                await conn.fetch(
+                    q.ingest_events,
+                    *([r[i] for r in rows] for i in range(len(EVENT_COLUMNS))),
+                    "bench-probe",
+                    "app",
+                    "bench-app",
+                )
+            out[label] = round((time.perf_counter() - start) / PROBE_BATCHES * 1000, 2)
+    finally:
+        await conn.close()
+    return out
+
+
+PROBE_BATCHES = 20
+
+
+def ingest_probe(dsn: str) -> dict[str, float]:
+    return asyncio.run(_ingest_probe(dsn))
 
 
 Run = Callable[[asyncpg.Pool], Awaitable[dict[str, Any]]]
