@@ -121,7 +121,7 @@ def write_report(
         cells = [
             s.name,
             s.server,
-            f"{r['rps']:.0f}",
+            f"{r['rps']:.0f}" if r["rps"] >= 10 else f"{r['rps']:.2f}",
             r["p50_ms"],
             r["p99_ms"],
             non_200,

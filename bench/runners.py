@@ -124,7 +124,7 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
             start = time.perf_counter()
             for _ in range(PROBE_BATCHES):
                 rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
-                if label.startswith("COPY"):
+                if label == COPY_PROBE:
                     await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
                     continue
                 await conn.execute(q.ensure_user_signals, sorted({r[0] for r in rows}))
@@ -142,6 +142,8 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
 
 
 PROBE_BATCHES = 20
+COPY_PROBE = "COPY of 100 event rows"
+INGEST_PROBE = "the gateway's ingest statements for 100 events (rows, rollups, audit; one commit)"
 
 
 def ingest_probe(dsn: str) -> dict[str, float]:
