@@ -117,10 +117,7 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
     conn = await asyncpg.connect(dsn)
     out: dict[str, float] = {}
     try:
-        for label in (
-            "COPY of 100 event rows",
-            "ingest_events statement, 100 events (rows + rollups + audit)",
-        ):
+        for label in (COPY_PROBE, INGEST_PROBE):
             start = time.perf_counter()
             for _ in range(PROBE_BATCHES):
                 rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
