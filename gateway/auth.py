@@ -7,13 +7,14 @@ signature, unknown role, missing subject) is refused with 401 and a message sayi
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 
 from gateway.settings import Settings
 from privacy.principal import ANONYMOUS, Principal, Role
 
+_CACHE_SIZE = 10_000
 _TOKEN_ROLES = {r.value: r for r in Role if r is not Role.ANONYMOUS}
 
 
@@ -32,6 +33,10 @@ class Verifier:
     issuer: str | None
     audience: str | None
     leeway: int
+    # Verified tokens -> (principal, expiry): a client sends the same token on every request,
+    # and signature checking is most of the per-request auth cost. Bounded; expiry is checked
+    # again on every hit, so a cached token stops working when it expires.
+    _verified: dict[str, tuple[Principal, float]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Verifier:
@@ -52,9 +57,22 @@ class Verifier:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("Authorization header must be 'Bearer <token>'")
+        token = token.strip()
+        hit = self._verified.get(token)
+        if hit is not None:
+            if time.time() < hit[1] + self.leeway:
+                return hit[0]
+            del self._verified[token]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= _CACHE_SIZE:
+            self._verified.clear()  # crude but bounded; refills with the tokens in use
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
-                token.strip(),
+                token,
                 self.key,
                 algorithms=[self.algorithm],
                 issuer=self.issuer,
@@ -88,7 +106,7 @@ class Verifier:
             raise AuthError("a user token's subject must be a positive integer user id")
         if not subject or len(subject) > 128:
             raise AuthError("token subject must be 1-128 characters")
-        return Principal(role, subject)
+        return Principal(role, subject), float(claims["exp"])
 
 
 def issue_token(

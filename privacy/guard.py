@@ -8,8 +8,10 @@ pays one INSERT per request instead of one per read.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -36,6 +38,11 @@ class ConsentRequired(PrivacyError):
 class NotYourData(PrivacyError):
     def __init__(self) -> None:
         super().__init__("a user can only read or change their own data")
+
+
+# One decision-log row: (decision_id, surface, subject_kind, subject_id, rank, mode, record
+# as JSON, consent_snapshot_id, generated_at). Built by the resolvers, which own the record type.
+DecisionRow = tuple[uuid.UUID, str, str, str, int | None, str, dict[str, Any], str, datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,19 +172,23 @@ class Guard:
         """Drop pending entries naming an erased user, so the flush does not re-create them."""
         self.audit = [e for e in self.audit if e.subject_user_id != user_id]
 
-    async def flush(self) -> None:
-        """Write this operation's audit entries (one statement) and forget them."""
-        if not self.audit:
+    async def flush(self, decisions: Sequence[DecisionRow] = ()) -> None:
+        """Write this operation's audit entries, and the decision records of its user, in one
+        round trip (the decision log is written here so an operation costs one write)."""
+        if not self.audit and not decisions:
             return
         entries, self.audit = self.audit, []
+        columns: list[list[Any]] = [list(c) for c in zip(*decisions, strict=True)] if decisions else [[]] * 9
         await self.pool.execute(
-            Q.insert_audit_entries,
+            Q.log_operation,
             self.request_id,
             self.principal.role.value,
             self.principal.subject,
+            self.principal.user_id,
             [e.subject_user_id for e in entries],
             [e.purpose for e in entries],
             [e.table for e in entries],
             [e.action for e in entries],
-            self.principal.user_id,
+            self.snapshot.user_id if decisions else None,
+            *columns,
         )

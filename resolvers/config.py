@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from resolvers.catalog import SENSITIVE_CATEGORIES
 from resolvers.limits import LimitsConfig
 from resolvers.personal_config import IngestConfig, LayoutConfig
 from resolvers.personalization_config import PersonalizationConfig
@@ -56,10 +57,9 @@ class DPConfig(BaseModel):
     # Histogram bin lower edges; the last bin is open (values above are clamped into it).
     order_value_bins_cents: tuple[int, ...] = (0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000)
     session_bins: tuple[int, ...] = (0, 1, 2, 5, 10, 20, 50, 100)
-    categories: tuple[str, ...] = (
-        "apparel", "beauty", "books", "electronics", "grocery",
-        "home", "restaurants", "sports", "toys", "travel",
-    )  # fmt: skip
+    # The public key set of the CATEGORY dimension: the catalog's categories, never a sensitive
+    # one (an audience defined by health or pregnancy purchases is not offered to analysts).
+    categories: tuple[str, ...] = ("apparel", "beauty", "electronics", "groceries", "restaurants")
     countries: tuple[str, ...] = (
         "AU", "BR", "CA", "DE", "ES", "FR", "GB", "IN", "IT", "JP", "MX", "NL", "PL", "SE", "US",
     )  # fmt: skip
@@ -68,6 +68,9 @@ class DPConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_bins(self) -> DPConfig:
+        sensitive = sorted(set(self.categories) & SENSITIVE_CATEGORIES)
+        if sensitive:
+            raise ValueError(f"categories must not include sensitive categories: {sensitive}")
         for name in ("order_value_bins_cents", "session_bins"):
             edges = getattr(self, name)
             if not edges or edges[0] != 0 or list(edges) != sorted(set(edges)):

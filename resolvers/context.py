@@ -50,22 +50,25 @@ class Context:
             self.decisions.extend(records)
 
     async def close(self) -> None:
-        """End of the operation: write the audit entries and the decision log (one statement each)."""
-        if self._guard is not None:
-            await self._guard.flush()
-            user_id = self._guard.snapshot.user_id
-            if self.decisions and user_id is not None:
-                records, self.decisions = self.decisions, []
-                await self.pool.execute(
-                    Q.insert_decisions,
-                    user_id,
-                    [r.decision_id for r in records],
-                    [r.surface for r in records],
-                    [r.subject_kind for r in records],
-                    [r.subject_id for r in records],
-                    [r.rank for r in records],
-                    [r.mode.value for r in records],
-                    [r.to_json() for r in records],
-                    [r.consent_snapshot_id for r in records],
-                    [r.generated_at for r in records],
+        """End of the operation: write the audit entries and the decision log, in one round trip."""
+        if self._guard is None:
+            return
+        records, self.decisions = self.decisions, []
+        await self._guard.flush(
+            [
+                (
+                    r.decision_id,
+                    r.surface,
+                    r.subject_kind,
+                    r.subject_id,
+                    r.rank,
+                    r.mode.value,
+                    r.to_json(),
+                    r.consent_snapshot_id,
+                    r.generated_at,
                 )
+                for r in records
+            ]
+            if self._guard.snapshot.user_id is not None
+            else []
+        )

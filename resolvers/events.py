@@ -20,7 +20,7 @@ from privacy.principal import Role
 from privacy.snapshots import load_snapshots
 from resolvers.context import Context
 from resolvers.errors import FieldError, Forbidden, InvalidInput
-from resolvers.ingest import Checked, check, parse
+from resolvers.ingest import Checked, EventKind, check, parse
 from resolvers.permissions import require
 from sql import load_queries
 
@@ -34,26 +34,18 @@ class Platform(Enum):
     ANDROID = "android"
 
 
-@strawberry.enum(
-    description="What happened. `value` means: dwell ms, purchase cents, cart quantity, party size."
+# The GraphQL enum is the ingestion enum itself, registered under its schema name.
+strawberry.enum(
+    EventKind,
+    name="EventType",
+    description="What happened. `value` means: dwell ms, purchase cents, cart quantity, party size.",
 )
-class EventType(Enum):
-    VIEW = "view"
-    CLICK = "click"
-    DWELL = "dwell"
-    SEARCH = "search"
-    ADD_TO_CART = "add_to_cart"
-    REMOVE_FROM_CART = "remove_from_cart"
-    PURCHASE = "purchase"
-    BOOKING = "booking"
-    SESSION_START = "session_start"
-    FEATURE_USED = "feature_used"
 
 
 @strawberry.input(description="One event. `id` is a client-generated UUID: resending it is a no-op.")
 class EventInput:
     id: strawberry.ID
-    type: EventType
+    type: EventKind
     occurred_at: datetime
     user_id: strawberry.ID | None = strawberry.field(default=None, description="Required for role app.")
     item_id: strawberry.ID | None = None

@@ -49,14 +49,18 @@ def db_dsn(admin_dsn: str, template_db: str) -> Iterator[str]:
     pg.drop_database(admin_dsn, name)
 
 
-@pytest.fixture
-def settings(db_dsn: str, tmp_path: Path) -> Settings:
+def make_settings(dsn: str, data_dir: Path) -> Settings:
     return Settings(
         environment=Environment.TEST,
-        database_url=SecretStr(db_dsn),
-        data_dir=tmp_path / "data",
+        database_url=SecretStr(dsn),
+        data_dir=data_dir,
         jwt_secret=SecretStr(TEST_SECRET),
     )
+
+
+@pytest.fixture
+def settings(db_dsn: str, tmp_path: Path) -> Settings:
+    return make_settings(db_dsn, tmp_path / "data")
 
 
 @pytest.fixture
@@ -142,12 +146,7 @@ def demo_dsn(admin_dsn: str, demo_template: str) -> Iterator[str]:
 
 @pytest.fixture
 def demo_settings(demo_dsn: str, tmp_path: Path) -> Settings:
-    return Settings(
-        environment=Environment.TEST,
-        database_url=SecretStr(demo_dsn),
-        data_dir=tmp_path / "data",
-        jwt_secret=SecretStr(TEST_SECRET),
-    )
+    return make_settings(demo_dsn, tmp_path / "data")
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ FROM generate_series($1::bigint, $2::bigint) g
 CATEGORY_STATS = """
 INSERT INTO user_category_stats (user_id, category, views, add_to_carts, purchases, spend_cents)
 SELECT g, c, 1 + g % 3, g % 2, g % 2, (g % 2) * 700
-FROM generate_series($1::bigint, $2::bigint) g, unnest(ARRAY['apparel', 'books']) c
+FROM generate_series($1::bigint, $2::bigint) g, unnest(ARRAY['apparel', 'beauty']) c
 """
 
 

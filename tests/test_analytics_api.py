@@ -15,7 +15,7 @@ from gateway.settings import Settings
 from privacy.dp.query import DPQuery, Template
 from privacy.principal import Role
 from resolvers.analytics_args import params_from
-from resolvers.config import DomainConfig
+from resolvers.config import DomainConfig, DPConfig
 from resolvers.limits import LimitsConfig
 from tests.conftest import gql, running_client
 from tests.dp_data import seed_audience, sql
@@ -296,7 +296,8 @@ async def test_reported_sensitivities_and_costs(client: httpx.AsyncClient, token
     data = (await gql(client, doc, token=t))["data"]
     assert data["c"]["count"] == {"sensitivity": 1, "noiseScale": 2.0, "epsilon": "0.5"}
     assert {g["count"]["sensitivity"] for g in data["k"]["groups"]} == {5}  # 5 categories x 1 platform
-    assert len(data["k"]["groups"]) == 10 * 4 and data["k"]["threshold"] is None  # public keys, all released
+    # public keys (declared categories x platforms), all released
+    assert len(data["k"]["groups"]) == len(DPConfig().categories) * 4 and data["k"]["threshold"] is None
     assert data["s"]["sum"] == {"sensitivity": 100_000, "noiseScale": 200_000.0}
     assert data["m"]["sum"]["epsilon"] == data["m"]["count"]["epsilon"] == "0.25"
     assert data["m"]["mean"]["epsilon"] == "0.5"

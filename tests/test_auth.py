@@ -110,3 +110,15 @@ def test_production_refuses_development_secret() -> None:
         Settings(environment=Environment.PRODUCTION)
     with pytest.raises(ValueError, match="GraphiQL cannot be enabled"):
         Settings(environment=Environment.PRODUCTION, jwt_public_key=public, graphiql=True)
+
+
+def test_a_cached_token_still_expires() -> None:
+    """Verified tokens are cached per process; the cache must not outlive the token."""
+    verifier = Verifier(TEST_SECRET, "HS256", None, None, leeway=0)
+    now = int(time.time())
+    token = jwt.encode({"sub": "5", "role": "user", "exp": now + 1}, TEST_SECRET, "HS256")
+    assert verifier.principal(f"Bearer {token}").user_id == 5
+    assert verifier.principal(f"Bearer {token}").user_id == 5  # from the cache
+    time.sleep(max(0.0, now + 1.05 - time.time()))
+    with pytest.raises(AuthError, match="token expired"):
+        verifier.principal(f"Bearer {token}")

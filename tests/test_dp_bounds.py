@@ -39,10 +39,9 @@ HEAVY_USER = [
               || '{"search": 100000, "wishlist": 100000}'""",
     """INSERT INTO user_category_stats (user_id, category, views, add_to_carts, purchases, spend_cents)
        SELECT $1::bigint, c, 1000, 1000, 1000, 100000000
-       FROM unnest(ARRAY['apparel', 'beauty', 'books', 'electronics', 'grocery', 'home', 'restaurants',
-                         'sports', 'toys', 'travel']) c
+       FROM unnest(ARRAY['apparel', 'beauty', 'electronics', 'groceries', 'restaurants', 'pharmacy']) c
        UNION ALL
-       SELECT $1::bigint, 'undeclared_' || g, 1, 1, 1, 100 FROM generate_series(1, 9990) g""",
+       SELECT $1::bigint, 'undeclared_' || g, 1, 1, 1, 100 FROM generate_series(1, 9994) g""",
 ]
 
 QUERIES = [

@@ -195,3 +195,12 @@ def test_default_randomness_is_secure_and_not_repeatable() -> None:
     b = [r.value for r in release_counts([1000] * 50, spec)]
     assert a != b  # P(equal) < 0.1^50
     assert math.isfinite(sum(a))
+
+
+def test_sensitive_categories_cannot_be_declared_as_an_analyst_dimension() -> None:
+    from pydantic import ValidationError
+
+    from resolvers.config import DPConfig
+
+    with pytest.raises(ValidationError, match="sensitive categories"):
+        DPConfig(categories=("apparel", "pharmacy"))

@@ -8,14 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
-from gateway import create_app
 from privacy.principal import Role
 from resolvers.config import DomainConfig
 from resolvers.personalization_config import PersonalizationConfig
-from tests.conftest import _with_state, gql
+from tests.conftest import gql, running_client
 from tests.personalization_world import add_user, set_signals, world
 
 CREATE_OFFER = """mutation($i: OfferInput!) { createOffer(input: $i) {
@@ -159,25 +157,22 @@ async def test_user_cap_is_stricter_than_offer_caps(settings, conn, token) -> No
     strict = settings.model_copy(
         update={"domain": DomainConfig(personalization=PersonalizationConfig(user_offer_cap=3))}
     )
-    app = create_app(strict)
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=_with_state(app, state))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            for name in ("A", "B"):
-                await make_offer(
-                    client,
-                    token,
-                    name=name,
-                    kind="abandoned_cart",
-                    params={"min_cart_value_cents": 100},
-                    capPerWindow=5,
-                    capWindowHours=24,
-                )
-            await add_user(conn, 330)
-            await set_signals(conn, 330, cart={1: 1}, cart_value_cents=24000)
-            tok = token(sub=330)
-            results = await asyncio.gather(
-                *(offers(client, tok, headers={"x-device-id": f"d{i % 3}"}) for i in range(6))
+    async with running_client(strict) as client:
+        for name in ("A", "B"):
+            await make_offer(
+                client,
+                token,
+                name=name,
+                kind="abandoned_cart",
+                params={"min_cart_value_cents": 100},
+                capPerWindow=5,
+                capWindowHours=24,
             )
+        await add_user(conn, 330)
+        await set_signals(conn, 330, cart={1: 1}, cart_value_cents=24000)
+        tok = token(sub=330)
+        results = await asyncio.gather(
+            *(offers(client, tok, headers={"x-device-id": f"d{i % 3}"}) for i in range(6))
+        )
     assert sum(len(r) for r in results) == 3
     assert await conn.fetchval("SELECT count(*) FROM impressions WHERE user_id = 330") == 3

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from gateway import Settings, create_app
+from gateway import Settings
 from gateway.persisted import DOCUMENTS_DIR, Registry, document_id
 from gateway.schema import build_schema
-from tests.conftest import _with_state
+from tests.conftest import running_client
 
 LAYOUT_TEXT = (DOCUMENTS_DIR / "layout.graphql").read_text()
 VARIABLES = {"platform": "ANDROID", "appVersion": "1.0"}
@@ -18,11 +18,8 @@ VARIABLES = {"platform": "ANDROID", "appVersion": "1.0"}
 
 @pytest.fixture
 async def strict_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"persisted_only": True}))
-    async with app.router.lifespan_context(app) as state:
-        transport = httpx.ASGITransport(app=_with_state(app, state))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
-            yield c
+    async with running_client(settings.model_copy(update={"persisted_only": True})) as c:
+        yield c
 
 
 async def test_unregistered_documents_are_refused(strict_client: httpx.AsyncClient) -> None:

@@ -1,0 +1,61 @@
+"""The layout tags are decided in Python for one user (resolvers/tags.py) and in SQL for the
+analyst dimensions (dp_audience, migration 0030), from the same TagThresholds. An analyst's
+"POWER users" must be the users the product treats as power users."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import asyncpg
+
+from resolvers.config import DPConfig, TagThresholds
+from resolvers.tags import SignalSnapshot, experience, price_tier
+
+
+async def test_python_and_sql_tag_rules_agree_on_the_demo_world(demo_dsn: str) -> None:
+    t = TagThresholds()
+    conn = await asyncpg.connect(demo_dsn)
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    try:
+        sql_tags = {
+            r["user_id"]: (r["experience"], r["price_tier"])
+            for r in await conn.fetch(
+                "SELECT user_id, experience, price_tier FROM dp_audience(NULL, NULL, NULL, NULL, NULL, NULL,"
+                " $1, $2, $3, $4, $5, $6, $7, $8, 'analytics.aggregate')",
+                t.power_min_sessions,
+                t.power_min_features,
+                t.power_min_tenure_days,
+                t.regular_min_sessions,
+                t.newbie_max_tenure_days,
+                t.luxury_min_mean_level,
+                t.budget_max_mean_level,
+                list(DPConfig().countries),
+            )
+        }
+        rows = await conn.fetch(
+            "SELECT u.user_id, u.created_at, s.first_seen, coalesce(s.sessions, 0) AS sessions,"
+            " coalesce(s.feature_counts, '{}') AS feature_counts,"
+            " coalesce(s.price_level_counts, '{0,0,0,0}') AS levels"
+            " FROM users u LEFT JOIN user_signals s USING (user_id) WHERE u.user_id = ANY($1)",
+            list(sql_tags),
+        )
+    finally:
+        await conn.close()
+    assert len(sql_tags) > 100
+    now = datetime.now(UTC)
+    seen = set()
+    for r in rows:
+        since = min(r["created_at"], r["first_seen"] or r["created_at"])
+        snap = SignalSnapshot(
+            member_since=since,
+            sessions=r["sessions"],
+            feature_counts=r["feature_counts"],
+            price_level_counts=tuple(r["levels"]),  # type: ignore[arg-type]
+        )
+        python = (experience(snap, t, now)[0].value, price_tier(snap, t)[0].value)
+        assert python == sql_tags[r["user_id"]], f"user {r['user_id']}: {python} != {sql_tags[r['user_id']]}"
+        seen.add(python)
+    # the demo world exercises every experience tag and every tier
+    assert {e for e, _ in seen} == {"NEWBIE", "REGULAR", "POWER"}
+    assert {p for _, p in seen} == {"BUDGET", "MID", "LUXURY"}
