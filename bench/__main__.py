@@ -119,13 +119,9 @@ def main() -> int:
         users = database.event_owners(dsn)
         big_dsn = dsn
         if args.big and any(s.big for s in selected):
-            if args.big_dsn is None:
-                from gateway.embedded import embedded_postgres
-
-                args.big_dsn = stack.enter_context(
-                    embedded_postgres(args.data_dir, database="gateway_bench_big")
-                )
-            big_dsn = args.big_dsn
+            if args.big_dsn is None and os.environ.get("DATABASE_URL"):
+                raise SystemExit("--big with DATABASE_URL needs --big-dsn (or BENCH_BIG_DATABASE_URL)")
+            big_dsn = args.big_dsn or database.big_sibling(dsn, args.data_dir)
             big_note = database.prepare(big_dsn, args.big_users, args.big_events)
             data_note += f"; DP scenarios on the large database: {big_note}"
         else:

@@ -78,3 +78,23 @@ CANDIDATES = 5000
 
 def event_owners(dsn: str) -> list[int]:
     return asyncio.run(owners(dsn))
+
+
+BIG_DATABASE = "gateway_bench_big"
+
+
+async def _create_big(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BIG_DATABASE):
+            await conn.execute("CREATE DATABASE gateway_bench_big")
+    finally:
+        await conn.close()
+
+
+def big_sibling(dsn: str, data_dir: Path) -> str:
+    """The large database beside the embedded one (same server), created when missing."""
+    from gateway.embedded import dsn_for
+
+    asyncio.run(_create_big(dsn))
+    return dsn_for((data_dir / "pg").resolve(), BIG_DATABASE)
