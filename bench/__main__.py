@@ -165,6 +165,7 @@ def main() -> int:
         strawberry = stack.enter_context(serve("strawberry", env, log_dir))
         starlette = stack.enter_context(serve("starlette", env, log_dir))
         servers = {"gateway": gateway, "strawberry": strawberry, "starlette": starlette}
+        shapes = _same_answers(strawberry, bodies)
 
         # Interleaved rounds (A B C, A B C, ...): load from other work on a shared machine then
         # hits every scenario alike, and the median round is reported.
@@ -213,9 +214,24 @@ def main() -> int:
         db_probes,
         cpu_probes,
         anatomy,
+        {name: len(body.encode()) for name, body in bodies.items()},
+        shapes,
     )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _same_answers(strawberry: Server, bodies: dict[str, str]) -> dict[str, bool]:
+    """Whether the bare Strawberry app answers each shared query with exactly the gateway's JSON
+    (the 'same shape' the ratio assumes; the personalized answer is built from the gateway's)."""
+    out: dict[str, bool] = {}
+    for s in SCENARIOS:
+        twin = f"gateway_{s.name.removeprefix('strawberry_')}"
+        if s.server != "strawberry" or twin not in bodies or not s.query:
+            continue
+        r = httpx.post(f"http://127.0.0.1:{strawberry.port}/graphql", json={"query": s.query}, timeout=30)
+        out[s.name] = r.json() == json.loads(bodies[twin])
+    return out
 
 
 def _anatomy(

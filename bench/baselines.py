@@ -61,38 +61,43 @@ class Viewer:
         return self.feed_items[:limit]
 
 
-def _captured() -> dict[str, Any]:
-    """The gateway's answer to the personalized query, or {} when it was not captured."""
+def _captured(scenario: str) -> dict[str, Any]:
+    """The gateway's answer (its `data`) in a scenario, or {} when it was not captured."""
     path = os.environ.get("BENCH_STATIC_FILE")
     if not path or not Path(path).exists():
         return {}
-    body = json.loads(Path(path).read_text()).get("gateway_personalized")
+    body = json.loads(Path(path).read_text()).get(scenario)
     return dict(json.loads(body)["data"]) if body else {}
 
 
-CAPTURED = _captured()
-_viewer = CAPTURED.get("viewer") or {}
+# Static answers: the gateway's own, so the baseline serialises the same values.
+PERSONALIZED = _captured("gateway_personalized")
+_viewer = PERSONALIZED.get("viewer") or {}
 TAGS: Tags = build(Tags, _viewer.get("tags"))
 FEED: list[FeedItem] = build(list[FeedItem], _viewer.get("feed")) or []
-LAYOUT: LayoutConfig = build(LayoutConfig, CAPTURED.get("layoutConfig"))
-LEVEL = PersonalizationLevel[_viewer.get("personalizationLevel", "BASIC")]
+LAYOUT: LayoutConfig = build(LayoutConfig, PERSONALIZED.get("layoutConfig"))
+ACCOUNT = _captured("gateway_viewer").get("viewer") or {}
+WHOAMI = _captured("gateway_whoami").get("whoami") or {}
 
 
 @strawberry.type
 class Query:
     @strawberry.field
     def whoami(self) -> Whoami:
-        return Whoami(role="user", subject="1", request_id="0" * 32)
+        return Whoami(
+            role=WHOAMI.get("role", "user"), subject=WHOAMI.get("subject", "1"), request_id="0" * 32
+        )
 
     @strawberry.field
     def viewer(self) -> Viewer | None:
+        created = ACCOUNT.get("createdAt")
         return Viewer(
-            id=strawberry.ID("1"),
-            created_at=STATIC_CREATED,
-            personalization_level=LEVEL,
-            country="DE",
-            platform="web",
-            preferred_channel="email",
+            id=strawberry.ID(ACCOUNT.get("id", "1")),
+            created_at=datetime.fromisoformat(created) if created else STATIC_CREATED,
+            personalization_level=PersonalizationLevel[ACCOUNT.get("personalizationLevel", "BASIC")],
+            country=ACCOUNT.get("country", "DE"),
+            platform=ACCOUNT.get("platform", "web"),
+            preferred_channel=ACCOUNT.get("preferredChannel", "email"),
             tags=TAGS,
             feed_items=FEED,
         )

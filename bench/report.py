@@ -69,6 +69,8 @@ def write_report(
     db_probes: dict[str, float],
     cpu_probes: dict[str, float],
     anatomy: dict[str, dict[str, float]] | None = None,
+    sizes: dict[str, int] | None = None,
+    same_answers: dict[str, bool] | None = None,
 ) -> None:
     out: list[str] = [
         "# Benchmarks",
@@ -129,6 +131,17 @@ def write_report(
             every,
         ]
         out.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if sizes:
+        out += [
+            "",
+            "Response bodies of the gateway (bytes): " + ", ".join(f"{k} {v}" for k, v in sizes.items()),
+        ]
+    if same_answers:
+        out += [
+            "",
+            "The bare Strawberry app answers with exactly the gateway's JSON: "
+            + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same_answers.items()),
+        ]
     out += ["", "## Memory after the run (RSS)", ""] + [f"- {k}: {v} MiB" for k, v in rss.items()]
     if scaling:
         base = scaling.get(1, {}).get("rps") or 1

@@ -72,6 +72,8 @@ def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
     assert "| DP usersBy(COUNTRY) / same aggregate without noise (p50 latency) |" in report
     assert "| gateway_layout_304 | gateway |" in report
     assert "## Anatomy of one request" in report
+    # The baseline answers with the gateway's very JSON: same shape, same values.
+    assert "strawberry_personalized yes" in report and "strawberry_viewer yes" in report
 
 
 def test_the_bare_strawberry_baseline_mirrors_the_gateway_types() -> None:
