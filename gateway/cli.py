@@ -1,4 +1,4 @@
-"""`gateway serve | migrate | seed | token | export-schema`."""
+"""`gateway serve | migrate | seed | refresh-segments | token | export-schema`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,36 @@ async def _user_count(dsn: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM users"))
     finally:
         await conn.close()
+
+
+async def _refresh_segments(dsn: str, settings: Settings) -> str:
+    import uuid
+
+    from privacy.principal import Principal
+    from resolvers.segment_members import refresh_members
+    from sql.pool import create_pool
+
+    pool = await create_pool(
+        dsn, max_size=2, statement_timeout_ms=60_000, application_name="refresh-segments"
+    )
+    try:
+        c = await refresh_members(
+            pool, Principal(Role.ADMIN, "refresh-segments"), settings.domain, request_id=str(uuid.uuid4())
+        )
+    finally:
+        await pool.close()
+    return (
+        f"users {c.users}, skipped (no consent) {c.skipped}, memberships {c.memberships}, changed {c.changed}"
+    )
+
+
+def cmd_refresh_segments(settings: Settings, args: argparse.Namespace) -> int:
+    """Store who is in each live segment (the analysts' SEGMENT dimension); run it periodically
+    where segments are not refreshed on save (large worlds)."""
+    with database(settings) as dsn:
+        _migrate(dsn)
+        print(asyncio.run(_refresh_segments(dsn, settings)), file=sys.stderr)
+    return 0
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -169,6 +199,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--replace", action="store_true", help="delete existing demo data first")
     d.set_defaults(func=cmd_seed)
+
+    r = sub.add_parser("refresh-segments", help="re-evaluate segment membership for analytics")
+    r.set_defaults(func=cmd_refresh_segments)
 
     t = sub.add_parser("token", help="print a signed token for trying the API")
     t.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.ANONYMOUS])

@@ -78,6 +78,8 @@ async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, An
     categories = await read(
         Q.export_category_stats, tables=("user_category_stats",), source=Source.BEHAVIOURAL
     )
+    # The analysts' segment membership rollup (migration 0060) is stored inference too.
+    memberships = await read(Q.export_segment_members, tables=("segment_members",), source=Source.DERIVED)
     decisions = await read(Q.export_decisions, DECISIONS_MAX, tables=("decisions",), source=Source.DERIVED)
     impressions = await read(Q.export_impression_counts, tables=("impressions",), source=Source.BEHAVIOURAL)
     audit = await read(Q.export_audit_summary, tables=("audit_log",), source=Source.ACCOUNT)
@@ -108,6 +110,7 @@ async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, An
         "inferences": {
             "items": inferences,
             "hidden": _rows(hidden),
+            "storedSegmentMemberships": _rows(memberships),
         },
         "decisions": {
             "total": decisions[0]["total"] if decisions else 0,

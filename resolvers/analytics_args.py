@@ -17,7 +17,9 @@ from resolvers.errors import FieldError
 @strawberry.enum(
     description=(
         "Declared dimensions. FEATURE keys are not public: a key is released only when its "
-        "noisy user count passes a threshold."
+        "noisy user count passes a threshold. SEGMENT keys are the ids of live segments (stored "
+        "membership, refreshed by refreshSegmentMembership); a user counts in at most "
+        "max_groups_per_user segments."
     )
 )
 class Dimension(Enum):
@@ -27,6 +29,7 @@ class Dimension(Enum):
     PLATFORM = "PLATFORM"
     CATEGORY = "CATEGORY"
     FEATURE = "FEATURE"
+    SEGMENT = "SEGMENT"
 
 
 @strawberry.enum(
@@ -148,6 +151,8 @@ def query_from(
             errors.append(
                 FieldError(field="dimension", message="funnels run over dimensions with public keys")
             )
+        elif dims[0] == "SEGMENT":
+            errors.append(FieldError(field="dimension", message="funnels do not run over segments"))
     metric = _value(raw.get("metric")) if "metric" in raw else None
     if errors or epsilon is None:
         return None, errors

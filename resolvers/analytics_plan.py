@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,9 @@ from privacy.dp.query import AudienceParams, DPQuery, Template
 from resolvers.analytics_args import params_from, query_from
 from resolvers.context import Context
 from resolvers.errors import FieldError
+from sql import load_queries
+
+Q = load_queries()
 
 AGGREGATE_FIELDS: dict[str, Template] = {
     "distinctUsers": Template.DISTINCT_USERS,
@@ -149,12 +152,19 @@ def aggregate_fields(
     return found
 
 
+async def audience_params(ctx: Context) -> AudienceParams:
+    """The public parameters of this operation's releases; the SEGMENT key set is the live
+    segments (public configuration, so loading it spends nothing)."""
+    rows = await ctx.pool.fetch(Q.live_segment_keys)
+    return replace(params_from(ctx.config), segments=tuple(r["key"] for r in rows))
+
+
 async def price(
     ctx: Context, fields: Mapping[str, tuple[Template, dict[str, Any]]]
 ) -> tuple[dict[str, PlannedField], AudienceParams, int, Decimal, Decimal]:
     """Validate and price each field: (planned fields, params, data version, epsilon, delta)."""
     cfg = ctx.config.dp
-    params = params_from(ctx.config)
+    params = await audience_params(ctx)
     planned: dict[str, PlannedField] = {}
     for key, (template, raw) in fields.items():
         q, errors = query_from(template, raw, ctx.config)

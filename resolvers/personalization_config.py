@@ -41,3 +41,6 @@ class PersonalizationConfig(BaseModel):
     spend_over_cents: int = Field(default=50000, ge=0)
     spend_window_days: int = Field(default=90, ge=1)
     explanations_max_limit: int = Field(default=100, ge=1)
+    # Re-evaluate a segment's members for every user when it is saved (small worlds); large worlds
+    # turn this off and run `gateway refresh-segments` periodically instead.
+    refresh_segment_members_on_save: bool = True

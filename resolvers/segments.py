@@ -21,6 +21,7 @@ from resolvers.context import Context
 from resolvers.errors import FieldError, InvalidInput
 from resolvers.offer_rules import SegmentVersion, segment_match
 from resolvers.permissions import require
+from resolvers.segment_members import live_segments, refresh_members
 from resolvers.segment_rules import validate_rule
 from resolvers.user_facts import attribute_values, load_user_facts
 from sql import load_queries
@@ -63,6 +64,14 @@ class SegmentNotFound:
     message: str
 
 
+@strawberry.type(description="What a membership refresh did (counts only, never who).")
+class SegmentRefresh:
+    users: int = strawberry.field(description="Users evaluated (their consent allows the inference).")
+    skipped: int = strawberry.field(description="Users whose consent does not allow it: nothing stored.")
+    memberships: int = strawberry.field(description="Memberships stored.")
+    changed: int = strawberry.field(description="Rows written or removed.")
+
+
 SegmentResult = Annotated[Segment | InvalidInput, strawberry.union("SegmentResult")]
 SimulationResult = Annotated[SegmentSimulation | SegmentNotFound, strawberry.union("SimulationResult")]
 
@@ -93,11 +102,7 @@ class SimulationGuard(Guard):
 
 
 async def segment_versions(pool: asyncpg.Pool) -> dict[int, SegmentVersion]:
-    rows = await pool.fetch(Q.current_segments)
-    return {
-        r["segment_id"]: SegmentVersion(r["segment_id"], r["name"], r["current_version"], r["rule"])
-        for r in rows
-    }
+    return await live_segments(pool)
 
 
 @strawberry.type
@@ -120,6 +125,7 @@ class SegmentMutation:
                     errors=[FieldError(field="name", message="name already used")],
                 )
             await conn.execute(Q.insert_segment_version, row["segment_id"], 1, rule, ctx.principal.label)
+        await _refresh_saved(ctx, row["segment_id"])
         return _segment(row, rule)
 
     @strawberry.mutation(permission_classes=MARKETER, description="Save a new version of a segment's rule.")
@@ -140,7 +146,28 @@ class SegmentMutation:
             await conn.execute(
                 Q.insert_segment_version, row["segment_id"], row["current_version"], rule, ctx.principal.label
             )
+        await _refresh_saved(ctx, row["segment_id"])
         return _segment(row, rule)
+
+    @strawberry.mutation(
+        permission_classes=MARKETER,
+        description=(
+            "Re-evaluate every live segment for every user and store who matches (the analysts' "
+            "SEGMENT dimension); the same evaluator as offer targeting."
+        ),
+    )
+    async def refresh_segment_membership(self, info: Info[Context, None]) -> SegmentRefresh:
+        ctx = info.context
+        c = await refresh_members(ctx.pool, ctx.principal, ctx.config, request_id=ctx.request_id)
+        return SegmentRefresh(users=c.users, skipped=c.skipped, memberships=c.memberships, changed=c.changed)
+
+
+async def _refresh_saved(ctx: Context, segment_id: int) -> None:
+    """The saved segment's membership at its new version (after the commit, so it sees it)."""
+    if ctx.config.personalization.refresh_segment_members_on_save:
+        await refresh_members(
+            ctx.pool, ctx.principal, ctx.config, segment_ids=[segment_id], request_id=ctx.request_id
+        )
 
 
 def _int_id(raw: str) -> int:

@@ -50,7 +50,15 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
     "trackEvents": USERS | {"app"},
     # marketers define segments and offers; they never get a person's data
     **dict.fromkeys(
-        ("segments", "simulateSegment", "createSegment", "updateSegment", "createOffer", "updateOffer"),
+        (
+            "segments",
+            "simulateSegment",
+            "createSegment",
+            "updateSegment",
+            "refreshSegmentMembership",
+            "createOffer",
+            "updateOffer",
+        ),
         frozenset({"marketer", "admin"}),
     ),
     # analysts get differentially private aggregates only

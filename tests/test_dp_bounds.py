@@ -149,3 +149,39 @@ async def test_small_counts_exceed_the_truth_sometimes_over_the_api(
     # P(a count > 5) = a / (1 + a) = 0.475 per release; P(none in 20) = 2.6e-6.
     assert max(values) > 5
     assert min(values) >= 0
+
+
+async def test_noiseless_answers_match_the_data(pool: asyncpg.Pool) -> None:
+    # 400 users; user g: country by g % 4 (US when 0), last seen g % 60 days ago, spends
+    # (g % 3) * 1500 cents, bought apparel when g is odd.
+    async def count(f: AudienceFilter) -> float:
+        answer = await templates.run_without_noise(
+            pool, DPQuery(Template.DISTINCT_USERS, Decimal(1), f), PARAMS
+        )
+        return float(answer["count"]["value"])
+
+    assert await count(AudienceFilter()) == 400
+    assert await count(AudienceFilter(country="US")) == 100
+    assert await count(AudienceFilter(window="LAST_30_DAYS")) == sum(1 for g in range(1, 401) if g % 60 < 30)
+    assert await count(AudienceFilter(category="apparel")) == 200
+    assert await count(AudienceFilter(country="JP")) == 0
+    total = await templates.run_without_noise(pool, DPQuery(Template.ORDER_VALUE_SUM, Decimal(1)), PARAMS)
+    assert total["sum"]["value"] == sum((g % 3) * 1500 for g in range(1, 401))
+
+
+async def test_funnels_are_monotone_and_counts_non_negative(
+    client: httpx.AsyncClient, token: Any, db_dsn: str
+) -> None:
+    await seed_audience(db_dsn, 1, 60)
+    doc = """{
+      f: funnel(dimension: CATEGORY, epsilon: 0.05) { ... on Funnel { groups {
+           viewed { value } addedToCart { value } purchased { value } } } }
+      h: histogram(metric: SESSIONS, epsilon: 0.05) { ... on Histogram { bins { count { value ci95Low } } } }
+      m: medianOrderValue(epsilon: 0.05) { ... on MedianOrderValue { median { value ci95Low ci95High } } }
+    }"""
+    data = (await gql(client, doc, token=token(Role.ANALYST, "ana")))["data"]
+    for g in data["f"]["groups"]:
+        assert g["viewed"]["value"] >= g["addedToCart"]["value"] >= g["purchased"]["value"] >= 0
+    assert all(b["count"]["value"] >= 0 and b["count"]["ci95Low"] >= 0 for b in data["h"]["bins"])
+    median = data["m"]["median"]
+    assert 0 <= median["ci95Low"] <= median["ci95High"] <= 100_000

@@ -1,0 +1,1 @@
+"""Differential privacy for the analyst API: mechanisms, templates, ledger and answer cache."""

@@ -51,11 +51,6 @@ class NoiseSpec:
         k = math.ceil(math.log(tail) / log_a - 1e-12) - 1
         return max(k, 0)
 
-    def tail_above(self, t: int) -> float:
-        """P(Z >= t) for t >= 1 (used to derive the partition-selection threshold)."""
-        a = self.alpha
-        return a**t / (1.0 + a)
-
 
 @dataclass(frozen=True, slots=True)
 class Released:
@@ -79,19 +74,6 @@ class Released:
             "epsilon": str(self.epsilon),
             "sensitivity": self.sensitivity,
         }
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> Released:
-        sens = data["sensitivity"]
-        return cls(
-            value=float(str(data["value"])),
-            mechanism=str(data["mechanism"]),
-            noise_scale=float(str(data["noise_scale"])),
-            ci_low=float(str(data["ci_low"])),
-            ci_high=float(str(data["ci_high"])),
-            epsilon=Decimal(str(data["epsilon"])),
-            sensitivity=None if sens is None else int(str(sens)),
-        )
 
 
 def geometric_noise(

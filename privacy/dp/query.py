@@ -25,7 +25,7 @@ class Template(StrEnum):
 
 
 SINGLE_VALUED = ("COUNTRY", "PLATFORM", "EXPERIENCE", "PRICE_TIER")
-MULTI_VALUED = ("CATEGORY", "FEATURE")
+MULTI_VALUED = ("CATEGORY", "FEATURE", "SEGMENT")
 NON_PUBLIC = ("FEATURE",)
 PLATFORMS = ("android", "ios", "unknown", "web")
 EXPERIENCES = ("NEWBIE", "POWER", "REGULAR")
@@ -53,6 +53,8 @@ class AudienceParams:
     session_bins: tuple[int, ...]
     selection_delta: Decimal
     min_group_size: int = 0
+    # Ids of the live segments (public marketer configuration), read when an operation is priced.
+    segments: tuple[str, ...] = ()
 
     def keys(self, dimension: str) -> tuple[str, ...] | None:
         """The public key set of a dimension; None for a dimension whose keys are not public."""
@@ -66,10 +68,13 @@ class AudienceParams:
             return PRICE_TIERS
         if dimension == "CATEGORY":
             return self.categories
+        if dimension == "SEGMENT":
+            return self.segments
         return None
 
     def groups_per_user(self, dimension: str) -> int:
-        """How many keys of `dimension` one user can add to (bounded in SQL by dp_user_keys)."""
+        """How many keys of `dimension` one user can add to (bounded in SQL by dp_user_keys):
+        max_groups for CATEGORY, FEATURE and SEGMENT (a user may be in many segments)."""
         return 1 if dimension in SINGLE_VALUED else self.max_groups
 
     def fingerprint(self) -> str:

@@ -86,7 +86,9 @@ def users_by_release(
     """Release a breakdown from its true counts (split from the SQL so tests can release the
     same counts many times)."""
     # Sensitivity g1 * g2, g = keys per user of a dimension (1 single-valued, max_groups for
-    # CATEGORY / FEATURE, capped in dp_user_keys): a user adds 1 to at most g1 * g2 cells.
+    # CATEGORY / FEATURE / SEGMENT, capped in dp_user_keys): a user adds 1 to at most g1 * g2 cells.
+    # SEGMENT: a user may be in any number of segments; dp_user_keys keeps their max_groups lowest
+    # segment ids, so the bound holds however many memberships segment_members stores.
     dims = q.dimensions
     second = dims[1] if len(dims) > 1 else None
     sensitivity = p.groups_per_user(dims[0]) * (p.groups_per_user(second) if second else 1)

@@ -45,6 +45,9 @@ WITH hidden AS (
     INSERT INTO hidden_inferences (user_id, inference) VALUES ($1, $2)
     ON CONFLICT (user_id, inference) DO NOTHING
     RETURNING user_id
+), unstored AS (
+    -- A hidden segment inference is not kept in the membership rollup either (migration 0060).
+    DELETE FROM segment_members WHERE user_id = $1 AND 'segment:' || segment_id = $2
 )
 UPDATE users SET consent_version = consent_version + 1
 WHERE user_id = $1 AND EXISTS (SELECT 1 FROM hidden)

@@ -1,0 +1,57 @@
+-- name: segment_refresh_users
+-- The next page of user ids after $1 (keyset), at most $2 of them.
+SELECT user_id FROM users WHERE user_id > $1 ORDER BY user_id LIMIT $2
+
+-- name: segment_refresh_accounts
+-- Account facts targeting may use and the inferences each user hid, for a batch of users.
+SELECT u.user_id, u.created_at, u.country, u.platform,
+       coalesce(array_agg(h.inference) FILTER (WHERE h.inference IS NOT NULL), '{}') AS hidden
+FROM users u
+LEFT JOIN hidden_inferences h ON h.user_id = u.user_id
+WHERE u.user_id = ANY ($1::bigint[])
+GROUP BY u.user_id
+
+-- name: segment_refresh_signals
+-- The behavioural rollups of a batch of users (the columns user_signal_snapshot reads).
+SELECT user_id, sessions, first_seen, last_seen, category_affinity, purchased_items, cart,
+       cart_value_cents, cart_updated_at, spend_by_day, price_level_counts, feature_counts
+FROM user_signals WHERE user_id = ANY ($1::bigint[])
+
+-- name: replace_segment_members
+-- Membership of users $1 in segments $2 becomes exactly the (user $3, segment $4, version $5) rows; counts of rows removed and written.
+WITH fresh AS (
+    SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::int[]) AS n(user_id, segment_id, version)
+), gone AS (
+    DELETE FROM segment_members m
+    WHERE m.user_id = ANY ($1::bigint[]) AND m.segment_id = ANY ($2::bigint[])
+      AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.user_id = m.user_id AND f.segment_id = m.segment_id)
+    RETURNING 1
+), put AS (
+    INSERT INTO segment_members (user_id, segment_id, version)
+    SELECT f.user_id, f.segment_id, f.version FROM fresh f
+    -- An account erased while the batch ran is skipped (the lock waits for a running erasure).
+    WHERE EXISTS (SELECT 1 FROM users u WHERE u.user_id = f.user_id FOR KEY SHARE)
+    ON CONFLICT (user_id, segment_id) DO UPDATE SET version = EXCLUDED.version
+    WHERE segment_members.version <> EXCLUDED.version
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone) AS removed, (SELECT count(*) FROM put) AS written
+
+-- name: prune_segment_members
+-- Rows of archived segments: a full refresh leaves no membership of a segment that is gone.
+DELETE FROM segment_members m USING segments g
+WHERE g.segment_id = m.segment_id AND g.archived
+
+-- name: live_segment_keys
+-- The public key set of the SEGMENT dimension: ids of live (not archived) segments.
+SELECT segment_id::text AS key FROM segments WHERE NOT archived ORDER BY segment_id
+
+-- name: bump_audience_version
+-- Segment membership changed: released DP answers over the audience must not be reused.
+UPDATE dataset_versions SET version = version + 1, updated_at = now() WHERE dataset = 'audience'
+
+-- name: export_segment_members
+-- The user's stored segment memberships, with the segment's name (their data export).
+SELECT m.segment_id, g.name AS segment, m.version
+FROM segment_members m JOIN segments g ON g.segment_id = m.segment_id
+WHERE m.user_id = $1 ORDER BY m.segment_id
