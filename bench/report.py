@@ -119,7 +119,7 @@ def write_report(
         if r is None:
             continue
         non_200 = sum(v for k, v in r.get("statuses", {}).items() if k not in ("200", "304"))
-        every = ", ".join(f"{x:.0f}" for x in r.get("rps_all", [r["rps"]]))
+        every = ", ".join(f"{x:.0f}" if x >= 10 else f"{x:.2f}" for x in r.get("rps_all", [r["rps"]]))
         cells = [
             s.name,
             s.server,
@@ -159,8 +159,9 @@ def write_report(
             )
         out += [
             "",
-            f"With {machine['nproc']} CPUs shared with the load generator (and, on a shared host, "
-            "other work), more workers than cores cannot add throughput.",
+            f"{machine['nproc']} CPUs are shared by the workers, PostgreSQL and the load generator: "
+            "workers beyond the core count add throughput only by overlapping database waits, and "
+            "each adds its own memory.",
         ]
     out += [
         "",
