@@ -5,15 +5,9 @@ ledger never exceeds its cap."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -26,6 +20,7 @@ from privacy.principal import Role
 from tests import pg
 from tests.conftest import TEST_SECRET
 from tests.dp_data import seed_audience
+from tests.outage import gateway_process
 
 COUNTRIES = [
     "US",
@@ -52,12 +47,6 @@ DOC = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def two_servers(
     admin_dsn: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
@@ -66,51 +55,15 @@ def two_servers(
     dsn = pg.create_database(admin_dsn, name, template=template_db)
     asyncio.run(seed_audience(dsn, 1, 200))
     env = {
-        **os.environ,
         "DATABASE_URL": dsn,
         "GATEWAY_JWT_SECRET": TEST_SECRET,
         "GATEWAY_ENVIRONMENT": "test",
         "GATEWAY_DATA_DIR": str(tmp_path_factory.mktemp("srv")),
     }
-    ports = [_free_port(), _free_port()]
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "gateway.cli:app_from_environment",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            cwd=Path(__file__).parent.parent,
-        )
-        for port in ports
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 30
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "servers did not start"
-                time.sleep(0.1)
-        yield urls, dsn
+        with gateway_process(env) as (first, _), gateway_process(env) as (second, _):
+            yield [first, second], dsn
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
         pg.drop_database(admin_dsn, name)
 
 
