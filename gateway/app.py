@@ -72,9 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 dsn = stack.enter_context(embedded_postgres(settings.data_dir))
             pool = await create_pool(
                 dsn,
-                # min_size 0 so a database that is down at start does not stop the process;
-                # connections are opened (and reopened after an outage) on demand.
-                min_size=0,
+                min_size=settings.pool_min_size,
                 max_size=settings.pool_max_size,
                 statement_timeout_ms=settings.statement_timeout_ms,
             )

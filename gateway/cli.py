@@ -68,9 +68,11 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 async def _user_count(dsn: str) -> int:
     import asyncpg
 
+    from sql import load_queries
+
     conn = await asyncpg.connect(dsn)
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM users"))
+        return int(await conn.fetchval(load_queries().user_count))
     finally:
         await conn.close()
 

@@ -58,6 +58,11 @@ _seen_operations: set[str] = set()
 KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
 
+def _route_label(path: str) -> str:
+    # Document ids are a small registered set, but label the route, not the id.
+    return "/graphql/persisted" if path.startswith("/graphql/persisted/") else "other"
+
+
 def operation_label(name: str | None) -> str:
     if not name:
         return "-"
@@ -123,7 +128,7 @@ class AccessLogMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             state = scope.get("state", {})
-            path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+            path = scope["path"] if scope["path"] in KNOWN_PATHS else _route_label(scope["path"])
             operation = operation_label(state.get("operation_name"))
             REQUESTS.labels(path, operation, str(status)).inc()
             LATENCY.labels(path, operation).observe(elapsed)

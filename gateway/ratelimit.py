@@ -24,7 +24,8 @@ from resolvers.limits import LimitsConfig
 
 # Bound the memory an attacker can make us hold by rotating keys (IPs, subjects).
 MAX_BUCKETS = 100_000
-LIMITED_PATHS = frozenset({"/graphql"})
+# /graphql and everything under it (persisted documents run full operations too).
+LIMITED_PREFIX = "/graphql"
 
 
 @dataclass(slots=True)
@@ -86,7 +87,7 @@ class RateLimitMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in LIMITED_PATHS:
+        if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIX):
             await self.app(scope, receive, send)
             return
         key, anonymous = principal_key(scope)

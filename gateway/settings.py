@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_s: int = Field(default=30, ge=0, le=300)
 
-    pool_min_size: int = Field(default=1, ge=0, le=100)
+    # 0: a database that is down at start does not stop the process; connections open on demand.
+    pool_min_size: int = Field(default=0, ge=0, le=100)
     pool_max_size: int = Field(default=10, ge=1, le=200)
     statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
 

@@ -82,10 +82,6 @@ class ConsentSnapshot:
         known = PURPOSES.get(purpose)
         return self.refusal(purpose, known.source if known else Source.STATED)
 
-    def effective_purposes(self, source: Source) -> frozenset[str]:
-        candidates = self.granted | {ESSENTIAL}
-        return frozenset(p for p in candidates if self.allows(p, source))
-
 
 ANONYMOUS_SNAPSHOT = ConsentSnapshot(user_id=None)
 

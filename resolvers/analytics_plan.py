@@ -33,6 +33,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
 from strawberry.extensions import AddValidationRules
 
+from privacy import telemetry
 from privacy.dp import cache, ledger
 from privacy.dp.query import AudienceParams, DPQuery, Template
 from resolvers.analytics_args import params_from, query_from
@@ -211,6 +212,10 @@ async def plan_operation(ctx: Context, info: Any) -> Plan:
             )
             plan.refused = not result.charged
             plan.remaining = result.remaining
+            if result.charged:
+                telemetry.record_budget_spent(float(epsilon), cfg.dataset)
+            else:
+                telemetry.record_budget_refused()
         ctx.memo["dp_plan"] = plan
         return plan
 

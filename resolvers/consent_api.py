@@ -108,7 +108,7 @@ async def viewer_consent(info: Info[Context, None]) -> list[ConsentState]:
     """Every purpose with the stored choice and its effective state for this request."""
     guard, user_id = await own_guard(info)
     rows = await guard.fetch(
-        Q.current_consents,
+        Q.export_consents,
         user_id,
         purpose=ESSENTIAL,
         source=Source.ACCOUNT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import asyncpg
@@ -36,6 +37,7 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+@cache
 def expected_version(directory: Path = MIGRATIONS_DIR) -> int:
     migrations = discover(directory)
     return migrations[-1].version if migrations else 0

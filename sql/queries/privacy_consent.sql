@@ -114,11 +114,6 @@ UPDATE users SET personalization_level = $2, consent_version = consent_version +
 WHERE user_id = $1
 RETURNING personalization_level, consent_version
 
--- name: current_consents
--- The user's stored choices, one row per purpose they ever chose for (account data).
-SELECT purpose, granted, method, notice_version, updated_at, overrides_gpc
-FROM consents WHERE user_id = $1
-
 -- name: consent_history
 -- The user's receipts, newest first, bounded by $2.
 SELECT receipt_id, purpose, granted, method, notice_version, note, at
