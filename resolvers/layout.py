@@ -45,13 +45,13 @@ class Layout:
     flags: tuple[Choice, ...]
 
     @property
+    def choice_records(self) -> list[DecisionRecord]:
+        """The layout's own choices (the tags' records belong to the operation's tags)."""
+        return [*(c.record for c in self.sections), self.offers.record, *(f.record for f in self.flags)]
+
+    @property
     def records(self) -> list[DecisionRecord]:
-        return [
-            *self.tags.records,
-            *(c.record for c in self.sections),
-            self.offers.record,
-            *(f.record for f in self.flags),
-        ]
+        return [*self.tags.records, *self.choice_records]
 
 
 @dataclass(frozen=True, slots=True)

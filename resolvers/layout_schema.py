@@ -17,7 +17,7 @@ from resolvers.errors import FieldError, InvalidInput
 from resolvers.events import Platform
 from resolvers.explain import Mode, Why, render_why
 from resolvers.layout import Choice, Layout, evaluate_layout
-from resolvers.personal import load_inputs
+from resolvers.personal import load_inputs, operation_tags
 from resolvers.tags import Experience, PriceTier, Tags
 
 _APP_VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")
@@ -92,9 +92,7 @@ def render_layout(layout: Layout) -> LayoutConfigType:
 async def resolve_tags(info: Info[Context, None]) -> TagsType:
     ctx = info.context
     inputs = await load_inputs(ctx)
-    tags = inputs.tags(ctx)
-    ctx.log_decisions(tags.records)
-    return render_tags(tags)
+    return render_tags(operation_tags(ctx, inputs))
 
 
 LayoutConfigPayload = Annotated[LayoutConfigType | InvalidInput, strawberry.union("LayoutConfigPayload")]
@@ -115,7 +113,7 @@ class LayoutQuery:
             )
         ctx = info.context
         inputs = await load_inputs(ctx)
-        tags = inputs.tags(ctx)
+        tags = operation_tags(ctx, inputs)
         features = inputs.signals.feature_counts if inputs.signals is not None else {}
         layout = evaluate_layout(
             tags,
@@ -126,5 +124,5 @@ class LayoutQuery:
             inputs.config_version,
             platform.value,
         )
-        ctx.log_decisions(layout.records)
+        ctx.log_decisions(layout.choice_records)
         return render_layout(layout)

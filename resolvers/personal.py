@@ -16,6 +16,7 @@ from sql import load_queries
 
 Q = load_queries()
 _MEMO = "personal_inputs"
+_TAGS = "personal_tags"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,17 @@ class PersonalInputs:
             self.now,
             rule_version=self.config_version,
         )
+
+
+def operation_tags(ctx: Context, inputs: PersonalInputs) -> Tags:
+    """The operation's tags, decided and logged once: `viewer { tags }` and `layoutConfig`
+    render the same records (same decision ids) instead of deciding and logging them twice."""
+    tags = ctx.memo.get(_TAGS)
+    if not isinstance(tags, Tags):
+        tags = inputs.tags(ctx)
+        ctx.memo[_TAGS] = tags
+        ctx.log_decisions(tags.records)
+    return tags
 
 
 async def load_inputs(ctx: Context) -> PersonalInputs:

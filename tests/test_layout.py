@@ -250,3 +250,27 @@ async def test_unknown_document_and_bad_variables(client: httpx.AsyncClient, db:
     assert (await client.get(URL, params={"variables": "[1]"})).status_code == 400
     bad = await client.get(URL, params={"variables": '{"platform": "IOS", "appVersion": "latest"}'})
     assert bad.json()["data"]["layoutConfig"]["__typename"] == "InvalidInput"
+
+
+async def test_tags_are_decided_and_logged_once_per_operation(
+    client: httpx.AsyncClient, token: Callable[..., str], db: Any
+) -> None:
+    """viewer.tags and layoutConfig.tags in one operation render the same decision records,
+    and each tag is written to the decision log once."""
+    tok = token("user", POWER)
+    await make_power(client, tok)
+    body = await gql(
+        client,
+        """{ viewer { tags { experienceWhy { decisionId } priceTierWhy { decisionId } } }
+             layoutConfig(platform: IOS, appVersion: "4.2.0") {
+               ... on LayoutConfig { tags { experienceWhy { decisionId } priceTierWhy { decisionId } } } } }""",
+        token=tok,
+        headers={"x-request-id": "req-tags-once"},
+    )
+    assert body["data"]["viewer"]["tags"] == body["data"]["layoutConfig"]["tags"]
+    logged = await db.fetch(
+        "SELECT subject_id, count(*) AS n FROM decisions WHERE user_id = $1 AND subject_kind = 'tag'"
+        " GROUP BY subject_id",
+        POWER,
+    )
+    assert logged and all(r["n"] == 1 for r in logged), logged
