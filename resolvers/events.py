@@ -166,7 +166,8 @@ class EventsMutation:
             return InvalidInput(message="no event was stored", errors=errors)
         owners, snapshots, owner_errors = await _owners(ctx, [m.user_id if m else None for m in models])
         item_ids = sorted({m.item_id for m in models if m is not None and m.item_id is not None})
-        rows = await ctx.pool.fetch(Q.items_for_events, item_ids)
+        # Session and feature events name no item: skip the catalog round trip for them.
+        rows = await ctx.pool.fetch(Q.items_for_events, item_ids) if item_ids else []
         items = {r["item_id"]: (r["kind"], r["price_cents"]) for r in rows}
         checked = check(models, owners, snapshots, items, ctx.config.ingest, datetime.now(UTC))
         errors += owner_errors + (checked if isinstance(checked, list) else [])

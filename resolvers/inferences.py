@@ -35,8 +35,8 @@ from resolvers.explain import (
 from resolvers.offer_rules import SegmentVersion, segment_match
 from resolvers.permissions import require
 from resolvers.segment_attributes import ATTRIBUTES, OFFERS
+from resolvers.segment_members import live_segments
 from resolvers.segment_rules import referenced_attributes
-from resolvers.segments import segment_versions
 from resolvers.tags import EXPERIENCE_KEY, PRICE_TIER_KEY
 from resolvers.user_facts import attribute_values, decide_user_tags, load_user_facts
 from sql import load_queries
@@ -119,7 +119,7 @@ async def list_inferences(guard: Guard, user_id: int, config: DomainConfig) -> l
             PRICE_TIER_KEY in facts.hidden,
         ),
     ]
-    segments = await segment_versions(guard.pool)
+    segments = await live_segments(guard.pool)
     attrs: dict[str, Any] = {}
     if consent.allows(OFFERS, Source.DERIVED):  # segments see exactly what offer targeting sees
         offer_facts = await load_user_facts(guard, user_id, purpose=OFFERS)

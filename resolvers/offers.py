@@ -24,7 +24,7 @@ from resolvers.offer_input import parse_offer
 from resolvers.offer_rules import Offer, Qualified, decide_offers
 from resolvers.permissions import require
 from resolvers.segment_attributes import OFFERS
-from resolvers.segments import segment_versions
+from resolvers.segment_members import live_segments
 from resolvers.surfaces import Surface
 from resolvers.user_facts import attribute_values, load_user_facts
 from sql import load_queries
@@ -219,7 +219,7 @@ async def viewer_offers(info: Info[Context, None], user_id: int, surface: Surfac
     attrs = attribute_values(facts, consent, catalog, ctx.config.tags, now, cfg.spend_window_days)
     offer_rows = {r["offer_id"]: r for r in await ctx.pool.fetch(Q.active_offers)}
     offers = [_offer(r) for r in offer_rows.values()]
-    segments = await segment_versions(ctx.pool)
+    segments = await live_segments(ctx.pool)
     qualified = decide_offers(
         offers, segments, attrs, facts.signals, facts.hidden, consent, surface.value, cfg, now
     )

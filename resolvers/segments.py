@@ -21,7 +21,7 @@ from resolvers.context import Context
 from resolvers.errors import FieldError, InvalidInput
 from resolvers.offer_rules import SegmentVersion, segment_match
 from resolvers.permissions import require
-from resolvers.segment_members import live_segments, refresh_members
+from resolvers.segment_members import refresh_members
 from resolvers.segment_rules import validate_rule
 from resolvers.user_facts import attribute_values, load_user_facts
 from sql import load_queries
@@ -99,10 +99,6 @@ class SimulationGuard(Guard):
 
     def check(self, purpose: str, source: Source, subject_user_id: int | None) -> None:
         super().check(purpose, source, None)
-
-
-async def segment_versions(pool: asyncpg.Pool) -> dict[int, SegmentVersion]:
-    return await live_segments(pool)
 
 
 @strawberry.type

@@ -263,7 +263,8 @@ async def test_tags_are_decided_and_logged_once_per_operation(
         client,
         """{ viewer { tags { experienceWhy { decisionId } priceTierWhy { decisionId } } }
              layoutConfig(platform: IOS, appVersion: "4.2.0") {
-               ... on LayoutConfig { tags { experienceWhy { decisionId } priceTierWhy { decisionId } } } } }""",
+               ... on LayoutConfig {
+                 tags { experienceWhy { decisionId } priceTierWhy { decisionId } } } } }""",
         token=tok,
         headers={"x-request-id": "req-tags-once"},
     )

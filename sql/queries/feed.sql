@@ -32,7 +32,7 @@ SELECT record FROM decisions WHERE user_id = $1 ORDER BY generated_at DESC, deci
 
 -- name: offer_user_account
 -- The account facts targeting may use (tenure, country, platform) and the inferences the user hid.
-SELECT u.created_at, u.country, u.platform, u.is_minor,
+SELECT u.created_at, u.country, u.platform,
        coalesce(array_agg(h.inference) FILTER (WHERE h.inference IS NOT NULL), '{}') AS hidden
 FROM users u
 LEFT JOIN hidden_inferences h ON h.user_id = u.user_id
