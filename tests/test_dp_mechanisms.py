@@ -3,7 +3,6 @@ cost), boundary tables (caps and epsilons), and statistical tests with a stated 
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 import asyncpg
@@ -96,7 +95,7 @@ def test_costs_add_exactly() -> None:
 )
 def test_epsilon_boundary_table(raw: object, ok: bool) -> None:
     if ok:
-        assert to_epsilon(raw, CAP) <= CAP
+        assert to_epsilon(raw, CAP) == Decimal(str(raw))  # exact, as given
     else:
         with pytest.raises(EpsilonRefused):
             to_epsilon(raw, CAP)
@@ -194,7 +193,6 @@ def test_default_randomness_is_secure_and_not_repeatable() -> None:
     a = [r.value for r in release_counts([1000] * 50, spec)]
     b = [r.value for r in release_counts([1000] * 50, spec)]
     assert a != b  # P(equal) < 0.1^50
-    assert math.isfinite(sum(a))
 
 
 def test_sensitive_categories_cannot_be_declared_as_an_analyst_dimension() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from sql import load_queries
+from tests import world
 
 Q = load_queries()
 SIGNAL_COLUMNS = (
@@ -26,8 +27,7 @@ async def _snapshot(conn: asyncpg.Connection, users: list[int]) -> tuple[list[di
 
 
 async def test_ingestion_rebuilds_the_seeded_rollups(demo_dsn: str) -> None:
-    conn = await asyncpg.connect(demo_dsn)
-    await conn.set_type_codec("jsonb", encoder=str, decoder=__import__("json").loads, schema="pg_catalog")
+    conn = await world.connect(demo_dsn)
     try:
         users = [
             r["user_id"]

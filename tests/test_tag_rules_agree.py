@@ -4,19 +4,16 @@ analyst dimensions (dp_audience, migration 0030), from the same TagThresholds. A
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-
-import asyncpg
 
 from resolvers.config import DPConfig, TagThresholds
 from resolvers.tags import SignalSnapshot, experience, price_tier
+from tests import world
 
 
 async def test_python_and_sql_tag_rules_agree_on_the_demo_world(demo_dsn: str) -> None:
     t = TagThresholds()
-    conn = await asyncpg.connect(demo_dsn)
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    conn = await world.connect(demo_dsn)
     try:
         sql_tags = {
             r["user_id"]: (r["experience"], r["price_tier"])

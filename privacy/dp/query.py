@@ -25,7 +25,6 @@ class Template(StrEnum):
 
 
 SINGLE_VALUED = ("COUNTRY", "PLATFORM", "EXPERIENCE", "PRICE_TIER")
-MULTI_VALUED = ("CATEGORY", "FEATURE", "SEGMENT")
 NON_PUBLIC = ("FEATURE",)
 PLATFORMS = ("android", "ios", "unknown", "web")
 EXPERIENCES = ("NEWBIE", "POWER", "REGULAR")
@@ -127,6 +126,3 @@ class DPQuery:
                 "params": params.fingerprint(),
             },
         )
-
-    def hash(self, params: AudienceParams) -> str:
-        return cache.query_hash(self.canonical(params))

@@ -48,10 +48,6 @@ def audience_args(q: DPQuery, p: AudienceParams) -> tuple[Any, ...]:
     )
 
 
-def _json(values: Sequence[Released]) -> list[dict[str, object]]:
-    return [v.to_json() for v in values]
-
-
 async def distinct_users(
     conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, noise: bool, rng: Rng
 ) -> dict[str, Any]:
