@@ -55,6 +55,15 @@ async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, An
     """The bundle. `inferences` are the derived tags and segments with their logic, described by
     the personalization domain (resolvers sit above privacy, so they are passed in)."""
 
+    # One connection and one repeatable-read snapshot: every section (and each total next to its
+    # items) describes the same moment, not 13 separate ones.
+    async with guard.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _read_all(guard, user_id, conn, inferences)
+
+
+async def _read_all(
+    guard: Guard, user_id: int, conn: asyncpg.Connection, inferences: list[dict[str, Any]]
+) -> dict[str, Any]:
     async def read(query: str, *args: Any, tables: tuple[str, ...], source: Source) -> list[asyncpg.Record]:
         return await guard.fetch(
             query,
@@ -65,6 +74,7 @@ async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, An
             tables=tables,
             subject_user_id=user_id,
             action="export",
+            conn=conn,
         )
 
     account = await read(Q.export_account, tables=("users",), source=Source.ACCOUNT)
