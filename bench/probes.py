@@ -35,7 +35,7 @@ async def _probe(dsn: str) -> dict[str, float]:
         out["log_operation (audit + decisions, no WAL-flush wait)"] = (time.perf_counter() - start) / ROUNDS
         start = time.perf_counter()
         for _ in range(ROUNDS):
-            await conn.fetchrow(Q.consent_snapshot, 1)
+            await conn.fetchrow(Q.consent_snapshots, [1])
         out["consent snapshot read"] = (time.perf_counter() - start) / ROUNDS
     finally:
         await conn.close()

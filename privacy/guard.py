@@ -75,7 +75,7 @@ async def load_snapshot(
         if row is not None and row["gpc_missing"]:
             await conn.execute(Q.record_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
     else:
-        row = await conn.fetchrow(Q.consent_snapshot, user_id)
+        row = await conn.fetchrow(Q.consent_snapshots, [user_id])
     if row is None:
         return ConsentSnapshot(user_id=None, gpc=gpc)
     return snapshot_from_row(user_id, row, gpc)

@@ -18,5 +18,5 @@ async def load_snapshots(
     conn: asyncpg.Pool | asyncpg.Connection, user_ids: Iterable[int], gpc: bool
 ) -> dict[int, ConsentSnapshot]:
     """Snapshot per existing user id; unknown (or erased) ids are simply absent."""
-    rows = await conn.fetch(Q.load_consent_snapshots, sorted(set(user_ids)))
+    rows = await conn.fetch(Q.consent_snapshots, sorted(set(user_ids)))
     return {row["user_id"]: snapshot_from_row(row["user_id"], row, gpc) for row in rows}

@@ -165,15 +165,3 @@ WITH live AS (
     RETURNING 1
 )
 SELECT user_id, event_id FROM ins
-
--- name: load_consent_snapshots
--- consent_snapshot for several users at once (an app's batch); unknown ids are absent.
-SELECT u.user_id, u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
-       coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
-       coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
-       coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
-       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides
-FROM users u
-LEFT JOIN consents c ON c.user_id = u.user_id
-WHERE u.user_id = ANY($1::bigint[])
-GROUP BY u.user_id

@@ -1,13 +1,14 @@
--- name: consent_snapshot
--- Account flags and every consent row of one user (one round trip, no writes).
-SELECT u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
+-- name: consent_snapshots
+-- Account flags and every consent row of each given user (one round trip, no writes); unknown
+-- or erased ids are absent. One user's request passes a one-element array.
+SELECT u.user_id, u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
        coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
        coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
        coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
        coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides
 FROM users u
 LEFT JOIN consents c ON c.user_id = u.user_id
-WHERE u.user_id = $1
+WHERE u.user_id = ANY($1::bigint[])
 GROUP BY u.user_id
 
 -- name: consent_snapshot_gpc
