@@ -132,6 +132,11 @@ PURPOSES: dict[str, Purpose] = {
 
 MARKETING_PURPOSES = frozenset(k for k, p in PURPOSES.items() if p.marketing)
 ESSENTIAL = "essential.service"
+CONTENT = "personalize.content"
+PROFILING = "personalize.profiling"
+OFFERS = "marketing.offers"
+ANALYTICS = "analytics.aggregate"
+assert {ESSENTIAL, CONTENT, PROFILING, OFFERS, ANALYTICS} <= PURPOSES.keys()
 
 
 def channel_purpose(channel: str) -> str | None:

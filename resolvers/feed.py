@@ -10,12 +10,12 @@ from strawberry.types import Info
 
 from privacy.consent import ANONYMOUS_SNAPSHOT
 from privacy.guard import ConsentRequired
-from privacy.purposes import Source
+from privacy.purposes import CONTENT, Source
 from resolvers.catalog import CATALOG, Catalog, Item
 from resolvers.context import Context
 from resolvers.errors import SafeError
 from resolvers.explain import Why, render_why
-from resolvers.feed_rules import CONTENT, FeedPlan, FeedRequest, Ranked, decide_feed, plan_feed
+from resolvers.feed_rules import FeedPlan, FeedRequest, Ranked, decide_feed, plan_feed
 from resolvers.signals import SignalSnapshot, load_signals, load_stated_interests
 from resolvers.surfaces import Surface
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from privacy.consent import ConsentSnapshot, Level
-from privacy.purposes import Source
+from privacy.purposes import CONTENT, OFFERS, Source
 from resolvers.catalog import Catalog, Item
 from resolvers.explain import DecisionRecord, Mode, Reason, ReasonCode, RuleRef, SignalSource
 from resolvers.nonpersonal import controls_for, non_personalized, stated_interest_feed
@@ -21,8 +21,6 @@ from resolvers.personalization_config import FeedWeights
 from resolvers.signals import SignalSnapshot
 from resolvers.surfaces import MARKETING_SURFACES, Surface
 
-CONTENT = "personalize.content"
-OFFERS = "marketing.offers"
 RANKER = RuleRef(kind="ranker", id="feed", version=1)
 PURCHASES = "user.behavior.purchase_history"
 BROWSING = "user.behavior.browsing_history"

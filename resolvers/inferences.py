@@ -15,7 +15,7 @@ from strawberry.types import Info
 from privacy.consent import ConsentSnapshot
 from privacy.guard import Guard
 from privacy.principal import Role
-from privacy.purposes import Source
+from privacy.purposes import OFFERS, PROFILING, Source
 from resolvers.catalog import CATALOG
 from resolvers.config import DomainConfig
 from resolvers.context import Context
@@ -34,7 +34,7 @@ from resolvers.explain import (
 )
 from resolvers.offer_rules import SegmentVersion, segment_match
 from resolvers.permissions import require
-from resolvers.segment_attributes import ATTRIBUTES, OFFERS
+from resolvers.segment_attributes import ATTRIBUTES
 from resolvers.segment_members import live_segments
 from resolvers.segment_rules import referenced_attributes
 from resolvers.tags import EXPERIENCE_KEY, PRICE_TIER_KEY
@@ -42,7 +42,6 @@ from resolvers.user_facts import attribute_values, decide_user_tags, load_user_f
 from sql import load_queries
 
 Q = load_queries()
-PROFILING = "personalize.profiling"
 _KEY = re.compile(r"^(tag:experience|tag:price_tier|segment:[0-9]{1,18})$")
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from privacy.consent import ConsentSnapshot
+from privacy.purposes import PROFILING
 from resolvers.explain import (
     Control,
     ControlKind,
@@ -21,7 +22,7 @@ from resolvers.explain import (
     SignalSource,
 )
 from resolvers.personal_config import LayoutConfig
-from resolvers.tags import PROFILING, Experience, Tags
+from resolvers.tags import Experience, Tags
 
 SURFACE = "layout"
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from privacy.consent import ConsentSnapshot
-from privacy.purposes import Source
+from privacy.purposes import OFFERS, Source
 from resolvers.explain import (
     Control,
     ControlKind,
@@ -25,7 +25,7 @@ from resolvers.explain import (
     SignalSource,
 )
 from resolvers.personalization_config import PersonalizationConfig
-from resolvers.segment_attributes import ATTRIBUTES, OFFERS
+from resolvers.segment_attributes import ATTRIBUTES
 from resolvers.segment_rules import ConditionResult, evaluate, referenced_attributes
 from resolvers.signals import SignalSnapshot
 

@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from privacy.guard import Guard
 from privacy.principal import Role
-from privacy.purposes import Source
+from privacy.purposes import OFFERS, Source
 from resolvers.catalog import CATALOG
 from resolvers.context import Context
 from resolvers.errors import FieldError, InvalidInput
@@ -23,7 +23,6 @@ from resolvers.explain import Why, render_why
 from resolvers.offer_input import parse_offer
 from resolvers.offer_rules import Offer, Qualified, decide_offers
 from resolvers.permissions import require
-from resolvers.segment_attributes import OFFERS
 from resolvers.segment_members import live_segments
 from resolvers.surfaces import Surface
 from resolvers.user_facts import attribute_values, load_user_facts

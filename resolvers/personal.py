@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from privacy.consent import ConsentSnapshot
-from privacy.purposes import ESSENTIAL, Source
+from privacy.purposes import ESSENTIAL, PROFILING, Source
 from resolvers.context import Context
-from resolvers.tags import PROFILING, SignalSnapshot, Tags, decide_tags, tags_need_signals
+from resolvers.tags import SignalSnapshot, Tags, decide_tags, tags_need_signals
 from sql import load_queries
 
 Q = load_queries()

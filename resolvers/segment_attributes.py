@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from privacy.purposes import Source
+from privacy.purposes import OFFERS, PROFILING, Source
 from resolvers.catalog import SENSITIVE_CATEGORIES
-
-OFFERS = "marketing.offers"
-PROFILING = "personalize.profiling"
 
 
 @dataclass(frozen=True, slots=True)

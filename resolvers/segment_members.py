@@ -25,12 +25,11 @@ import asyncpg
 from privacy.consent import ConsentSnapshot
 from privacy.guard import Guard
 from privacy.principal import Principal
-from privacy.purposes import ESSENTIAL, Source
+from privacy.purposes import ESSENTIAL, OFFERS, Source
 from privacy.snapshots import load_snapshots
 from resolvers.catalog import CATALOG, Catalog
 from resolvers.config import DomainConfig
 from resolvers.offer_rules import SegmentVersion, segment_match
-from resolvers.segment_attributes import OFFERS
 from resolvers.signals import parse_signals
 from resolvers.user_facts import UserFacts, attribute_values
 from sql import load_queries

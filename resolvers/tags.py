@@ -17,7 +17,7 @@ from enum import Enum
 import strawberry
 
 from privacy.consent import ConsentSnapshot
-from privacy.purposes import Source
+from privacy.purposes import PROFILING, Source
 from resolvers.config import TagThresholds
 from resolvers.explain import (
     Control,
@@ -30,7 +30,6 @@ from resolvers.explain import (
     SignalSource,
 )
 
-PROFILING = "personalize.profiling"
 EXPERIENCE_KEY = "tag:experience"
 PRICE_TIER_KEY = "tag:price_tier"
 SURFACE = "layout"

@@ -10,11 +10,11 @@ from typing import Any
 
 from privacy.consent import ConsentSnapshot
 from privacy.guard import ConsentRequired, Guard
-from privacy.purposes import ESSENTIAL, Source
+from privacy.purposes import ESSENTIAL, OFFERS, Source
 from resolvers import tags as tag_rules
 from resolvers.catalog import Catalog
 from resolvers.config import TagThresholds
-from resolvers.segment_attributes import ATTRIBUTES, OFFERS
+from resolvers.segment_attributes import ATTRIBUTES
 from resolvers.signals import SignalSnapshot, load_signals
 from sql import load_queries
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from privacy.dp import cache
+from privacy.purposes import ANALYTICS
 
 
 class Template(StrEnum):
@@ -36,7 +37,7 @@ WINDOW_DAYS: dict[str, int | None] = {
     "LAST_365_DAYS": 365,
     "ALL": None,
 }
-ANALYTICS_PURPOSE = "analytics.aggregate"
+ANALYTICS_PURPOSE = ANALYTICS
 
 
 @dataclass(frozen=True, slots=True)
