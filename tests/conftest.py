@@ -49,12 +49,13 @@ def db_dsn(admin_dsn: str, template_db: str) -> Iterator[str]:
     pg.drop_database(admin_dsn, name)
 
 
-def make_settings(dsn: str, data_dir: Path) -> Settings:
+def make_settings(dsn: str, data_dir: Path, **overrides: Any) -> Settings:
     return Settings(
         environment=Environment.TEST,
         database_url=SecretStr(dsn),
         data_dir=data_dir,
         jwt_secret=SecretStr(TEST_SECRET),
+        **overrides,
     )
 
 

@@ -42,11 +42,3 @@ async def seed_audience(dsn: str, first: int, last: int, consent: bool = True) -
             await conn.execute(CATEGORY_STATS, first, last)
     finally:
         await conn.close()
-
-
-async def sql(dsn: str, statement: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return list(await conn.fetch(statement, *args))
-    finally:
-        await conn.close()

@@ -18,7 +18,8 @@ from resolvers.analytics_args import params_from
 from resolvers.config import DomainConfig, DPConfig
 from resolvers.limits import LimitsConfig
 from tests.conftest import gql, running_client
-from tests.dp_data import seed_audience, sql
+from tests.dp_data import seed_audience
+from tests.privacy_helpers import sql
 
 COUNT = (
     "... on AudienceCount { count { value mechanism noiseScale ci95Low ci95High epsilon sensitivity }"

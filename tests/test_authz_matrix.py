@@ -18,8 +18,10 @@ import orjson
 import pytest
 
 from privacy.principal import Role
+from resolvers.config import DomainConfig
+from resolvers.limits import LimitsConfig
+from tests.conftest import make_settings, running_client
 from tests.schema_walk import RootField, live_schema, minimal_call, root_fields
-from tests.test_limits import _client, _settings
 
 ALL = frozenset({"anonymous", "user_a", "user_b", "app", "analyst", "marketer", "admin"})
 USERS = frozenset({"user_a", "user_b"})
@@ -133,8 +135,9 @@ async def test_role_matrix(root: RootField, db_dsn: str, tmp_path: Path, token) 
     if allowed is None:
         pytest.fail(f"{root.name} is not in EXPECTED_ROLES")
     # Generous cost/rate limits: this test is about authorisation, not limits.
-    settings = _settings(db_dsn, tmp_path, max_cost=100_000, rate_per_s=1000, rate_burst=1000)
-    async for client in _client(settings):
+    limits = LimitsConfig(max_cost=100_000, rate_per_s=1000, rate_burst=1000)
+    settings = make_settings(db_dsn, tmp_path / "data", domain=DomainConfig(limits=limits))
+    async with running_client(settings) as client:
         for role in sorted(ALL):
             await _check(client, root, role, allowed, token)
 

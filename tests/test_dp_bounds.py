@@ -19,7 +19,8 @@ from privacy.principal import Role
 from resolvers.analytics_args import params_from
 from resolvers.config import DomainConfig
 from tests.conftest import gql
-from tests.dp_data import seed_audience, sql
+from tests.dp_data import seed_audience
+from tests.privacy_helpers import sql
 
 PARAMS: AudienceParams = params_from(DomainConfig())
 HEAVY = 777_777

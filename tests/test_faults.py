@@ -12,13 +12,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from gateway.settings import Environment, Settings
 from privacy.principal import Role
 from tests import outage
-from tests.conftest import TEST_SECRET, gql
-from tests.test_limits import _client
+from tests.conftest import gql, make_settings, running_client
 
 VIEWER = {"query": "query Me { viewer { id } }"}
 
@@ -49,14 +46,9 @@ async def test_outage_gives_503_and_recovers_without_restart(
     conn = await asyncpg.connect(dsn)
     await conn.execute("INSERT INTO users (user_id) VALUES (3) ON CONFLICT DO NOTHING")
     await conn.close()
-    settings = Settings(
-        environment=Environment.TEST,
-        database_url=SecretStr(dsn),
-        data_dir=tmp_path / "data",
-        jwt_secret=SecretStr(TEST_SECRET),
-    )
+    settings = make_settings(dsn, tmp_path / "data")
     headers = {"Authorization": f"Bearer {token(Role.USER, 3)}"}
-    async for client in _client(settings):
+    async with running_client(settings) as client:
         ok = await client.post("/graphql", json=VIEWER, headers=headers)
         assert ok.json()["data"]["viewer"] == {"id": "3"}
         assert (await client.get("/readyz")).status_code == 200
@@ -84,17 +76,11 @@ async def test_outage_gives_503_and_recovers_without_restart(
 
 
 async def test_statement_timeout_is_a_clear_retryable_error(db_dsn: str, tmp_path: Path, token) -> None:
-    settings = Settings(
-        environment=Environment.TEST,
-        database_url=SecretStr(db_dsn),
-        data_dir=tmp_path / "data",
-        jwt_secret=SecretStr(TEST_SECRET),
-        statement_timeout_ms=300,
-    )
+    settings = make_settings(db_dsn, tmp_path / "data", statement_timeout_ms=300)
     blocker = await asyncpg.connect(db_dsn)
     await blocker.execute("INSERT INTO users (user_id) VALUES (9)")
     try:
-        async for client in _client(settings):
+        async with running_client(settings) as client:
             tx = blocker.transaction()
             await tx.start()
             await blocker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")

@@ -25,8 +25,9 @@ from privacy.purposes import PURPOSES
 from resolvers.analytics_args import params_from
 from resolvers.config import DomainConfig
 from tests.conftest import gql
-from tests.dp_data import seed_audience, sql
+from tests.dp_data import seed_audience
 from tests.personalization_world import add_user, set_signals, world
+from tests.privacy_helpers import sql
 
 CREATE = """mutation($n: String!, $r: JSON!) { createSegment(name: $n, rule: $r) {
   __typename ... on Segment { id version } ... on InvalidInput { errors { field message } } } }"""
