@@ -27,6 +27,7 @@ from gateway.media import (
     GRAPHQL_RESPONSE_CONTENT_TYPE,
     GRAPHQL_RESPONSE_JSON,
     JSON,
+    MethodNotAllowed,
     is_request_error,
     negotiate,
 )
@@ -133,7 +134,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except InvalidOperationTypeError as exc:
-            raise HTTPException(405 if method == "GET" else 400, exc.as_http_error_reason(method)) from exc
+            if method == "GET":
+                raise MethodNotAllowed(exc.as_http_error_reason(method), allow="POST") from exc
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
         if lookup.register and lookup.query and not isinstance(result, PreExecutionError):
@@ -191,6 +194,6 @@ def _http_error(exc: HTTPException, media: str) -> Response:
     """A request refused before execution, as a GraphQL response in the negotiated media type."""
     code = _ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
     body = orjson.dumps({"errors": [{"message": exc.reason, "extensions": {"code": code}}]})
-    headers = {"Allow": "POST"} if exc.status_code == 405 else None
+    headers = {"Allow": getattr(exc, "allow", "GET, POST")} if exc.status_code == 405 else None
     content_type = GRAPHQL_RESPONSE_CONTENT_TYPE if media == GRAPHQL_RESPONSE_JSON else JSON
     return Response(body, status_code=exc.status_code, media_type=content_type, headers=headers)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from cross_web import HTTPException
+
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 # What a client that prefers the new type receives (the spec's examples carry the charset).
@@ -54,6 +56,14 @@ def _quality(media: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
         if specificity > best[1]:
             best = (q, specificity)
     return best
+
+
+class MethodNotAllowed(HTTPException):
+    """405, with the methods that would have been allowed (a GET mutation: POST only)."""
+
+    def __init__(self, reason: str, allow: str = "GET, POST") -> None:
+        super().__init__(405, reason)
+        self.allow = allow
 
 
 @lru_cache(maxsize=256)  # clients send a handful of distinct Accept headers; bounded all the same

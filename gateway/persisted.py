@@ -27,7 +27,7 @@ from starlette.responses import Response
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gateway.media import GRAPHQL_RESPONSE_CONTENT_TYPE, GRAPHQL_RESPONSE_JSON, JSON
+from gateway.media import GRAPHQL_RESPONSE_CONTENT_TYPE, GRAPHQL_RESPONSE_JSON, JSON, MethodNotAllowed
 from privacy.principal import ANONYMOUS, Principal
 from resolvers.config import DomainConfig
 from sql import load_queries
@@ -204,7 +204,7 @@ class PersistedEndpoint:
             )
         except InvalidOperationTypeError as exc:
             await context.close()
-            raise HTTPException(405, "only queries run by GET; send mutations by POST") from exc
+            raise MethodNotAllowed("only queries run by GET; send mutations by POST", allow="POST") from exc
         body = await self.view.process_result(request, result)  # also closes the context
         if result.errors:
             headers = {"Cache-Control": "no-store"}

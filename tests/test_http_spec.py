@@ -103,6 +103,8 @@ async def test_get_mutation_is_405(client: httpx.AsyncClient) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+    head = await client.head("/graphql", params={"query": "{ __typename }"})
+    assert head.status_code == 405 and head.headers["allow"] == "GET, POST"
 
 
 @pytest.mark.slow
