@@ -12,8 +12,8 @@ import pytest
 
 from gateway import Settings
 from gateway.media import GRAPHQL_RESPONSE_JSON, JSON, negotiate
+from resolvers.common.limits import LimitsConfig
 from resolvers.config import DomainConfig
-from resolvers.limits import LimitsConfig
 from tests.live import live_server
 from tests.tools import run_node
 
