@@ -84,8 +84,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def _trusted_get(self, request: Request, media: str) -> Response | None:
         """GET with the hash of a trusted document: served like GET /graphql/persisted/{id},
         with its caching headers (and ETag / 304 for the layout)."""
+        if request.method != "GET":
+            return None
         params = request.query_params
-        if request.method != "GET" or params.get("query") or not params.get("extensions"):
+        if params.get("query") or not params.get("extensions"):
             return None
         try:
             extensions = orjson.loads(params["extensions"])
@@ -118,7 +120,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """Strawberry's, with persisted queries resolved first and a GET mutation answered 405."""
         lookup = apq.resolve(request_data, self.documents, self.runtime_documents, self.persisted_only)
         if lookup.not_found:
-            request.scope["state"]["persisted_query_not_found"] = True
+            request.scope.setdefault("state", {})["persisted_query_not_found"] = True
             return apq.not_found()
         method = request_adapter.method
         try:
