@@ -22,6 +22,7 @@ from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
 from resolvers.account.rights import RightsMutation
 from resolvers.account.viewer import AccountQuery
+from resolvers.analytics.admin import SpenderAdminMutation, SpenderAdminQuery
 from resolvers.analytics.plan import RefuseSeeds
 from resolvers.analytics.schema import AnalyticsMutation, AnalyticsQuery
 from resolvers.common.scalars import SCALAR_OVERRIDES
@@ -41,6 +42,7 @@ QUERY_TYPES: tuple[type, ...] = (
     ConsentQuery,
     # analytics
     AnalyticsQuery,
+    SpenderAdminQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
@@ -56,6 +58,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     RightsMutation,
     # analytics
     AnalyticsMutation,
+    SpenderAdminMutation,
 )
 
 

@@ -4,6 +4,7 @@ fresh release render identically. Every value carries its noise facts."""
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -38,14 +39,37 @@ class DPValue:
         )
 
 
-@strawberry.type(
-    description="The analyst's privacy budget would be exceeded; nothing ran and nothing was charged."
-)
+@strawberry.enum(description="Which cap refused an operation.")
+class BudgetScope(Enum):
+    SPENDER = strawberry.enum_value("SPENDER", description="Your own budget.")
+    DATASET = strawberry.enum_value(
+        "DATASET",
+        description=(
+            "The dataset's cap across all analysts and marketers: the most any one person's data "
+            "may be exposed to."
+        ),
+    )
+
+
+@strawberry.type(description="A privacy budget would be exceeded; nothing ran and nothing was charged.")
 class BudgetExhausted:
     message: str
     dataset: str
+    scope: BudgetScope
     epsilon_requested: Decimal = strawberry.field(description="Epsilon the whole operation needed.")
-    epsilon_remaining: Decimal
+    epsilon_remaining: Decimal = strawberry.field(description="What is left of your own budget.")
+
+
+@strawberry.type(
+    description=(
+        "The release failed after the charge and before anything was returned (a database error "
+        "or timeout, a fault in the noise sampler); the charge for it was refunded."
+    )
+)
+class ReleaseFailed:
+    message: str
+    epsilon_refunded: Decimal
+    retryable: bool
 
 
 @strawberry.type
@@ -127,12 +151,20 @@ class PrivacyBudget:
     remaining: Decimal
 
 
-@strawberry.type(description="What an operation would charge; estimating is free.")
+@strawberry.type(
+    description=(
+        "What an operation would charge you; estimating is free. It depends only on the document "
+        "and on what you yourself paid for in the current release period, never on what others "
+        "asked or on the data."
+    )
+)
 class CostEstimate:
     epsilon: Decimal
     delta: Decimal
     aggregates: int = strawberry.field(description="Aggregate fields that would execute.")
-    cached: int = strawberry.field(description="Of those, already released (free).")
+    already_paid: int = strawberry.field(
+        description="Of those, answers you already paid for in the current release period (free again)."
+    )
 
 
 def render(template: str, answer: dict[str, Any], charged: Decimal) -> Any:

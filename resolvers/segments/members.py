@@ -82,8 +82,8 @@ async def refresh_members(
     if segment_ids is None:
         pruned = await pool.execute(Q.prune_segment_members)
         total = RefreshCounts(total.users, total.skipped, total.memberships, total.changed + _rows(pruned))
-    if total.changed:
-        await pool.execute(Q.bump_audience_version)
+    # No data-version bump here: a bump only when rows change would show a membership change
+    # through the DP cache. Released answers expire with the release period (privacy/dp/cache.py).
     return total
 
 
