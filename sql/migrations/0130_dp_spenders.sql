@@ -116,12 +116,12 @@ BEGIN
     SELECT pb.* INTO b FROM privacy_budgets pb
     JOIN analysts a ON a.analyst_id = pb.analyst_id AND a.role = p_role
     WHERE pb.analyst_id = p_analyst AND pb.dataset = p_dataset
-    FOR UPDATE OF pb;
+    FOR NO KEY UPDATE OF pb;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'unknown_spender'::text, NULL::bigint, NULL::numeric, NULL::numeric;
         RETURN;
     END IF;
-    SELECT * INTO d FROM dataset_budgets WHERE dataset = p_dataset FOR UPDATE;
+    SELECT * INTO d FROM dataset_budgets WHERE dataset = p_dataset FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'unknown_dataset'::text, NULL::bigint, NULL::numeric, NULL::numeric;
         RETURN;
@@ -173,8 +173,8 @@ BEGIN
     IF NOT FOUND OR NOT (p_query_hash = ANY (c.query_hashes)) THEN
         RETURN 'not_charged';
     END IF;
-    PERFORM 1 FROM privacy_budgets WHERE analyst_id = c.analyst_id AND dataset = c.dataset FOR UPDATE;
-    PERFORM 1 FROM dataset_budgets WHERE dataset = c.dataset FOR UPDATE;
+    PERFORM 1 FROM privacy_budgets WHERE analyst_id = c.analyst_id AND dataset = c.dataset FOR NO KEY UPDATE;
+    PERFORM 1 FROM dataset_budgets WHERE dataset = c.dataset FOR NO KEY UPDATE;
     IF EXISTS (SELECT 1 FROM dp_answers a WHERE a.charge_event = p_charge AND a.query_hash = p_query_hash) THEN
         RETURN 'released';
     END IF;
