@@ -17,6 +17,7 @@ from gateway.extension import gateway_extension
 from gateway.settings import Settings
 from resolvers.account.channels import ChannelMutation
 from resolvers.account.consent import ConsentMutation, ConsentQuery
+from resolvers.account.controls import ControlMutation
 from resolvers.account.inferences import InferenceMutation
 from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
@@ -49,6 +50,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     SegmentMutation,
     OfferMutation,
     InferenceMutation,
+    ControlMutation,
     EventsMutation,
     # privacy
     ConsentMutation,

@@ -23,9 +23,10 @@ import httpx
 import pytest
 
 from privacy.dp import cache, ledger
+from privacy.dp.config import DPConfig
 from privacy.principal import Role
 from privacy.purposes import PURPOSES
-from resolvers.config import DomainConfig, DPConfig
+from resolvers.config import DomainConfig
 from tests.conftest import gql, make_settings, running_client
 from tests.dp_data import register, seed_audience
 from tests.privacy_helpers import sql

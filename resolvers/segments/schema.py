@@ -14,17 +14,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from privacy.consent import ConsentSnapshot
-from privacy.guard import Guard
 from privacy.principal import Role
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
-from resolvers.model.catalog import CATALOG
-from resolvers.model.facts import attribute_values, load_user_facts
-from resolvers.offers.rules import SegmentVersion, segment_match
 from resolvers.segments.members import live_segments, refresh_members
-from resolvers.segments.rules import validate_rule
+from resolvers.segments.rules import SegmentVersion, segment_match, validate_rule
 from resolvers.segments.synthetic import SYNTHETIC_CONSENT, profile_attributes, targetable_categories
 from sql import load_queries
 
@@ -95,7 +90,7 @@ def _segment(row: asyncpg.Record, rule: Any) -> Segment:
 
 
 async def _rule_errors(ctx: Context, rule: Any) -> list[FieldError]:
-    catalog = await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
+    catalog = await ctx.catalog()
     topics = frozenset(i.sensitive_topic.lower() for i in catalog.items.values() if i.sensitive_topic)
     return validate_rule(rule, frozenset(c.lower() for c in catalog.sensitive_categories) | topics)
 
@@ -160,7 +155,7 @@ class SegmentMutation:
 
 async def _refresh_saved(ctx: Context, segment_id: int) -> None:
     """The saved segment's membership at its new version (after the commit, so it sees it)."""
-    if ctx.config.personalization.refresh_segment_members_on_save:
+    if ctx.config.segments.refresh_members_on_save:
         await refresh_members(
             ctx.pool, ctx.principal, ctx.config, segment_ids=[segment_id], request_id=ctx.request_id
         )
@@ -191,8 +186,7 @@ class SegmentQuery:
         self, info: Info[Context, None], segment_id: strawberry.ID, profile: JSON
     ) -> SimulationResult:
         ctx = info.context
-        catalog = await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
-        attrs, errors = profile_attributes(profile, targetable_categories(catalog))
+        attrs, errors = profile_attributes(profile, targetable_categories(await ctx.catalog()))
         if errors:
             return InvalidInput(message="the profile was not accepted", errors=errors)
         seg = await _segment_version(ctx, segment_id)
@@ -213,10 +207,16 @@ class SegmentQuery:
         seg = await _segment_version(ctx, segment_id)
         if seg is None:
             return SegmentNotFound(message="no such segment")
-        guard = await ctx.guard()  # the user's own snapshot; reads audited with them as subject
-        user_id = ctx.principal.user_id
-        assert user_id is not None
-        passed, conditions = await _simulate(ctx, guard, guard.snapshot, user_id, seg)
+        # The operation's own user model: the caller's account and consent, every read audited
+        # with them as reader and subject.
+        model = await ctx.model()
+        if model.user_id is None:  # unknown user: nothing is known, every condition fails
+            passed, conditions = segment_match(seg, {}, frozenset(), model.consent)
+        else:
+            attrs = await model.attributes(
+                await ctx.catalog(), ctx.config.tags, ctx.config.model.spend_window_days
+            )
+            passed, conditions = segment_match(seg, attrs, model.controls.hidden_inferences, model.consent)
         return _simulation(seg, passed, conditions)
 
 
@@ -237,19 +237,3 @@ def _simulation(seg: SegmentVersion, passed: bool, conditions: list[Any]) -> Seg
             for c in conditions
         ],
     )
-
-
-async def _simulate(
-    ctx: Context, guard: Guard, snapshot: ConsentSnapshot, user_id: int, seg: SegmentVersion
-) -> tuple[bool, list[Any]]:
-    if snapshot.user_id is None:  # unknown user: nothing is known, every condition fails
-        return segment_match(seg, {}, frozenset(), snapshot)
-    facts = await load_user_facts(guard, user_id)
-    if facts is None:
-        return segment_match(seg, {}, frozenset(), snapshot)
-    catalog = await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
-    cfg = ctx.config.personalization
-    attrs = attribute_values(
-        facts, snapshot, catalog, ctx.config.tags, datetime.now(UTC), cfg.spend_window_days
-    )
-    return segment_match(seg, attrs, facts.hidden, snapshot)

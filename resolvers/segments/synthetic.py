@@ -1,6 +1,6 @@
 """Synthetic profiles: the person a marketer describes to try a segment rule on, never a real one.
 
-A profile is a JSON object of declared attributes (resolvers/segments/attributes.py) and values
+A profile is a JSON object of declared attributes (resolvers/model/attributes.py) and values
 shaped like the ones `attribute_values` computes for real people: whole numbers from 0 for
 counts, days and cents, the declared values of an enum, a two-letter country code, and for
 `purchased_category` a list of catalog categories that hold items a person may be targeted on.
@@ -14,9 +14,10 @@ from typing import Any
 
 from privacy.consent import ConsentSnapshot, Level
 from privacy.purposes import PURPOSES
+from privacy.sensitive import names_sensitive
 from resolvers.common.errors import FieldError
+from resolvers.model.attributes import ATTRIBUTES
 from resolvers.model.catalog import Catalog
-from resolvers.segments.attributes import ATTRIBUTES, names_sensitive
 
 MAX_INT = 10**12
 COUNTRY = re.compile(r"[A-Z]{2}")
