@@ -84,7 +84,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
         ),
         frozenset({"analyst"}),
     ),
-    "privacyBudget": frozenset({"analyst", "marketer"}),
+    **dict.fromkeys(("privacyBudget", "privacyLedger"), frozenset({"analyst", "marketer"})),
     # admins register who may spend privacy budget and cap each dataset across all of them
     **dict.fromkeys(
         ("setPrivacyBudget", "createAnalyst", "analysts", "setDatasetBudget", "datasetBudgets"),

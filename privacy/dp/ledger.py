@@ -248,3 +248,21 @@ async def set_dataset_cap(
     if row["epsilon_cap"] is None:
         return CapRefused.BELOW_SPENT
     return _budget(dataset, row)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One append-only ledger event: a charge, a refund or a cap change."""
+
+    event_id: int
+    kind: str
+    epsilon: Decimal
+    delta: Decimal
+    queries: int
+    at: datetime
+
+
+async def entries(conn: Conn, spender_id: str, dataset: str, limit: int) -> list[Entry]:
+    """A spender's own ledger, newest first."""
+    rows = await conn.fetch(Q.dp_ledger_entries, spender_id, dataset, limit)
+    return [Entry(r["event_id"], r["kind"], r["epsilon"], r["delta"], r["queries"], r["at"]) for r in rows]

@@ -44,6 +44,7 @@ from resolvers.analytics.types import (
     CostEstimate,
     Funnel,
     Histogram,
+    LedgerEntry,
     MedianOrderValue,
     OrderValueMean,
     OrderValueSum,
@@ -51,7 +52,7 @@ from resolvers.analytics.types import (
     ReleaseFailed,
     render,
 )
-from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.errors import FieldError, InvalidArgument, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
 
@@ -292,6 +293,25 @@ class AnalyticsQuery:
             aggregates=len(valid),
             already_paid=sum(1 for pf in valid if pf.received),
         )
+
+    @strawberry.field(permission_classes=Spenders, description="Your own privacy ledger, newest first.")
+    async def privacy_ledger(
+        self,
+        info: Info[Context, None],
+        limit: Annotated[int, strawberry.argument(description="At most this many events (1..200).")] = 20,
+    ) -> list[LedgerEntry]:
+        ctx = info.context
+        if not 1 <= limit <= 200:
+            raise InvalidArgument("limit: must be between 1 and 200")
+        spender = await current_spender(ctx)
+        found = await ledger.entries(ctx.pool, spender.spender_id, ctx.config.dp.dataset, limit)
+        return [
+            LedgerEntry(
+                id=strawberry.ID(str(e.event_id)), kind=e.kind, epsilon=e.epsilon, delta=e.delta,
+                queries=e.queries, at=e.at,
+            )
+            for e in found
+        ]  # fmt: skip
 
     @strawberry.field(permission_classes=Spenders, description="Your privacy budget on the audience dataset.")
     async def privacy_budget(self, info: Info[Context, None]) -> PrivacyBudget:
