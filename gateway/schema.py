@@ -23,6 +23,7 @@ from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
 from resolvers.account.rights import RightsMutation
 from resolvers.account.viewer import AccountQuery
+from resolvers.analytics.admin import SpenderAdminMutation, SpenderAdminQuery
 from resolvers.analytics.plan import RefuseSeeds
 from resolvers.analytics.schema import AnalyticsMutation, AnalyticsQuery
 from resolvers.common.scalars import SCALAR_OVERRIDES
@@ -42,6 +43,7 @@ QUERY_TYPES: tuple[type, ...] = (
     ConsentQuery,
     # analytics
     AnalyticsQuery,
+    SpenderAdminQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
@@ -58,6 +60,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     RightsMutation,
     # analytics
     AnalyticsMutation,
+    SpenderAdminMutation,
 )
 
 
