@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 
 from gateway.extension import gateway_extension
 from gateway.settings import Settings
+from jobs.schema import JobsQuery
 from resolvers.account import AccountQuery
 from resolvers.analytics import AnalyticsMutation, AnalyticsQuery
 from resolvers.analytics_plan import RefuseSeeds
@@ -30,6 +31,7 @@ from resolvers.profile_api import ProfileMutation
 from resolvers.rights_api import RightsMutation
 from resolvers.scalars import SCALAR_OVERRIDES
 from resolvers.segments import SegmentMutation, SegmentQuery
+from resolvers.time_zone_api import TimeZoneMutation
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
@@ -41,6 +43,8 @@ QUERY_TYPES: tuple[type, ...] = (
     ConsentQuery,
     # analytics
     AnalyticsQuery,
+    # background jobs (admins)
+    JobsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
@@ -52,6 +56,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     ConsentMutation,
     LevelMutation,
     ChannelMutation,
+    TimeZoneMutation,
     ProfileMutation,
     RightsMutation,
     # analytics

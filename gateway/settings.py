@@ -13,6 +13,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jobs.config import JobsConfig
 from resolvers.config import DomainConfig
 
 DEV_SECRET_FILE = "jwt-dev-secret"
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     persisted_only: bool = False
 
     domain: DomainConfig = DomainConfig()
+    # The worker (`gateway worker`): schedules, retries, delivery sinks; see jobs/config.py.
+    jobs: JobsConfig = JobsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -75,6 +78,7 @@ class Settings(BaseSettings):
                 raise ValueError("production needs jwt_public_key or jwt_public_key_file (RS256)")
             if self.graphiql:
                 raise ValueError("GraphiQL cannot be enabled in production")
+            self.jobs.check_production()
         return self
 
     @property

@@ -61,6 +61,7 @@ class Viewer:
     country: str | None
     platform: str | None
     preferred_channel: str | None
+    time_zone: str = strawberry.field(description="Your IANA time zone; messages respect quiet hours in it.")
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -145,6 +146,7 @@ async def load_viewer(info: Info[Context, None]) -> Viewer | None:
         country=row["country"],
         platform=row["platform"],
         preferred_channel=row["preferred_channel"],
+        time_zone=row["time_zone"],
     )
 
 

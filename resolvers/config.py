@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from privacy.retention import RetentionPolicy
 from resolvers.catalog import SENSITIVE_CATEGORIES
 from resolvers.limits import LimitsConfig
 from resolvers.personal_config import IngestConfig, LayoutConfig
@@ -88,6 +89,7 @@ class DomainConfig(BaseModel):
     ingest: IngestConfig = IngestConfig()
     layout: LayoutConfig = LayoutConfig()
     # --- privacy ---
+    retention: RetentionPolicy = RetentionPolicy()
     # --- analytics ---
     dp: DPConfig = DPConfig()
     # --- limits ---
