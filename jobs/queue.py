@@ -132,11 +132,19 @@ def _plain(result: Any) -> Any:
     return str(result)
 
 
+class JobError(Exception):
+    """A job's failure, named by the error that caused it (what the job list shows)."""
+
+
 async def _run(spec: JobSpec, job: Job, context: Context) -> None:
     env = context.resources["env"]
     assert isinstance(env, JobEnv)
     started = time.monotonic()
-    result = await spec.run(env)
+    try:
+        result = await spec.run(env)
+    except Exception as exc:
+        log.warning("job failed", extra={"job": spec.name}, exc_info=True)
+        raise JobError(f"{type(exc).__name__}: {exc}"[:1000]) from exc
     log.info(
         "job finished",
         extra={
@@ -168,10 +176,10 @@ def build_queue(
 ) -> PgQueuer:
     """pgqueuer with every job registered and every configured schedule. `queue_pool` is pgqueuer's
     own (plain asyncpg, no JSON codecs: it passes JSON as text); `pool` is the jobs' pool."""
-    resources: dict[str, object] = {}
-    pgq = PgQueuer.from_asyncpg_pool(queue_pool, resources=resources)
+    pgq = PgQueuer.from_asyncpg_pool(queue_pool)
     assert pgq.queries is not None
-    resources["env"] = JobEnv(pool, domain, config, sinks, pgq.queries)
+    # The mapping pgqueuer hands every job in its context.
+    pgq.resources["env"] = JobEnv(pool, domain, config, sinks, pgq.queries)
     for spec in JOBS:
         pgq.entrypoint(
             spec.name, accepts_context=True, on_failure="hold", executor_factory=_executor(config.worker)

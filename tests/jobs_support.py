@@ -16,13 +16,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from jobs.outbox import NewMessage
 from jobs.sinks import verify
+from privacy.purposes import Source
+from resolvers.explain import DecisionRecord, Mode, Reason, ReasonCode, SignalSource
 from tests.conftest import TEST_SECRET
 from tests.outage import free_port
 
@@ -181,5 +185,39 @@ async def fetchval(dsn: str, query: str, *args: Any) -> Any:
     conn = await asyncpg.connect(dsn)
     try:
         return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
+
+
+def message(uid: int, channel: str, n: int, item_id: int = 20) -> NewMessage:
+    """Message n for a person on a channel, with a minimal reminder decision record."""
+    purpose = f"marketing.communications.{channel}"
+    record = DecisionRecord(
+        surface=channel,
+        subject_kind="reminder",
+        subject_id=str(item_id),
+        mode=Mode.PERSONALIZED,
+        summary=f"message {n}",
+        reasons=(Reason(ReasonCode.REPURCHASE_DUE, f"message {n}", 1.0),),
+        signal_sources=(SignalSource.YOUR_ACTIVITY_HERE,),
+        data_categories=("user.behavior.purchase_history",),
+        purposes=(purpose,),
+        consent_snapshot_id="test",
+        generated_at=datetime.now(UTC),
+    )
+    return NewMessage(
+        uid, "reminder", channel, purpose, Source.BEHAVIOURAL, f"test:{n}", f"message {n}", record
+    )
+
+
+async def enqueue_job(dsn: str, name: str, dedupe: bool = True) -> int | None:
+    """Queue a job as `gateway jobs run` does."""
+    from pgqueuer import AsyncpgDriver, Queries
+
+    from jobs.queue import enqueue
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await enqueue(Queries(AsyncpgDriver(conn)), name, dedupe=dedupe)
     finally:
         await conn.close()

@@ -25,10 +25,9 @@ from jobs.reminders import schedule_reminders
 from jobs.sinks import Sinks, signature, verify
 from privacy.purposes import Source
 from resolvers.config import DomainConfig
-from resolvers.explain import DecisionRecord, Mode, Reason, ReasonCode, SignalSource
 from sql.pool import create_pool
 from tests.conftest import gql
-from tests.jobs_support import WEBHOOK_SECRET, Receiver, jobs_config, receiver
+from tests.jobs_support import WEBHOOK_SECRET, Receiver, jobs_config, message, receiver
 from tests.personalization_world import add_user, set_signals, world
 
 COFFEE = 20  # consumable, 30-day cycle: bought 40 days ago, it is due
@@ -67,7 +66,9 @@ async def outbox(conn: asyncpg.Connection) -> dict[int, list[asyncpg.Record]]:
     return out
 
 
-async def test_a_reminder_is_delivered_once_signed_on_the_preferred_channel(db_dsn: str, hooks: Receiver) -> None:
+async def test_a_reminder_is_delivered_once_signed_on_the_preferred_channel(
+    db_dsn: str, hooks: Receiver
+) -> None:
     async with world(db_dsn) as conn, pool_for(db_dsn) as pool:
         # Subscribed to email and push, prefers push: the reminder goes to push only.
         await add_user(conn, 1, preferred_channel="push", subscribed=("email", "push"))
@@ -103,8 +104,12 @@ async def test_a_reminder_is_delivered_once_signed_on_the_preferred_channel(db_d
         audit = await conn.fetch(
             "SELECT DISTINCT principal_id, purpose, action FROM audit_log WHERE subject_user_id = 1"
         )
-        assert ("worker:outbox.deliver", "marketing.communications.push", "deliver") in {tuple(a) for a in audit}
-        assert ("worker:reminders.schedule", "marketing.communications.push", "read") in {tuple(a) for a in audit}
+        assert ("worker:outbox.deliver", "marketing.communications.push", "deliver") in {
+            tuple(a) for a in audit
+        }
+        assert ("worker:reminders.schedule", "marketing.communications.push", "read") in {
+            tuple(a) for a in audit
+        }
 
 
 def test_the_signature_covers_timestamp_and_body() -> None:
@@ -134,9 +139,11 @@ async def test_unsubscribe_withdrawal_level_and_erasure_cancel_what_is_queued(
             return body
 
         await as_user(2, "mutation { setChannelSubscription(channel: EMAIL, subscribed: false) { channel } }")
+        email = "marketing.communications.email"
         await as_user(
             3,
-            'mutation { setConsent(purpose: "marketing.communications.email", granted: false) { __typename } }',
+            "mutation($p: String!) { setConsent(purpose: $p, granted: false) { __typename } }",
+            {"p": email},
         )
         await as_user(4, "mutation { setPreferredChannel(channel: PUSH) { channel } }")
         await as_user(5, "mutation { setPersonalizationLevel(level: BASIC) { __typename } }")
@@ -148,7 +155,10 @@ async def test_unsubscribe_withdrawal_level_and_erasure_cancel_what_is_queued(
         assert (rows[2]["status"], rows[2]["status_reason"]) == ("cancelled", "unsubscribed from email")
         assert rows[3]["status"] == "cancelled"
         assert rows[3]["status_reason"] == "consent withdrawn for marketing.communications.email"
-        assert (rows[4]["status"], rows[4]["status_reason"]) == ("cancelled", "no longer your preferred channel")
+        assert (rows[4]["status"], rows[4]["status_reason"]) == (
+            "cancelled",
+            "no longer your preferred channel",
+        )
         # No trigger knows what a level means; the delivery re-checks the whole consent snapshot.
         assert rows[5]["status"] == "queued"
         counts = await deliver(pool, delivery_config(hooks))
@@ -160,12 +170,12 @@ async def test_unsubscribe_withdrawal_level_and_erasure_cancel_what_is_queued(
 
 def _quiet_window_around(now: datetime, zone: str) -> tuple[time, time]:
     local = now.astimezone(ZoneInfo(zone))
-    return (local - timedelta(hours=1)).time().replace(microsecond=0), (local + timedelta(hours=1)).time().replace(
-        second=0, microsecond=0
-    )
+    return (local - timedelta(hours=1)).time().replace(microsecond=0), (
+        local + timedelta(hours=1)
+    ).time().replace(second=0, microsecond=0)
 
 
-async def test_quiet_hours_in_the_persons_time_zone_defer_the_message(
+async def test_quiet_hours_in_the_persons_time_zone_defer_themessage(
     db_dsn: str, client: httpx.AsyncClient, token: Callable[..., str], hooks: Receiver
 ) -> None:
     async with world(db_dsn) as conn, pool_for(db_dsn) as pool:
@@ -183,10 +193,14 @@ async def test_quiet_hours_in_the_persons_time_zone_defer_the_message(
         await schedule_reminders(pool, DomainConfig())
         now = datetime.now(UTC)
         start, end = _quiet_window_around(now, "Asia/Tokyo")  # quiet in Tokyo now, not in New York
-        counts = await deliver(pool, delivery_config(hooks, quiet_start=start.isoformat(), quiet_end=end.isoformat()))
+        counts = await deliver(
+            pool, delivery_config(hooks, quiet_start=start.isoformat(), quiet_end=end.isoformat())
+        )
         assert (counts.sent, counts.waiting) == (1, 1)
         assert [r.body["userId"] for r in hooks.received] == ["8"]
-        waiting = await conn.fetchrow("SELECT status, status_reason, not_before FROM outbox WHERE user_id = 7")
+        waiting = await conn.fetchrow(
+            "SELECT status, status_reason, not_before FROM outbox WHERE user_id = 7"
+        )
         assert (waiting["status"], waiting["status_reason"]) == ("queued", "quiet hours")
         tokyo = now.astimezone(ZoneInfo("Asia/Tokyo"))
         day = tokyo.date() + timedelta(days=1) if end < start and tokyo.time() >= start else tokyo.date()
@@ -198,37 +212,20 @@ async def test_quiet_hours_in_the_persons_time_zone_defer_the_message(
         assert (await deliver(pool, delivery_config(hooks))).sent == 1
 
 
-def _message(uid: int, channel: str, n: int) -> NewMessage:
-    now = datetime.now(UTC)
-    purpose = f"marketing.communications.{channel}"
-    record = DecisionRecord(
-        surface=channel,
-        subject_kind="reminder",
-        subject_id=str(COFFEE),
-        mode=Mode.PERSONALIZED,
-        summary=f"message {n}",
-        reasons=(Reason(ReasonCode.REPURCHASE_DUE, f"message {n}", 1.0),),
-        signal_sources=(SignalSource.YOUR_ACTIVITY_HERE,),
-        data_categories=("user.behavior.purchase_history",),
-        purposes=(purpose,),
-        consent_snapshot_id="test",
-        generated_at=now,
-    )
-    return NewMessage(uid, "reminder", channel, purpose, Source.BEHAVIOURAL, f"test:{n}", f"message {n}", record)
-
-
-async def test_the_per_person_cap_holds_across_channels_under_two_workers(db_dsn: str, hooks: Receiver) -> None:
+async def test_the_per_person_cap_holds_across_channels_under_two_workers(
+    db_dsn: str, hooks: Receiver
+) -> None:
     users = list(range(100, 112))
     async with world(db_dsn) as conn, pool_for(db_dsn) as pool_a, pool_for(db_dsn) as pool_b:
         for uid in users:
             await add_user(conn, uid, preferred_channel="email", subscribed=("email", "push"))
         # Two email messages each are delivered first.
-        await queue_messages(pool_a, [_message(uid, "email", n) for uid in users for n in (1, 2)])
+        await queue_messages(pool_a, [message(uid, "email", n) for uid in users for n in (1, 2)])
         config = delivery_config(hooks, batch=5)
         assert (await deliver(pool_a, config)).sent == 2 * len(users)
         # Then everyone switches to push, and six push messages each wait.
         await conn.execute("UPDATE users SET preferred_channel = 'push' WHERE user_id = ANY($1)", users)
-        await queue_messages(pool_a, [_message(uid, "push", n) for uid in users for n in range(3, 9)])
+        await queue_messages(pool_a, [message(uid, "push", n) for uid in users for n in range(3, 9)])
         # Two deliverers (own pools, so own connections) claim small batches at the same time.
         a, b = await asyncio.gather(deliver(pool_a, config), deliver(pool_b, config))
         assert a.sent + b.sent == len(users)  # one push each: 2 email + 1 push = the cap of 3
@@ -264,7 +261,9 @@ async def test_failed_sends_are_retried_then_marked_failed(db_dsn: str) -> None:
             await schedule_reminders(pool, DomainConfig())
             config = delivery_config(rec)
             await deliver(pool, config)
-            waiting = await conn.fetchrow("SELECT status, last_error, not_before FROM outbox WHERE user_id = 20")
+            waiting = await conn.fetchrow(
+                "SELECT status, last_error, not_before FROM outbox WHERE user_id = 20"
+            )
             assert (waiting["status"], waiting["last_error"]) == ("queued", "HTTP 503")
             assert waiting["not_before"] > datetime.now(UTC)  # backoff
             await conn.execute("UPDATE outbox SET not_before = now() WHERE user_id = 20")  # skip the wait
@@ -279,12 +278,12 @@ async def test_queueing_for_an_erased_person_writes_nothing(db_dsn: str) -> None
     async with world(db_dsn) as conn, pool_for(db_dsn) as pool:
         await add_user(conn, 30, preferred_channel="email", subscribed=("email",))
         await conn.execute("SELECT erase_user(30)")
-        assert await queue_messages(pool, [_message(30, "email", 1)]) == 0
+        assert await queue_messages(pool, [message(30, "email", 1)]) == 0
         assert await conn.fetchval("SELECT count(*) FROM decisions WHERE user_id = 30") == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
 
 async def test_a_message_kind_is_checked(db_dsn: str) -> None:
     with pytest.raises(ValueError, match="unknown message kind"):
-        NewMessage(1, "newsletter", "email", "p", Source.ACCOUNT, "k", "t", _message(1, "email", 1).record)
-    assert uuid.UUID(str(_message(1, "email", 1).message_id))
+        NewMessage(1, "newsletter", "email", "p", Source.ACCOUNT, "k", "t", message(1, "email", 1).record)
+    assert uuid.UUID(str(message(1, "email", 1).message_id))

@@ -4,7 +4,7 @@
 -- The newest jobs ($2 at most), optionally only those with status $1 and name $3. A job still in
 -- the queue table has its live status (queued, picked, or failed: held after its last attempt);
 -- a finished one has the last status its log recorded. last_error: the newest error logged for it
--- (a retry logs the error that caused it).
+-- (a retry logs the error that caused it; jobs/queue.py names it "<type>: <message>").
 WITH ids AS (
     SELECT job_id FROM pgqueuer_log
     UNION
@@ -18,8 +18,7 @@ WITH ids AS (
            (SELECT count(*) FROM pgqueuer_log l WHERE l.job_id = i.job_id AND l.status = 'picked') AS runs,
            q.attempts,
            CASE WHEN q.status = 'queued' THEN q.execute_after END AS next_attempt_at,
-           (SELECT coalesce(e.traceback->>'exception_type', 'error') || ': ' ||
-                   coalesce(e.traceback->'additional_context'->>'reason', e.traceback->>'exception_message', '')
+           (SELECT coalesce(e.traceback->'additional_context'->>'reason', e.traceback->>'exception_message')
             FROM pgqueuer_log e
             WHERE e.job_id = i.job_id AND e.traceback IS NOT NULL
             ORDER BY e.id DESC LIMIT 1) AS last_error
