@@ -209,6 +209,11 @@ async def _jobs(dsn: str, args: argparse.Namespace) -> str:
                 if job_id
                 else f"{args.name} is already queued or running"
             )
+        if args.action == "retry":
+            from pgqueuer import AsyncpgDriver, JobId, Queries
+
+            await Queries(AsyncpgDriver(conn)).requeue_jobs([JobId(args.job_id)])
+            return f"job {args.job_id} queued again (if it was held as failed)"
         runs = await status.job_runs(conn, args.status, args.name, args.limit)
         return status.table(runs, await status.schedules(conn))
     finally:
@@ -293,6 +298,8 @@ def parser() -> argparse.ArgumentParser:
     jl.add_argument("--limit", type=int, default=30)
     jr = jsub.add_parser("run", help="queue a job now (no-op while one is queued or running)")
     jr.add_argument("name")
+    jy = jsub.add_parser("retry", help="queue a job held as failed again")
+    jy.add_argument("job_id", type=int)
     j.set_defaults(func=cmd_jobs)
 
     m = sub.add_parser("migrate", help="apply pending migrations")

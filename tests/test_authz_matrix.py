@@ -43,6 +43,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "setPersonalizationLevel",
             "setPreferredChannel",
             "setChannelSubscription",
+            "setTimeZone",
             "updateProfile",
             "requestDataExport",
             "eraseMyData",
@@ -79,6 +80,8 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
         frozenset({"analyst"}),
     ),
     "setPrivacyBudget": frozenset({"admin"}),
+    # background jobs: status and errors, no personal data
+    "jobs": frozenset({"admin"}),
 }
 
 # Two users with values that appear nowhere else: finding B's in A's response is a leak.
