@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy gateway resolvers privacy sql jobs
+	$(BIN)/mypy gateway resolvers privacy sql demo jobs
 
 ## Regenerate the committed GraphQL schema
 schema: $(STAMP)

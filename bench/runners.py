@@ -24,7 +24,7 @@ from bench import database
 from bench.documents import track_events
 from privacy.dp import templates
 from privacy.dp.query import DPQuery, Template
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
 from sql.pool import create_pool
 

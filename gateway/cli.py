@@ -49,7 +49,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from gateway.seed import DatabaseNotEmpty, SeedConfig, seed_database
+    from demo.seed import DatabaseNotEmpty, SeedConfig, seed_database
 
     try:
         config = SeedConfig(users=args.users, events=args.events, seed=args.seed)
@@ -82,7 +82,7 @@ async def _refresh_segments(dsn: str, settings: Settings) -> str:
     import uuid
 
     from privacy.principal import Principal
-    from resolvers.segment_members import refresh_members
+    from resolvers.segments.members import refresh_members
     from sql.pool import create_pool
 
     pool = await create_pool(
@@ -115,7 +115,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if not args.no_migrate:
             _migrate(dsn)
         if args.seed_if_empty and asyncio.run(_user_count(dsn)) == 0:
-            from gateway.seed import SeedConfig, seed_database
+            from demo.seed import SeedConfig, seed_database
 
             print("empty database: loading demo data", file=sys.stderr)
             asyncio.run(

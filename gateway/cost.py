@@ -36,7 +36,7 @@ from graphql import (
     is_composite_type,
 )
 
-from resolvers.limits import LimitsConfig
+from resolvers.common.limits import LimitsConfig
 
 SIZE_ARGUMENTS = ("limit", "first")
 _MAX_FRAGMENT_NESTING = 50  # validation already refuses cycles; this only bounds the walk

@@ -20,7 +20,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
 from privacy.guard import PrivacyError
-from resolvers.errors import SafeError
+from resolvers.common.errors import SafeError
 
 log = logging.getLogger("gateway.errors")
 MASKED_MESSAGE = "Unexpected error."

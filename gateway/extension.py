@@ -18,7 +18,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 
 from gateway.cost import check_cost
 from gateway.errors import apply_error_policy
-from resolvers.limits import LimitsConfig
+from resolvers.common.limits import LimitsConfig
 
 
 def gateway_extension(limits: LimitsConfig) -> type[SchemaExtension]:

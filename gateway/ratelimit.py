@@ -20,7 +20,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from privacy.principal import ANONYMOUS, Principal
-from resolvers.limits import LimitsConfig
+from resolvers.common.limits import LimitsConfig
 
 # Bound the memory an attacker can make us hold by rotating keys (IPs, subjects).
 MAX_BUCKETS = 100_000

@@ -29,7 +29,7 @@ from jobs.delivery_rules import Action, Facts, Verdict
 from jobs.sinks import Outgoing, SendResult
 from privacy.purposes import Source
 from privacy.snapshots import load_snapshots
-from resolvers.explain import DecisionRecord
+from resolvers.explain.record import DecisionRecord
 from sql import load_queries
 
 Q = load_queries()

@@ -1,7 +1,7 @@
 """Reminder scheduling: the one place the worker calls into the reminder rules.
 
 For each person who could get a reminder now (a preferred channel they are subscribed to), the
-same rules as `viewer { reminders }` (resolvers/reminders.py): `reminder_purpose` decides from
+same rules as `viewer { reminders }` (resolvers/reminders/schema.py): `reminder_purpose` decides from
 their consent snapshot whether the channel's purpose allows reading their purchase history at
 all (if not, nothing about them is read), then `decide_reminders` makes the decision records.
 Each due reminder becomes an outbox message written with its record (jobs/outbox.py); the dedupe
@@ -24,10 +24,10 @@ from privacy.guard import Guard
 from privacy.principal import Principal, Role
 from privacy.purposes import ESSENTIAL, Source
 from privacy.snapshots import load_snapshots
-from resolvers.catalog import CATALOG
 from resolvers.config import DomainConfig
-from resolvers.reminders import decide_reminders, reminder_purpose
-from resolvers.signals import parse_signals
+from resolvers.model.catalog import CATALOG
+from resolvers.model.signals import parse_signals
+from resolvers.reminders.schema import decide_reminders, reminder_purpose
 from sql import load_queries
 
 Q = load_queries()

@@ -11,9 +11,9 @@ from strawberry.types import Info
 
 from jobs import status as job_status
 from privacy.principal import Role
+from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.permissions import require
 from resolvers.context import Context
-from resolvers.errors import FieldError, InvalidInput
-from resolvers.permissions import require
 
 
 @strawberry.enum(description="Where a job is: waiting, running, or how it ended.")

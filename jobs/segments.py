@@ -1,5 +1,5 @@
 """Segment membership refresh on a schedule: the rollup behind the analysts' SEGMENT dimension
-(resolvers/segment_members.py) re-evaluated for every user, as `gateway refresh-segments` does by
+(resolvers/segments/members.py) re-evaluated for every user, as `gateway refresh-segments` does by
 hand. Idempotent: it recomputes the whole membership from the rules and the rollups."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncpg
 
 from privacy.principal import Principal, Role
 from resolvers.config import DomainConfig
-from resolvers.segment_members import RefreshCounts, refresh_members
+from resolvers.segments.members import RefreshCounts, refresh_members
 
 PRINCIPAL = Principal(Role.ADMIN, "worker:segments.refresh")
 

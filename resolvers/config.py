@@ -10,10 +10,10 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from privacy.retention import RetentionPolicy
-from resolvers.catalog import SENSITIVE_CATEGORIES
-from resolvers.limits import LimitsConfig
-from resolvers.personal_config import IngestConfig, LayoutConfig
-from resolvers.personalization_config import PersonalizationConfig
+from resolvers.common.limits import LimitsConfig
+from resolvers.model.catalog import SENSITIVE_CATEGORIES
+from resolvers.model.personal_config import IngestConfig, LayoutConfig
+from resolvers.model.personalization_config import PersonalizationConfig
 
 
 class TagThresholds(BaseModel):

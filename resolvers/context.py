@@ -14,7 +14,7 @@ import asyncpg
 from privacy.guard import Guard, load_snapshot
 from privacy.principal import Principal
 from resolvers.config import DomainConfig
-from resolvers.explain import DecisionRecord
+from resolvers.explain.record import DecisionRecord
 from sql import load_queries
 
 Q = load_queries()

@@ -26,7 +26,7 @@ import asyncpg
 from jobs.outbox import NewMessage
 from jobs.sinks import verify
 from privacy.purposes import Source
-from resolvers.explain import DecisionRecord, Mode, Reason, ReasonCode, SignalSource
+from resolvers.explain.record import DecisionRecord, Mode, Reason, ReasonCode, SignalSource
 from tests.conftest import TEST_SECRET
 from tests.outage import free_port
 

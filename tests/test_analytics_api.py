@@ -14,9 +14,9 @@ import privacy.dp.templates as dp_templates
 from gateway.settings import Settings
 from privacy.dp.query import DPQuery, Template
 from privacy.principal import Role
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
+from resolvers.common.limits import LimitsConfig
 from resolvers.config import DomainConfig, DPConfig
-from resolvers.limits import LimitsConfig
 from tests.conftest import gql, running_client
 from tests.dp_data import seed_audience
 from tests.privacy_helpers import sql

@@ -16,7 +16,7 @@ import pytest
 from privacy.dp import templates
 from privacy.dp.query import AudienceFilter, AudienceParams, DPQuery, Template
 from privacy.principal import Role
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
 from tests.conftest import gql
 from tests.dp_data import seed_audience

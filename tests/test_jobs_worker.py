@@ -25,9 +25,9 @@ from privacy.dp import templates
 from privacy.dp.query import AudienceParams, DPQuery, Template
 from privacy.principal import Role
 from privacy.purposes import PURPOSES
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
-from resolvers.personalization_config import PersonalizationConfig
+from resolvers.model.personalization_config import PersonalizationConfig
 from sql.pool import create_pool
 from tests.conftest import gql, make_settings, running_client
 from tests.dp_data import seed_audience

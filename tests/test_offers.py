@@ -12,7 +12,7 @@ import pytest
 
 from privacy.principal import Role
 from resolvers.config import DomainConfig
-from resolvers.personalization_config import PersonalizationConfig
+from resolvers.model.personalization_config import PersonalizationConfig
 from tests.conftest import gql, running_client
 from tests.personalization_world import add_user, set_signals, world
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from resolvers.catalog import CatalogCache
-from resolvers.segment_rules import evaluate, validate_rule
+from resolvers.model.catalog import CatalogCache
+from resolvers.segments.rules import evaluate, validate_rule
 from sql import create_pool
 from tests.personalization_world import world
 

@@ -24,9 +24,9 @@ from privacy.dp import templates
 from privacy.dp.query import DPQuery, Template
 from privacy.principal import Role
 from privacy.retention import DataKind, RetentionPolicy
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
-from resolvers.personal_config import IngestConfig
+from resolvers.model.personal_config import IngestConfig
 from sql.pool import create_pool
 from tests import world
 from tests.conftest import gql, make_settings, running_client

@@ -14,9 +14,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from gateway.seed import DatabaseNotEmpty, SeedConfig, seed_database
-from gateway.seed_personas import MIN_EVENTS, PERSONAS, script_events
-from gateway.seed_world import CONSENT_PURPOSES, FEATURES
+from demo.personas import MIN_EVENTS, PERSONAS, script_events
+from demo.seed import DatabaseNotEmpty, SeedConfig, seed_database
+from demo.world import CONSENT_PURPOSES, FEATURES
 from privacy.purposes import PURPOSES
 from sql.queries import load_queries
 from tests import pg

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from resolvers.config import DPConfig, TagThresholds
-from resolvers.tags import SignalSnapshot, experience, price_tier
+from resolvers.model.tags import SignalSnapshot, experience, price_tier
 from tests import world
 
 

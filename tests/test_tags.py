@@ -9,8 +9,8 @@ import pytest
 
 from privacy.consent import ConsentSnapshot, Level
 from resolvers.config import TagThresholds
-from resolvers.explain import ControlKind, Mode, ReasonCode, SignalSource
-from resolvers.tags import (
+from resolvers.explain.record import ControlKind, Mode, ReasonCode, SignalSource
+from resolvers.model.tags import (
     EXPERIENCE_KEY,
     PRICE_TIER_KEY,
     Experience,

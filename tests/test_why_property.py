@@ -14,15 +14,15 @@ import pytest
 
 from privacy.consent import ConsentSnapshot, Level
 from privacy.purposes import Source
-from resolvers.catalog import Catalog, Item
 from resolvers.config import TagThresholds
-from resolvers.explain import DecisionRecord, Mode
-from resolvers.feed_rules import FeedRequest, decide_feed, plan_feed
-from resolvers.offer_rules import Offer, SegmentVersion, decide_offers
-from resolvers.personalization_config import PersonalizationConfig
-from resolvers.signals import SignalSnapshot
-from resolvers.surfaces import Surface
-from resolvers.user_facts import UserFacts, attribute_values
+from resolvers.explain.record import DecisionRecord, Mode
+from resolvers.feed.rules import FeedRequest, decide_feed, plan_feed
+from resolvers.model.catalog import Catalog, Item
+from resolvers.model.facts import UserFacts, attribute_values
+from resolvers.model.personalization_config import PersonalizationConfig
+from resolvers.model.signals import SignalSnapshot
+from resolvers.model.surfaces import Surface
+from resolvers.offers.rules import Offer, SegmentVersion, decide_offers
 from tests.conftest import gql
 from tests.personalization_world import ALL_PURPOSES, ITEMS, RELATIONS, add_user, set_signals, world
 

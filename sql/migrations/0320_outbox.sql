@@ -7,7 +7,7 @@
 -- the same key. user_id leads every key, and erase_user finds the table by that column.
 
 -- The person's IANA time zone (quiet hours are kept in it). The API validates the name against
--- the tz database (resolvers/time_zone_api.py); the check here only bounds its shape.
+-- the tz database (resolvers/account/time_zone.py); the check here only bounds its shape.
 ALTER TABLE users ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC'
     CHECK (length(time_zone) <= 64 AND time_zone ~ '^[A-Za-z][A-Za-z0-9_+/-]*$');
 
