@@ -66,25 +66,26 @@ $$;
 -- API today, any other writer later). The delivery job re-checks the person's whole consent
 -- snapshot when it claims a message, which also covers what no trigger sees (a level change, a
 -- notice version bump, a minor flag).
+-- The triggers fire only on the change that withdraws (WHEN): a first INSERT cannot, since a
+-- message is queued only while the subscription and the grant exist, and bulk loads of new rows
+-- (gateway seed) pay nothing.
 CREATE FUNCTION outbox_cancel_on_unsubscribe() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT NEW.subscribed THEN
-        PERFORM outbox_cancel_queued(NEW.user_id, NEW.channel, NULL, NULL, 'unsubscribed from ' || NEW.channel);
-    END IF;
+    PERFORM outbox_cancel_queued(NEW.user_id, NEW.channel, NULL, NULL, 'unsubscribed from ' || NEW.channel);
     RETURN NULL;
 END $$;
-CREATE TRIGGER outbox_cancel_on_unsubscribe AFTER INSERT OR UPDATE OF subscribed ON user_channels
-    FOR EACH ROW EXECUTE FUNCTION outbox_cancel_on_unsubscribe();
+CREATE TRIGGER outbox_cancel_on_unsubscribe AFTER UPDATE OF subscribed ON user_channels
+    FOR EACH ROW WHEN (OLD.subscribed AND NOT NEW.subscribed)
+    EXECUTE FUNCTION outbox_cancel_on_unsubscribe();
 
 CREATE FUNCTION outbox_cancel_on_withdrawal() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT NEW.granted THEN
-        PERFORM outbox_cancel_queued(NEW.user_id, NULL, NEW.purpose, NULL, 'consent withdrawn for ' || NEW.purpose);
-    END IF;
+    PERFORM outbox_cancel_queued(NEW.user_id, NULL, NEW.purpose, NULL, 'consent withdrawn for ' || NEW.purpose);
     RETURN NULL;
 END $$;
-CREATE TRIGGER outbox_cancel_on_withdrawal AFTER INSERT OR UPDATE OF granted ON consents
-    FOR EACH ROW EXECUTE FUNCTION outbox_cancel_on_withdrawal();
+CREATE TRIGGER outbox_cancel_on_withdrawal AFTER UPDATE OF granted ON consents
+    FOR EACH ROW WHEN (OLD.granted AND NOT NEW.granted)
+    EXECUTE FUNCTION outbox_cancel_on_withdrawal();
 
 CREATE FUNCTION outbox_cancel_on_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -100,4 +101,6 @@ BEGIN
 END $$;
 CREATE TRIGGER outbox_cancel_on_account_change
     AFTER UPDATE OF objected_to_marketing, preferred_channel ON users
-    FOR EACH ROW EXECUTE FUNCTION outbox_cancel_on_account_change();
+    FOR EACH ROW WHEN ((NEW.objected_to_marketing AND NOT OLD.objected_to_marketing)
+                       OR NEW.preferred_channel IS DISTINCT FROM OLD.preferred_channel)
+    EXECUTE FUNCTION outbox_cancel_on_account_change();
