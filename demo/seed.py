@@ -38,6 +38,9 @@ class SeedConfig(BaseModel):
     # The "now" the history ends at; default: the start of the current UTC day, so seeding twice
     # on one day gives identical rows while the demo still looks recent.
     anchor: AwareDatetime | None = None
+    # Per-user bounds of the rollups: the same values ingestion uses (IngestConfig, ModelConfig).
+    max_features_per_user: int = Field(default=32, ge=1, le=1000)
+    searches_kept: int = Field(default=20, ge=1, le=100)
 
     def anchor_time(self) -> datetime:
         if self.anchor is not None:
@@ -95,6 +98,21 @@ async def _refuse_unless_empty(conn: asyncpg.Connection, replace: bool) -> None:
         )
 
 
+ROLLUP_USERS = 2000  # users per apply_rollups call: bounded memory, few round trips
+
+
+async def _rollups(conn: asyncpg.Connection, config: SeedConfig) -> None:
+    """The rollups, by the function ingestion uses, a range of users at a time (additive, so the
+    result is the same as applying every event at once)."""
+    span = await conn.fetchrow(Q.seed_user_id_range)
+    assert span is not None
+    for lo in range(int(span["lo"]), int(span["hi"]) + 1, ROLLUP_USERS):
+        await conn.fetchval(
+            Q.seed_apply_rollups, lo, lo + ROLLUP_USERS, config.max_features_per_user, config.searches_kept
+        )
+    await conn.execute(Q.seed_empty_signals)
+
+
 async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: bool = False) -> SeedSummary:
     """Generate the world for `config` and load it; refuses a non-empty database unless `replace`."""
     started = time.monotonic()
@@ -128,10 +146,8 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
             await _load_catalog(conn, items, popularity, ranks)
             await _load_users(conn, users, anchor, config.seed, bar)
             await _load_events(conn, events, anchor, bar)
-            bar.step("signals")
-            await conn.execute(Q.seed_build_user_signals, anchor)
-            bar.step("categories")
-            await conn.execute(Q.seed_build_user_category_stats)
+            bar.step("rollups")
+            await _rollups(conn, config)
             await conn.execute(Q.seed_bump_dataset_version)
         bar.step("analyze")
         await conn.execute(Q.seed_analyze)

@@ -18,6 +18,7 @@ from gateway.settings import Settings
 from jobs.schema import JobsQuery
 from resolvers.account.channels import ChannelMutation
 from resolvers.account.consent import ConsentMutation, ConsentQuery
+from resolvers.account.controls import ControlMutation
 from resolvers.account.inferences import InferenceMutation
 from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
@@ -51,6 +52,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     SegmentMutation,
     OfferMutation,
     InferenceMutation,
+    ControlMutation,
     EventsMutation,
     # privacy
     ConsentMutation,

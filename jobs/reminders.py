@@ -1,37 +1,41 @@
 """Reminder scheduling: the one place the worker calls into the reminder rules.
 
 For each person who could get a reminder now (a preferred channel they are subscribed to), the
-same rules as `viewer { reminders }` (resolvers/reminders/schema.py): `reminder_purpose` decides from
+same rules as `viewer { reminders }` (resolvers/reminders/): `reminder_purpose` decides from
 their consent snapshot whether the channel's purpose allows reading their purchase history at
-all (if not, nothing about them is read), then `decide_reminders` makes the decision records.
-Each due reminder becomes an outbox message written with its record (jobs/outbox.py); the dedupe
-key (item and purchase time) makes scheduling the same reminder twice a no-op, so the job can
-run as often as it likes.
+all (if not, nothing about them is read), then the rulebook built from their activity and their
+own controls and `decide_reminders` make the decision records. Each due reminder becomes an
+outbox message written with its record (jobs/outbox.py); the dedupe key (item and purchase time)
+makes scheduling the same reminder twice a no-op, so the job can run as often as it likes.
 
 This adapter is kept small on purpose: when the reminder rules move, only this module follows."""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
 from jobs.outbox import NewMessage, queue_messages
-from privacy.consent import ConsentSnapshot
-from privacy.guard import Guard
 from privacy.principal import Principal, Role
 from privacy.purposes import ESSENTIAL, Source
-from privacy.snapshots import load_snapshots
+from privacy.snapshots import BatchGuard, load_snapshots
+from privacy.vocabulary import Channel
 from resolvers.config import DomainConfig
-from resolvers.model.catalog import CATALOG
-from resolvers.model.signals import parse_signals
-from resolvers.reminders.schema import decide_reminders, reminder_purpose
+from resolvers.model.controls import Controls
+from resolvers.model.reference import catalog as load_catalog
+from resolvers.model.rulebook import Rulebook
+from resolvers.model.signals import parse_activity
+from resolvers.model.user import ACTIVITY_TABLES
+from resolvers.reminders.rules import decide_reminders, reminder_purpose
 from sql import load_queries
 
 Q = load_queries()
 PRINCIPAL = Principal(Role.ADMIN, "worker:reminders.schedule")
+ACCOUNT_TABLES = ("users", "user_channels", "user_controls")
 BATCH_USERS = 2000
 
 
@@ -45,50 +49,62 @@ class ReminderCounts:
 async def schedule_reminders(
     pool: asyncpg.Pool, config: DomainConfig, *, batch_users: int = BATCH_USERS
 ) -> ReminderCounts:
-    catalog = await CATALOG.get(pool, config.personalization.catalog_ttl_s)
+    catalog = await load_catalog(pool, config.model.reference_ttl_s)
     people = allowed = queued = 0
     after = 0
     while True:
-        rows = await pool.fetch(Q.outbox_user_ids_for_reminders, after, batch_users)
+        rows = await pool.fetch(Q.outbox_reminder_candidates, after, batch_users)
         if not rows:
             break
         after = rows[-1]["user_id"]
-        guard = Guard(pool, PRINCIPAL, f"job-reminders-{uuid.uuid4()}", ConsentSnapshot(user_id=None))
-        snapshots = await load_snapshots(pool, [r["user_id"] for r in rows], gpc=False)
-        purposes: dict[int, tuple[str, str]] = {}
-        for r in rows:
-            uid, channel = r["user_id"], r["preferred_channel"]
-            guard.record(ESSENTIAL, ("users", "user_channels"), uid)
-            snapshot = snapshots.get(uid)
-            purpose = reminder_purpose(snapshot, channel, r["subscribed"]) if snapshot else None
-            if purpose is not None:
-                purposes[uid] = (channel, purpose)
-                guard.record(purpose, ("user_signals",), uid)
-        signals = (
-            {s["user_id"]: s for s in await pool.fetch(Q.segment_refresh_signals, list(purposes))}
-            if purposes
-            else {}
+        ids = [r["user_id"] for r in rows]
+        guard = BatchGuard(
+            pool, PRINCIPAL, f"job-reminders-{uuid.uuid4()}", await load_snapshots(pool, ids, False)
         )
+        guard.record([u for u in ids if u in guard.snapshots], ESSENTIAL, ACCOUNT_TABLES)
+        by_purpose: dict[str, list[int]] = defaultdict(list)
+        channels: dict[int, Channel] = {}
+        for r in rows:
+            uid, channel = r["user_id"], Channel(r["preferred_channel"])
+            snapshot = guard.snapshots.get(uid)
+            purpose = reminder_purpose(snapshot, channel, frozenset({channel})) if snapshot else None
+            if purpose is not None:
+                by_purpose[purpose].append(uid)
+                channels[uid] = channel
+        accounts = {r["user_id"]: r for r in rows}
         now = datetime.now(UTC)
         messages: list[NewMessage] = []
-        for uid, (channel, purpose) in purposes.items():
-            history = parse_signals(signals.get(uid))
-            for item_id, record in decide_reminders(history, catalog, snapshots[uid], channel, purpose, now):
-                bought_at = history.purchased_items[item_id]
-                messages.append(
-                    NewMessage(
-                        user_id=uid,
-                        kind="reminder",
-                        channel=channel,
-                        purpose=purpose,
-                        source=Source.BEHAVIOURAL,
-                        dedupe_key=f"reminder:{item_id}:{bought_at.astimezone(UTC).isoformat()}",
-                        text=record.summary,
-                        record=record,
-                    )
+        for purpose, uids in by_purpose.items():
+            activity = await guard.fetch(
+                Q.users_activity, uids, purpose=purpose, source=Source.BEHAVIOURAL, tables=ACTIVITY_TABLES
+            )
+            for act in activity:
+                uid = act["user_id"]
+                signals = parse_activity(act)
+                account = accounts[uid]
+                controls = Controls.of(
+                    account["control_kinds"], account["control_targets"], account["control_created"]
                 )
+                rules = Rulebook.build(catalog, signals, controls, now)
+                snapshot = guard.snapshots[uid]
+                for item_id, record in decide_reminders(
+                    signals, rules, snapshot, channels[uid], purpose, now
+                ):
+                    bought_at = signals.purchased_items[item_id]
+                    messages.append(
+                        NewMessage(
+                            user_id=uid,
+                            kind="reminder",
+                            channel=channels[uid].value,
+                            purpose=purpose,
+                            source=Source.BEHAVIOURAL,
+                            dedupe_key=f"reminder:{item_id}:{bought_at.astimezone(UTC).isoformat()}",
+                            text=record.summary,
+                            record=record,
+                        )
+                    )
         queued += await queue_messages(pool, messages)
         await guard.flush()
         people += len(rows)
-        allowed += len(purposes)
+        allowed += len(channels)
     return ReminderCounts(people, allowed, queued)

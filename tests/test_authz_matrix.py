@@ -37,6 +37,8 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
     **dict.fromkeys(
         (
             "hideInference",
+            "applyControl",
+            "undoControl",
             "setConsent",
             "objectToDirectMarketing",
             "withdrawMarketingObjection",

@@ -27,7 +27,7 @@ from privacy.principal import Role
 from privacy.purposes import PURPOSES
 from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
-from resolvers.model.personalization_config import PersonalizationConfig
+from resolvers.segments.config import SegmentsConfig
 from sql.pool import create_pool
 from tests.conftest import gql, make_settings, running_client
 from tests.dp_data import seed_audience
@@ -118,7 +118,7 @@ async def test_segment_membership_refreshes_on_schedule_and_the_segment_dimensio
         OFFERS_VERSION,
     )
     # A large world: saving a segment does not refresh its members, the schedule does.
-    domain = DomainConfig(personalization=PersonalizationConfig(refresh_segment_members_on_save=False))
+    domain = DomainConfig(segments=SegmentsConfig(refresh_members_on_save=False))
     settings = make_settings(db_dsn, tmp_path / "data", domain=domain)
     async with running_client(settings) as client:
         tok = token(Role.MARKETER, "m1")

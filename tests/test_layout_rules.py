@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from privacy.consent import ConsentSnapshot, Level
 from resolvers.config import TagThresholds
 from resolvers.explain.record import Mode, ReasonCode
+from resolvers.layout.config import LayoutConfig
 from resolvers.layout.rules import evaluate_layout
-from resolvers.model.personal_config import LayoutConfig
-from resolvers.model.tags import SignalSnapshot, decide_tags
+from resolvers.model.signals import SignalSnapshot
+from resolvers.model.tags import decide_tags
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CFG = LayoutConfig()

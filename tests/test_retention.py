@@ -26,7 +26,7 @@ from privacy.principal import Role
 from privacy.retention import DataKind, RetentionPolicy
 from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
-from resolvers.model.personal_config import IngestConfig
+from resolvers.events.config import IngestConfig
 from sql.pool import create_pool
 from tests import world
 from tests.conftest import gql, make_settings, running_client
@@ -50,8 +50,10 @@ def ago(days: float) -> datetime:
 
 async def _rollups(conn: asyncpg.Connection) -> list[str]:
     """Everything the product answers from, as text: signals, category stats, DP aggregates."""
-    rows = await conn.fetch("SELECT s::text FROM user_signals s ORDER BY user_id")
-    rows += await conn.fetch("SELECT c::text FROM user_category_stats c ORDER BY user_id, category")
+    rows = await conn.fetch("SELECT r::text FROM user_rollups r ORDER BY user_id")
+    for table in ("user_signals", "user_spend_days", "user_purchases", "user_cart", "user_category_stats",
+                  "user_features", "user_searches"):  # fmt: skip
+        rows += await conn.fetch(f"SELECT t::text FROM {table} t ORDER BY t::text")
     return [r[0] for r in rows]
 
 

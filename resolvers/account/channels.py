@@ -6,27 +6,19 @@ in effect; `usable` says whether all three hold for this request."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
 from privacy.principal import Role
 from privacy.purposes import ESSENTIAL, Source, channel_purpose
-from resolvers.account.own import own_guard
+from privacy.vocabulary import Channel
+from resolvers.account.own import account_gone, own_guard
 from resolvers.common.permissions import require
 from resolvers.context import Context
 from sql import load_queries
 
 Q = load_queries()
-
-
-@strawberry.enum(description="A channel the product can reach the user on.")
-class Channel(Enum):
-    EMAIL = "email"
-    SMS = "sms"
-    PUSH = "push"
-    IN_APP = "in_app"
 
 
 @strawberry.type(description="One channel: subscription, preference, and whether reminders may use it now.")
@@ -82,8 +74,16 @@ class ChannelMutation:
     )
     async def set_preferred_channel(self, info: Info[Context, None], channel: Channel) -> list[ChannelState]:
         guard, user_id = await own_guard(info)
-        await info.context.pool.execute(Q.set_preferred_channel, user_id, channel.value)
-        guard.record(ESSENTIAL, ("users",), user_id, "write")
+        written = await guard.write(
+            Q.set_preferred_channel,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("users",),
+            subject_user_id=user_id,
+            channel=channel.value,
+        )
+        if not written:
+            raise account_gone()
         return await viewer_channels(info)
 
     @strawberry.mutation(
@@ -94,6 +94,15 @@ class ChannelMutation:
         self, info: Info[Context, None], channel: Channel, subscribed: bool
     ) -> list[ChannelState]:
         guard, user_id = await own_guard(info)
-        await info.context.pool.execute(Q.set_channel_subscription, user_id, channel.value, subscribed)
-        guard.record(ESSENTIAL, ("user_channels",), user_id, "write")
+        written = await guard.write(
+            Q.set_channel_subscription,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("user_channels",),
+            subject_user_id=user_id,
+            channel=channel.value,
+            subscribed=subscribed,
+        )
+        if not written:
+            raise account_gone()
         return await viewer_channels(info)

@@ -208,13 +208,21 @@ class ConsentMutation:
             return InvalidInput(
                 message="consent not changed", errors=[FieldError(field="purpose", message=problem or "")]
             )
-        row = await info.context.pool.fetchrow(
-            Q.set_consent, user_id, purpose, granted, known.version, info.context.gpc, known.marketing
+        rows = await guard.write(
+            Q.set_consent,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("consents", "consent_events", "users"),
+            subject_user_id=user_id,
+            choice=purpose,
+            granted=granted,
+            version=known.version,
+            gpc=info.context.gpc,
+            marketing=known.marketing,
         )
-        if row is None:
+        if not rows:
             raise account_gone()
-        guard.record(ESSENTIAL, ("consents", "consent_events", "users"), user_id, "write")
-        return receipt_of(row)
+        return receipt_of(rows[0])
 
     @strawberry.mutation(
         permission_classes=_USER,
@@ -222,8 +230,15 @@ class ConsentMutation:
     )
     async def object_to_direct_marketing(self, info: Info[Context, None]) -> MarketingObjection:
         guard, user_id = await own_guard(info)
-        rows = await info.context.pool.fetch(Q.object_to_marketing, user_id, _MARKETING, _MARKETING_VERSIONS)
-        guard.record(ESSENTIAL, ("users", "consents", "consent_events"), user_id, "write")
+        rows = await guard.write(
+            Q.object_to_marketing,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("users", "consents", "consent_events"),
+            subject_user_id=user_id,
+            purposes=_MARKETING,
+            versions=_MARKETING_VERSIONS,
+        )
         return MarketingObjection(objected=True, receipts=[receipt_of(r) for r in rows])
 
     @strawberry.mutation(
@@ -232,8 +247,13 @@ class ConsentMutation:
     )
     async def withdraw_marketing_objection(self, info: Info[Context, None]) -> MarketingObjection:
         guard, user_id = await own_guard(info)
-        rows = await info.context.pool.fetch(
-            Q.withdraw_marketing_objection, user_id, _MARKETING, _MARKETING_VERSIONS
+        rows = await guard.write(
+            Q.withdraw_marketing_objection,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("users", "consent_events"),
+            subject_user_id=user_id,
+            purposes=_MARKETING,
+            versions=_MARKETING_VERSIONS,
         )
-        guard.record(ESSENTIAL, ("users", "consent_events"), user_id, "write")
         return MarketingObjection(objected=False, receipts=[receipt_of(r) for r in rows])

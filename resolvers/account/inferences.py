@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from privacy.consent import ConsentSnapshot
-from privacy.guard import Guard
+from privacy.guard import Guard, load_account
 from privacy.principal import Role
-from privacy.purposes import OFFERS, PROFILING, Source
+from privacy.purposes import OFFERS, Source
+from resolvers.account.controls import apply
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.config import DomainConfig
@@ -32,16 +33,14 @@ from resolvers.explain.record import (
     Why,
     render_why,
 )
-from resolvers.model.catalog import CATALOG
-from resolvers.model.facts import attribute_values, decide_user_tags, load_user_facts
+from resolvers.model.attributes import ATTRIBUTES
+from resolvers.model.catalog import Catalog
+from resolvers.model.reference import REFERENCE
+from resolvers.model.reference import catalog as load_catalog
 from resolvers.model.tags import EXPERIENCE_KEY, PRICE_TIER_KEY
-from resolvers.offers.rules import SegmentVersion, segment_match
-from resolvers.segments.attributes import ATTRIBUTES
-from resolvers.segments.members import live_segments
-from resolvers.segments.rules import referenced_attributes
-from sql import load_queries
+from resolvers.model.user import Account, UserModel
+from resolvers.segments.rules import LIVE_SEGMENTS, SegmentVersion, referenced_attributes, segment_match
 
-Q = load_queries()
 _KEY = re.compile(r"^(tag:experience|tag:price_tier|segment:[0-9]{1,18})$")
 
 
@@ -91,49 +90,39 @@ def _segment_record(
         generated_at=now,
         rule=RuleRef("segment", str(seg.segment_id), seg.version),
         matched_criteria=tuple(f"A rule on {a.description or a.name}" for a in used),
-        controls=(Control(ControlKind.HIDE, "Hide this inference"),),
+        controls=(Control(ControlKind.HIDE, "Hide this inference", target=f"segment:{seg.segment_id}"),),
     )
 
 
-async def list_inferences(guard: Guard, user_id: int, config: DomainConfig) -> list[Inferred]:
-    consent = guard.snapshot
-    now = datetime.now(UTC)
-    facts = await load_user_facts(guard, user_id, purpose=PROFILING)
-    if facts is None:
+async def list_inferences(
+    ctx_config: DomainConfig, model: UserModel, catalog: Catalog, segments: dict[int, SegmentVersion]
+) -> list[Inferred]:
+    consent = model.consent
+    if model.account is None:
         return []
-    tags = decide_user_tags(facts, consent, config.tags, now)
+    hidden = model.controls.hidden_inferences
+    tags = await model.tags(ctx_config.tags)
     out = [
         Inferred(
-            EXPERIENCE_KEY,
-            "tag",
-            tags.experience.value,
-            tags.experience_record,
-            EXPERIENCE_KEY in facts.hidden,
+            EXPERIENCE_KEY, "tag", tags.experience.value, tags.experience_record, EXPERIENCE_KEY in hidden
         ),
         Inferred(
-            PRICE_TIER_KEY,
-            "tag",
-            tags.price_tier.value,
-            tags.price_tier_record,
-            PRICE_TIER_KEY in facts.hidden,
+            PRICE_TIER_KEY, "tag", tags.price_tier.value, tags.price_tier_record, PRICE_TIER_KEY in hidden
         ),
     ]
-    segments = await live_segments(guard.pool)
     attrs: dict[str, Any] = {}
     if consent.allows(OFFERS, Source.DERIVED):  # segments see exactly what offer targeting sees
-        offer_facts = await load_user_facts(guard, user_id, purpose=OFFERS)
-        catalog = await CATALOG.get(guard.pool, config.personalization.catalog_ttl_s)
-        if offer_facts is not None:
-            cfg = config.personalization
-            attrs = attribute_values(offer_facts, consent, catalog, config.tags, now, cfg.spend_window_days)
+        attrs = await model.attributes(catalog, ctx_config.tags, ctx_config.model.spend_window_days)
     for seg in segments.values():
         key = f"segment:{seg.segment_id}"
-        if key in facts.hidden:
+        if key in hidden:
             out.append(Inferred(key, "segment", seg.name, None, True))
             continue
-        matched, _ = segment_match(seg, attrs, facts.hidden, consent)
+        matched, _ = segment_match(seg, attrs, hidden, consent)
         if matched:
-            out.append(Inferred(key, "segment", seg.name, _segment_record(seg, attrs, consent, now), False))
+            out.append(
+                Inferred(key, "segment", seg.name, _segment_record(seg, attrs, consent, model.now), False)
+            )
     return out
 
 
@@ -141,7 +130,12 @@ async def describe_inferences(
     guard: Guard, user_id: int, config: DomainConfig | None = None
 ) -> list[dict[str, Any]]:
     """The data-export form: each inference with its logic in plain words."""
-    found = await list_inferences(guard, user_id, config or DomainConfig())
+    config = config or DomainConfig()
+    _, row = await load_account(guard.pool, user_id, False)
+    model = UserModel(guard, Account.of(row) if row is not None else None)
+    catalog = await load_catalog(guard.pool, config.model.reference_ttl_s)
+    segments = await REFERENCE.get(guard.pool, LIVE_SEGMENTS, config.model.reference_ttl_s)
+    found = await list_inferences(config, model, catalog, segments)
     out: list[dict[str, Any]] = []
     for inf in found:
         if inf.hidden:
@@ -162,9 +156,11 @@ async def describe_inferences(
     return out
 
 
-async def viewer_inferences(info: Info[Context, None], user_id: int) -> list[Inference]:
+async def viewer_inferences(info: Info[Context, None]) -> list[Inference]:
     ctx = info.context
-    found = await list_inferences(await ctx.guard(), user_id, ctx.config)
+    found = await list_inferences(
+        ctx.config, await ctx.model(), await ctx.catalog(), await ctx.reference(LIVE_SEGMENTS)
+    )
     return [
         Inference(
             key=i.key,
@@ -181,13 +177,12 @@ async def viewer_inferences(info: Info[Context, None], user_id: int) -> list[Inf
 class InferenceMutation:
     @strawberry.mutation(
         permission_classes=[require(Role.USER)],
-        description="Hide an inference about you (a tag or a segment); it stops being used.",
+        description=(
+            "Hide an inference about you (a tag or a segment); it stops being used. The same as "
+            "`applyControl(kind: HIDE, target: key)`; undo with `undoControl`."
+        ),
     )
     async def hide_inference(self, info: Info[Context, None], key: str) -> HideResult:
-        ctx = info.context
-        user_id = (await ctx.guard()).snapshot.user_id
-        if user_id is None:
-            return InvalidInput(message="sign in first", errors=[FieldError(field="key", message="no user")])
         if not _KEY.match(key):
             return InvalidInput(
                 message="not hidden",
@@ -195,5 +190,7 @@ class InferenceMutation:
                     FieldError(field="key", message="use tag:experience, tag:price_tier or segment:<id>")
                 ],
             )
-        await ctx.pool.execute(Q.hide_inference, user_id, key)
+        done = await apply(info, ControlKind.HIDE, key, field="key")
+        if isinstance(done, InvalidInput):
+            return InvalidInput(message="not hidden", errors=done.errors)
         return HiddenInference(key=key)

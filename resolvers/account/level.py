@@ -7,9 +7,8 @@ from strawberry.types import Info
 
 from privacy.consent import Level
 from privacy.principal import Role
-from privacy.purposes import ESSENTIAL
+from privacy.purposes import ESSENTIAL, Source
 from resolvers.account.own import account_gone, own_guard
-from resolvers.account.viewer import PersonalizationLevel
 from resolvers.common.permissions import require
 from resolvers.context import Context
 from sql import load_queries
@@ -19,7 +18,7 @@ Q = load_queries()
 
 @strawberry.type(description="The personalization level now in effect (from the next request).")
 class PersonalizationLevelSet:
-    level: PersonalizationLevel
+    level: Level
     consent_version: int = strawberry.field(description="Bumped: snapshots and layout ETags change.")
 
 
@@ -30,13 +29,19 @@ class LevelMutation:
         description="NONE (as anonymous), BASIC (stated data only) or FULL; applies from the next request.",
     )
     async def set_personalization_level(
-        self, info: Info[Context, None], level: PersonalizationLevel
+        self, info: Info[Context, None], level: Level
     ) -> PersonalizationLevelSet:
         guard, user_id = await own_guard(info)
-        row = await info.context.pool.fetchrow(Q.set_personalization_level, user_id, Level(level.value).value)
-        if row is None:
+        rows = await guard.write(
+            Q.set_personalization_level,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("users",),
+            subject_user_id=user_id,
+            level=Level(level).value,
+        )
+        if not rows:
             raise account_gone()
-        guard.record(ESSENTIAL, ("users",), user_id, "write")
         return PersonalizationLevelSet(
-            level=PersonalizationLevel(row["personalization_level"]), consent_version=row["consent_version"]
+            level=Level(rows[0]["personalization_level"]), consent_version=rows[0]["consent_version"]
         )

@@ -5,7 +5,6 @@ purpose is in effect, all or nothing."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -14,7 +13,7 @@ from strawberry.types import Info
 from privacy.principal import Role
 from privacy.profile_fields import FIELDS, Stage, fields_for, may_be_minor
 from privacy.purposes import ESSENTIAL, Source
-from resolvers.account.own import own_guard
+from resolvers.account.own import account_gone, own_guard
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
@@ -24,14 +23,7 @@ Q = load_queries()
 MAX_FIELDS = 20
 
 
-@strawberry.enum(
-    description="When a field is asked: signup (name or phone only), checkout, booking, personalization."
-)
-class ProfileStage(Enum):
-    SIGNUP = Stage.SIGNUP.value
-    CHECKOUT = Stage.CHECKOUT.value
-    BOOKING = Stage.BOOKING.value
-    PERSONALIZATION = Stage.PERSONALIZATION.value
+ProfileStage = Stage  # registered in the schema as ProfileStage (resolvers/common/enums.py)
 
 
 @strawberry.type(description="A field the product would like now, with what it is for and what you get.")
@@ -98,7 +90,7 @@ async def viewer_profile_prompts(info: Info[Context, None], stage: ProfileStage)
     """Missing fields of `stage` whose purpose is in effect; nothing is asked for a purpose the
     user has not granted, and the profile table is not read when nothing could be asked."""
     guard, user_id = await own_guard(info)
-    wanted = [f for f in fields_for(Stage(stage.value)) if guard.allows(f.purpose, Source.STATED)]
+    wanted = [f for f in fields_for(Stage(stage)) if guard.allows(f.purpose, Source.STATED)]
     if not wanted:
         return []
     rows = await guard.fetch(
@@ -158,26 +150,28 @@ class ProfileMutation:
         fields: list[ProfileFieldInput],
     ) -> UpdateProfileResult:
         guard, user_id = await own_guard(info)
-        the_stage = Stage(stage.value)
+        the_stage = Stage(stage)
         errors = _errors(the_stage, fields, lambda purpose: guard.allows(purpose, Source.STATED))
         if errors:
             return InvalidInput(message="profile not changed", errors=errors)
         declared = [FIELDS[f.field] for f in fields]
         values = [f.value.strip() for f in fields]
         stated = dict(zip((d.name for d in declared), values, strict=True))
-        pool = info.context.pool
-        async with pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                Q.upsert_profile_fields,
-                user_id,
-                [d.name for d in declared],
-                values,
-                [d.data_category for d in declared],
-                [d.purpose for d in declared],
-                the_stage.value,
-            )
-            years = stated.get("birth_year_range")
-            if years is not None:  # the account keeps the coarse range and the minor flag
-                await conn.execute(Q.set_birth_year_range, user_id, years, may_be_minor(years))
-        guard.record(ESSENTIAL, ("profile_fields",), user_id, "write")
+        years = stated.get("birth_year_range")  # the account keeps the coarse range and the minor flag
+        rows = await guard.write(
+            Q.upsert_profile_fields,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("profile_fields", "users") if years is not None else ("profile_fields",),
+            subject_user_id=user_id,
+            fields=[d.name for d in declared],
+            values=values,
+            categories=[d.data_category for d in declared],
+            purposes=[d.purpose for d in declared],
+            stage=the_stage.value,
+            birth_year_range=years,
+            minor=years is not None and may_be_minor(years),
+        )
+        if not rows:
+            raise account_gone()
         return ProfileUpdated(fields=[field_value(r) for r in rows])

@@ -9,18 +9,16 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from privacy.erasure import erase
 from privacy.export import build_export
 from privacy.guard import ConsentRequired, Guard
 from privacy.principal import Role
 from resolvers.account.inferences import describe_inferences
-from resolvers.account.own import own_guard
+from resolvers.account.own import account_gone, own_guard
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.config import DomainConfig
 from resolvers.context import Context
-from sql import load_queries
-
-Q = load_queries()
 
 
 async def inferences_for_export(guard: Guard, user_id: int, config: DomainConfig) -> list[dict[str, Any]]:
@@ -77,13 +75,13 @@ class RightsMutation:
                 message="nothing erased",
                 errors=[FieldError(field="confirm", message="must be true to erase your data")],
             )
-        row = await info.context.pool.fetchrow(Q.erase_user, user_id)
-        # Nothing written after this operation may name the erased user again: drop this
-        # operation's pending audit entries and decision records about them.
-        guard.forget_subject(user_id)
-        info.context.decisions.clear()
+        done = await erase(guard, user_id)
+        # Nothing written after this operation may name the erased user again.
+        info.context.forget(user_id)
+        if done is None:
+            raise account_gone()
         return ErasureDone(
-            erasure_id=strawberry.ID(str(row["erasure_id"])),
-            rows_deleted=row["rows_deleted"],
-            tables=sorted(set(row["tables"])),
+            erasure_id=strawberry.ID(done.erasure_id),
+            rows_deleted=done.rows_deleted,
+            tables=list(done.tables),
         )

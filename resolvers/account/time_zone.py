@@ -14,7 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from privacy.principal import Role
-from privacy.purposes import ESSENTIAL
+from privacy.purposes import ESSENTIAL, Source
 from resolvers.account.own import account_gone, own_guard
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
@@ -60,8 +60,14 @@ class TimeZoneMutation:
             return InvalidInput(
                 message="time zone not changed", errors=[FieldError(field="timeZone", message=problem)]
             )
-        stored = await info.context.pool.fetchval(Q.set_time_zone, user_id, time_zone)
-        if stored is None:
+        written = await guard.write(
+            Q.set_time_zone,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("users",),
+            subject_user_id=user_id,
+            time_zone=time_zone,
+        )
+        if not written:
             raise account_gone()
-        guard.record(ESSENTIAL, ("users",), user_id, "write")
-        return TimeZoneSetting(time_zone=stored)
+        return TimeZoneSetting(time_zone=written[0]["time_zone"])

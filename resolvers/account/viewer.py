@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from privacy.purposes import ESSENTIAL, Source
+from privacy.consent import Level
 from resolvers.account.channels import ChannelState, viewer_channels
 from resolvers.account.consent import (
     ConsentReceipt,
@@ -18,32 +17,18 @@ from resolvers.account.consent import (
     viewer_consent_history,
     viewer_consent_snapshot_id,
 )
+from resolvers.account.controls import AppliedControl, viewer_controls
+from resolvers.account.explanations import Explanation, viewer_explanations
 from resolvers.account.inferences import Inference, viewer_inferences
 from resolvers.account.profile import ProfileFieldValue, ProfilePrompt, viewer_profile, viewer_profile_prompts
 from resolvers.context import Context
-from resolvers.explain.log import Explanation, viewer_explanations
 from resolvers.feed.schema import FeedItem, viewer_feed
 from resolvers.model.surfaces import Surface
 from resolvers.offers.schema import ServedOffer, viewer_offers
 from resolvers.reminders.schema import Reminder, viewer_reminders
-from sql import load_queries
 
 if TYPE_CHECKING:
     from resolvers.layout.schema import TagsType
-
-Q = load_queries()
-
-
-@strawberry.enum(
-    description=(
-        "How much personalization the user chose: NONE (as anonymous), BASIC (context and what "
-        "they stated), FULL (activity history and profiling, for consented purposes)."
-    )
-)
-class PersonalizationLevel(Enum):
-    NONE = "NONE"
-    BASIC = "BASIC"
-    FULL = "FULL"
 
 
 @strawberry.type(description="The caller as the gateway sees it.")
@@ -57,7 +42,7 @@ class Whoami:
 class Viewer:
     user_id: strawberry.Private[int]
     created_at: datetime
-    personalization_level: PersonalizationLevel
+    personalization_level: Level
     country: str | None
     platform: str | None
     preferred_channel: str | None
@@ -76,25 +61,25 @@ class Viewer:
         limit: int = 10,
         category: str | None = None,
     ) -> list[FeedItem]:
-        return await viewer_feed(info, self.user_id, surface, limit, category)
+        return await viewer_feed(info, surface, limit, category)
 
     @strawberry.field(description="Offers chosen for you on a surface (frequency-capped), each with why.")
     async def offers(self, info: Info[Context, None], surface: Surface = Surface.OFFERS) -> list[ServedOffer]:
-        return await viewer_offers(info, self.user_id, surface)
+        return await viewer_offers(info, surface)
 
     @strawberry.field(description="Reminders due on your preferred, subscribed and consented channel.")
     async def reminders(self, info: Info[Context, None]) -> list[Reminder]:
-        return await viewer_reminders(info, self.user_id)
+        return await viewer_reminders(info)
 
     @strawberry.field(
         description="What is inferred about you (tags, audiences), why, and whether you hid it."
     )
     async def inferences(self, info: Info[Context, None]) -> list[Inference]:
-        return await viewer_inferences(info, self.user_id)
+        return await viewer_inferences(info)
 
     @strawberry.field(description="Your most recent decision records (the explanation log).")
     async def explanations(self, info: Info[Context, None], limit: int = 20) -> list[Explanation]:
-        return await viewer_explanations(info, self.user_id, limit)
+        return await viewer_explanations(info, limit)
 
     @strawberry.field(description="Your layout tags (experience, price tier), each with its why.")
     async def tags(
@@ -115,6 +100,10 @@ class Viewer:
         resolver=viewer_consent_snapshot_id, description="The consent state this request was answered under."
     )
     channels: list[ChannelState] = strawberry.field(resolver=viewer_channels)
+    controls: list[AppliedControl] = strawberry.field(
+        resolver=viewer_controls,
+        description="What you asked of decisions about you (hidden, shown less, reminders stopped).",
+    )
     profile: list[ProfileFieldValue] = strawberry.field(resolver=viewer_profile)
     profile_prompts: list[ProfilePrompt] = strawberry.field(
         resolver=viewer_profile_prompts, description="Fields the product would like at this stage, and why."
@@ -122,31 +111,22 @@ class Viewer:
 
 
 async def load_viewer(info: Info[Context, None]) -> Viewer | None:
+    """The signed-in user from the operation's user model (its account read, no other)."""
     ctx = info.context
-    user_id = ctx.principal.user_id
-    if user_id is None:
+    if ctx.principal.user_id is None:
         return None
-    guard = await ctx.guard()
-    if guard.snapshot.user_id is None:  # unknown or erased id: treated as anonymous
-        return None
-    row = await guard.fetchrow(
-        Q.viewer_account,
-        user_id,
-        purpose=ESSENTIAL,
-        source=Source.ACCOUNT,
-        tables=("users",),
-        subject_user_id=user_id,
-    )
-    if row is None:
+    model = await ctx.model()
+    account = model.account
+    if account is None:  # unknown or erased id: treated as anonymous
         return None
     return Viewer(
-        user_id=row["user_id"],
-        created_at=row["created_at"],
-        personalization_level=PersonalizationLevel(row["personalization_level"]),
-        country=row["country"],
-        platform=row["platform"],
-        preferred_channel=row["preferred_channel"],
-        time_zone=row["time_zone"],
+        user_id=account.user_id,
+        created_at=account.created_at,
+        personalization_level=model.consent.level,
+        country=account.country,
+        platform=account.platform.value if account.platform else None,
+        preferred_channel=account.preferred_channel.value if account.preferred_channel else None,
+        time_zone=account.time_zone,
     )
 
 

@@ -10,6 +10,7 @@ import strawberry
 
 from privacy.dp.epsilon import EpsilonRefused, to_epsilon
 from privacy.dp.query import AudienceFilter, AudienceParams, DPQuery, Template
+from privacy.vocabulary import Experience, Platform, PriceTier
 from resolvers.common.errors import FieldError
 from resolvers.config import DomainConfig
 
@@ -50,28 +51,6 @@ class TimeWindow(Enum):
 class HistogramMetric(Enum):
     ORDER_VALUE = "ORDER_VALUE"
     SESSIONS = "SESSIONS"
-
-
-@strawberry.enum(name="AudiencePlatform")
-class Platform(Enum):
-    web = "web"
-    ios = "ios"
-    android = "android"
-    unknown = "unknown"
-
-
-@strawberry.enum(name="AudienceExperience")
-class Experience(Enum):
-    NEWBIE = "NEWBIE"
-    REGULAR = "REGULAR"
-    POWER = "POWER"
-
-
-@strawberry.enum(name="AudiencePriceTier")
-class PriceTier(Enum):
-    BUDGET = "BUDGET"
-    MID = "MID"
-    LUXURY = "LUXURY"
 
 
 @strawberry.input(description="Filters on declared dimensions; every field is optional.")

@@ -24,6 +24,10 @@ class Unauthenticated(SafeError):
     code = "UNAUTHENTICATED"
 
 
+class InvalidArgument(SafeError):
+    code = "BAD_USER_INPUT"
+
+
 @strawberry.type(description="One problem with one input field.")
 class FieldError:
     field: str = strawberry.field(description="Path of the field, e.g. `events[3].occurredAt`.")

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -21,37 +20,25 @@ from pydantic.alias_generators import to_camel
 
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import Source
+from privacy.vocabulary import EventType
 from resolvers.common.errors import FieldError
-from resolvers.model.personal_config import IngestConfig
+from resolvers.events.config import IngestConfig
 
 # Purposes that may use behavioural events; with none of them allowed, such events are not kept.
 BEHAVIOURAL_PURPOSES = ("personalize.content", "personalize.profiling", "analytics.aggregate")
 _FEATURE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-class EventKind(StrEnum):
-    VIEW = "view"
-    CLICK = "click"
-    DWELL = "dwell"
-    SEARCH = "search"
-    ADD_TO_CART = "add_to_cart"
-    REMOVE_FROM_CART = "remove_from_cart"
-    PURCHASE = "purchase"
-    BOOKING = "booking"
-    SESSION_START = "session_start"
-    FEATURE_USED = "feature_used"
-
-
-BEHAVIOURAL = frozenset({EventKind.VIEW, EventKind.CLICK, EventKind.DWELL, EventKind.SEARCH})
+BEHAVIOURAL = frozenset({EventType.VIEW, EventType.CLICK, EventType.DWELL, EventType.SEARCH})
 # Which item kind an event needs (None: any kind); events absent here carry no item.
-ITEM_KIND: dict[EventKind, str | None] = {
-    EventKind.VIEW: None,
-    EventKind.CLICK: None,
-    EventKind.DWELL: None,
-    EventKind.ADD_TO_CART: "product",
-    EventKind.REMOVE_FROM_CART: "product",
-    EventKind.PURCHASE: "product",
-    EventKind.BOOKING: "restaurant",
+ITEM_KIND: dict[EventType, str | None] = {
+    EventType.VIEW: None,
+    EventType.CLICK: None,
+    EventType.DWELL: None,
+    EventType.ADD_TO_CART: "product",
+    EventType.REMOVE_FROM_CART: "product",
+    EventType.PURCHASE: "product",
+    EventType.BOOKING: "restaurant",
 }
 
 
@@ -61,7 +48,7 @@ class EventModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
     id: uuid.UUID
-    type: EventKind
+    type: EventType
     occurred_at: AwareDatetime
     user_id: int | None = Field(default=None, ge=1)
     item_id: int | None = Field(default=None, ge=1)
@@ -75,7 +62,7 @@ class EventModel(BaseModel):
 class StoredEvent:
     user_id: int
     event_id: uuid.UUID
-    type: EventKind
+    type: EventType
     item_id: int | None
     value: int | None
     feature: str | None
@@ -117,14 +104,14 @@ def parse(
     return models, errors
 
 
-def _bounds(kind: EventKind, cfg: IngestConfig) -> tuple[int, int] | None:
+def _bounds(kind: EventType, cfg: IngestConfig) -> tuple[int, int] | None:
     """Allowed range of `value` per kind; None: the kind takes no value."""
     return {
-        EventKind.DWELL: (1, cfg.max_dwell_ms),
-        EventKind.PURCHASE: (0, cfg.max_amount_cents),
-        EventKind.ADD_TO_CART: (1, cfg.max_quantity),
-        EventKind.REMOVE_FROM_CART: (1, cfg.max_quantity),
-        EventKind.BOOKING: (1, cfg.max_party_size),
+        EventType.DWELL: (1, cfg.max_dwell_ms),
+        EventType.PURCHASE: (0, cfg.max_amount_cents),
+        EventType.ADD_TO_CART: (1, cfg.max_quantity),
+        EventType.REMOVE_FROM_CART: (1, cfg.max_quantity),
+        EventType.BOOKING: (1, cfg.max_party_size),
     }.get(kind)
 
 
@@ -149,16 +136,16 @@ def _check(
     bounds = _bounds(ev.type, cfg)
     if bounds is None and ev.value is not None:
         errors.append(_field(i, "value", f"{ev.type.value} takes no value"))
-    elif bounds is not None and ev.value is None and ev.type is EventKind.DWELL:
+    elif bounds is not None and ev.value is None and ev.type is EventType.DWELL:
         errors.append(_field(i, "value", "dwell needs its duration in ms"))
     elif bounds is not None and ev.value is not None and not bounds[0] <= ev.value <= bounds[1]:
         errors.append(_field(i, "value", f"must be between {bounds[0]} and {bounds[1]}"))
-    if ev.type is EventKind.SEARCH:
+    if ev.type is EventType.SEARCH:
         if ev.query is None or not ev.query.strip():
             errors.append(_field(i, "query", "search needs a query"))
     elif ev.query is not None:
         errors.append(_field(i, "query", f"{ev.type.value} takes no query"))
-    if ev.type is EventKind.FEATURE_USED:
+    if ev.type is EventType.FEATURE_USED:
         if ev.feature is None or not _FEATURE.match(ev.feature):
             errors.append(_field(i, "feature", "feature_used needs a feature name like 'wishlist'"))
     elif ev.feature is not None:
@@ -194,7 +181,7 @@ def check(
             dropped.append(ev.id)
             continue
         value = ev.value
-        if ev.type is EventKind.PURCHASE and value is None and ev.item_id is not None:
+        if ev.type is EventType.PURCHASE and value is None and ev.item_id is not None:
             value = items[ev.item_id][1]  # default: the item's price
         store.append(
             StoredEvent(

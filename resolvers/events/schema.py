@@ -18,34 +18,20 @@ from strawberry.types import Info
 from privacy.consent import ConsentSnapshot
 from privacy.principal import Role
 from privacy.snapshots import load_snapshots
+from privacy.vocabulary import EventType, Platform
 from resolvers.common.errors import FieldError, Forbidden, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
-from resolvers.events.ingest import Checked, EventKind, check, parse
+from resolvers.events.ingest import Checked, check, parse
 from sql import load_queries
 
 Q = load_queries()
 
 
-@strawberry.enum(description="The client platform.")
-class Platform(Enum):
-    WEB = "web"
-    IOS = "ios"
-    ANDROID = "android"
-
-
-# The GraphQL enum is the ingestion enum itself, registered under its schema name.
-strawberry.enum(
-    EventKind,
-    name="EventType",
-    description="What happened. `value` means: dwell ms, purchase cents, cart quantity, party size.",
-)
-
-
 @strawberry.input(description="One event. `id` is a client-generated UUID: resending it is a no-op.")
 class EventInput:
     id: strawberry.ID
-    type: EventKind
+    type: EventType
     occurred_at: datetime
     user_id: strawberry.ID | None = strawberry.field(default=None, description="Required for role app.")
     item_id: strawberry.ID | None = None
@@ -127,24 +113,26 @@ async def _write(ctx: Context, batch: Checked) -> set[uuid.UUID]:
     if not batch.store:
         return set()
     s = batch.store
-    async with ctx.pool.acquire() as conn:
-        # Two autocommit statements: the second is atomic on its own (events, rollups, audit).
-        await conn.execute(Q.ensure_user_signals, sorted({e.user_id for e in s}))
-        rows = await conn.fetch(
-            Q.ingest_events,
-            [e.user_id for e in s],
-            [e.event_id for e in s],
-            [e.type.value for e in s],
-            [e.item_id for e in s],
-            [e.value for e in s],
-            [e.feature for e in s],
-            [e.query for e in s],
-            [e.platform for e in s],
-            [e.occurred_at for e in s],
-            ctx.request_id,
-            ctx.principal.role.value,
-            ctx.principal.subject,
-        )
+    cfg = ctx.config
+    # One autocommit statement, atomic on its own: events, rollups and the audit of the write.
+    rows = await ctx.pool.fetch(
+        *Q.ingest_events.bind(
+            user_ids=[e.user_id for e in s],
+            event_ids=[e.event_id for e in s],
+            types=[e.type.value for e in s],
+            item_ids=[e.item_id for e in s],
+            values=[e.value for e in s],
+            features=[e.feature for e in s],
+            queries=[e.query for e in s],
+            platforms=[e.platform for e in s],
+            occurred_at=[e.occurred_at for e in s],
+            max_features=cfg.ingest.max_features_per_user,
+            max_searches=cfg.model.searches_kept,
+            request_id=ctx.request_id,
+            role=ctx.principal.role.value,
+            principal=ctx.principal.subject,
+        ),
+    )
     return {r["event_id"] for r in rows}
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import strawberry
 
+from privacy.guard import DecisionRow
+
 
 @strawberry.enum(description="Whether the answer used data about the user.")
 class Mode(Enum):
@@ -39,6 +41,7 @@ class ReasonCode(Enum):
     EXPERIENCE = "EXPERIENCE"
     STATED_INTEREST = "STATED_INTEREST"
     MOST_USED_FEATURE = "MOST_USED_FEATURE"
+    SEARCHED = "SEARCHED"
 
 
 @strawberry.enum(description="Where the data behind a reason came from.")
@@ -51,10 +54,18 @@ class SignalSource(Enum):
     POPULARITY = "popularity"
 
 
-@strawberry.enum(description="What the user can do about a decision.")
+@strawberry.enum(
+    description=(
+        "What the user can do about a decision. Each kind is carried out by a mutation and can be "
+        "undone: HIDE, SHOW_LESS_LIKE_THIS and STOP_REMINDERS by `applyControl(kind, target)` "
+        "(undone by `undoControl`), CHANGE_PERSONALIZATION_LEVEL by `setPersonalizationLevel`, "
+        "OPEN_CONSENT by `setConsent(purpose)`."
+    )
+)
 class ControlKind(Enum):
     SHOW_LESS_LIKE_THIS = "SHOW_LESS_LIKE_THIS"
     HIDE = "HIDE"
+    STOP_REMINDERS = "STOP_REMINDERS"
     CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
     OPEN_CONSENT = "OPEN_CONSENT"
 
@@ -79,7 +90,8 @@ class RuleRef:
 class Control:
     kind: ControlKind
     label: str
-    purpose: str | None = None
+    purpose: str | None = None  # OPEN_CONSENT: the purpose to review
+    target: str | None = None  # HIDE / SHOW_LESS_LIKE_THIS / STOP_REMINDERS: what it applies to
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +143,25 @@ class DecisionRecord:
             "rule": None if rule is None else {"kind": rule.kind, "id": rule.id, "version": rule.version},
             "matched_criteria": list(self.matched_criteria),
             "controls": [
-                {"kind": c.kind.value, "label": c.label, "purpose": c.purpose} for c in self.controls
+                {"kind": c.kind.value, "label": c.label, "purpose": c.purpose, "target": c.target}
+                for c in self.controls
             ],
             "decision_id": str(self.decision_id),
         }
+
+    def to_row(self) -> DecisionRow:
+        """The decision-log row (privacy.guard writes it with the operation's audit entries)."""
+        return DecisionRow(
+            decision_id=self.decision_id,
+            surface=self.surface,
+            subject_kind=self.subject_kind,
+            subject_id=self.subject_id,
+            rank=self.rank,
+            mode=self.mode.value,
+            record=self.to_json(),
+            consent_snapshot_id=self.consent_snapshot_id,
+            generated_at=self.generated_at,
+        )
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> DecisionRecord:
@@ -153,7 +180,10 @@ class DecisionRecord:
             rank=raw.get("rank"),
             rule=RuleRef(**raw["rule"]) if raw.get("rule") else None,
             matched_criteria=tuple(raw.get("matched_criteria", ())),
-            controls=tuple(Control(**{**c, "kind": ControlKind(c["kind"])}) for c in raw.get("controls", ())),
+            controls=tuple(
+                Control(ControlKind(c["kind"]), c["label"], c.get("purpose"), c.get("target"))
+                for c in raw.get("controls", ())
+            ),
             decision_id=uuid.UUID(raw["decision_id"]),
         )
 
@@ -177,11 +207,18 @@ class RuleRefType:
     version: int
 
 
-@strawberry.type(name="Control")
+@strawberry.type(name="Control", description="One action the user can take about this decision.")
 class ControlType:
     kind: ControlKind
     label: str
-    purpose: str | None
+    purpose: str | None = strawberry.field(description="OPEN_CONSENT: the purpose to review.")
+    target: str | None = strawberry.field(
+        description=(
+            "HIDE, SHOW_LESS_LIKE_THIS, STOP_REMINDERS: what the control applies to, to pass to "
+            "`applyControl(kind, target)` (item:<id>, offer:<id>, category:<name>, "
+            "subcategory:<category>/<name>, tag:<name>, segment:<id>)."
+        )
+    )
 
 
 @strawberry.type(description="Why am I seeing this: rendered from the record that made the decision.")
@@ -222,7 +259,10 @@ def render_why(record: DecisionRecord) -> Why:
         if record.rule
         else None,
         matched_criteria=list(record.matched_criteria),
-        controls=[ControlType(kind=c.kind, label=c.label, purpose=c.purpose) for c in record.controls],
+        controls=[
+            ControlType(kind=c.kind, label=c.label, purpose=c.purpose, target=c.target)
+            for c in record.controls
+        ],
         consent_snapshot_id=record.consent_snapshot_id,
         generated_at=record.generated_at,
     )

@@ -2,14 +2,16 @@
 
 Non-personalized (anonymous, level NONE, missing consent, minors on marketing surfaces, cold
 start) is deterministic: editorial picks first, then popularity, then item id, so a level-NONE user
-gets exactly what an anonymous visitor with the same context gets. Sensitive items appear only
-here, and only on their own category page (CONTEXTUAL), never on shared surfaces."""
+gets exactly what an anonymous visitor with the same context gets (less only what that person
+hid themself). Sensitive items appear only here, and only on their own category page
+(CONTEXTUAL), never on shared surfaces."""
 
 from __future__ import annotations
 
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from privacy.vocabulary import DataCategory
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -20,30 +22,39 @@ from resolvers.explain.record import (
     SignalSource,
 )
 from resolvers.model.catalog import Catalog, Item, plain_key
+from resolvers.model.controls import item_target, subcategory_target
+from resolvers.model.rulebook import Rulebook
 
 if TYPE_CHECKING:
     from resolvers.feed.rules import FeedRequest
 
-STATED = "user.preferences.interests"
 
-
-def controls_for(purposes: tuple[str, ...], personalized: bool) -> tuple[Control, ...]:
+def controls_for(purposes: tuple[str, ...], item: Item | None = None) -> tuple[Control, ...]:
+    """The controls of a feed item's why: hide it and show less like it (for a signed-in person's
+    item), change the level, review each purpose used."""
     controls: list[Control] = []
-    if personalized:
+    if item is not None:
         controls += [
-            Control(ControlKind.SHOW_LESS_LIKE_THIS, "Show less like this"),
-            Control(ControlKind.HIDE, "Hide this"),
+            Control(
+                ControlKind.SHOW_LESS_LIKE_THIS,
+                f"Show less like this ({item.subcategory.replace('_', ' ')})",
+                target=subcategory_target(item.category, item.subcategory),
+            ),
+            Control(ControlKind.HIDE, "Hide this", target=item_target(item.item_id)),
         ]
     controls.append(Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"))
     controls += [Control(ControlKind.OPEN_CONSENT, f"Review your consent for {p}", p) for p in purposes]
     return tuple(controls)
 
 
-def _candidates(req: FeedRequest, catalog: Catalog) -> tuple[Item, ...]:
-    """Deterministic: editorial picks first, then popularity, then id (precomputed in the catalog)."""
-    if req.category is not None:
-        return catalog.plain_by_category.get(req.category, ())
-    return catalog.plain_order
+def _candidates(req: FeedRequest, catalog: Catalog, rules: Rulebook) -> list[Item]:
+    """Deterministic: editorial picks first, then popularity, then id (precomputed in the
+    catalog), less what the person hid."""
+    order = (
+        catalog.plain_by_category.get(req.category, ()) if req.category is not None else catalog.plain_order
+    )
+    hidden = rules.controls.hidden_items
+    return [i for i in order if i.item_id not in hidden] if hidden else list(order)
 
 
 def _plain_record(req: FeedRequest, sid: str, item: Item, rank: int) -> DecisionRecord:
@@ -72,14 +83,16 @@ def _plain_record(req: FeedRequest, sid: str, item: Item, rank: int) -> Decision
         generated_at=req.now,
         rank=rank,
         matched_criteria=("Shown to everyone in this context",),
-        controls=controls_for((), personalized=False),
+        controls=controls_for(()),
     )
 
 
-def non_personalized(req: FeedRequest, sid: str, catalog: Catalog) -> list[tuple[Item, DecisionRecord]]:
+def non_personalized(
+    req: FeedRequest, sid: str, catalog: Catalog, rules: Rulebook
+) -> list[tuple[Item, DecisionRecord]]:
     return [
         (item, _plain_record(req, sid, item, rank))
-        for rank, item in enumerate(_candidates(req, catalog)[: req.limit], start=1)
+        for rank, item in enumerate(_candidates(req, catalog, rules)[: req.limit], start=1)
     ]
 
 
@@ -89,6 +102,7 @@ def stated_interest_feed(
     purposes: tuple[str, ...],
     catalog: Catalog,
     interests: tuple[str, ...],
+    rules: Rulebook,
 ) -> list[tuple[Item, DecisionRecord]]:
     """Level BASIC: items in the categories the user stated first (sensitive interests ignored),
     then the non-personalized order. Only stated items are PERSONALIZED; the rest say why they
@@ -99,11 +113,11 @@ def stated_interest_feed(
     if req.category is not None:
         wanted = [c for c in wanted if c == req.category]
     stated = sorted(
-        (i for c in wanted for i in catalog.plain_by_category[c][: req.limit] if not i.sensitive),
+        (i for c in wanted for i in catalog.plain_by_category[c] if rules.excludes(i) is None),
         key=plain_key,
     )[: req.limit]
     chosen = {i.item_id for i in stated}
-    rest = (i for i in _candidates(req, catalog) if i.item_id not in chosen and not i.sensitive)
+    rest = (i for i in _candidates(req, catalog, rules) if i.item_id not in chosen and not i.sensitive)
     ordered = stated + list(islice(rest, req.limit - len(stated)))
     out: list[tuple[Item, DecisionRecord]] = []
     for rank, item in enumerate(ordered[: req.limit], start=1):
@@ -121,16 +135,13 @@ def stated_interest_feed(
             summary=reason.text,
             reasons=(reason,),
             signal_sources=(SignalSource.STATED_BY_YOU,),
-            data_categories=(STATED,),
+            data_categories=(DataCategory.INTERESTS,),
             purposes=purposes,
             consent_snapshot_id=sid,
             generated_at=req.now,
             rank=rank,
             matched_criteria=("An interest you chose in your profile",),
-            controls=(
-                Control(ControlKind.SHOW_LESS_LIKE_THIS, "Show less like this"),
-                *controls_for(purposes, personalized=False),
-            ),
+            controls=controls_for(purposes, item=item),
         )
         out.append((item, record))
     return out

@@ -1,11 +1,13 @@
-"""The feed decision, pure: inputs in (consent snapshot, signal snapshot or stated interests,
-catalog), ranked items out, each with the DecisionRecord its `why` is rendered from.
+"""The feed decision, pure: inputs in (consent snapshot, the rulebook, signals or stated interests,
+the price tier, the catalog), ranked items out, each with the DecisionRecord its `why` is
+rendered from.
 
-`plan_feed` says which inputs may be read (the resolver loads exactly those through the guard);
-`decide_feed` ranks. Personalized ranking = category affinity + complements of purchases +
-consumables due again + popularity, with recency decay; it never re-offers an owned durable,
-its substitutes or its subcategory (bought a phone: no phones), nor anything in the cart.
-Sensitive items never take part in personalization (no reason, no affinity, no complements)."""
+`plan_feed` says which inputs may be read (the resolver loads exactly those from the user model);
+`decide_feed` ranks. Personalized score = category affinity + complements of purchases +
+consumables due again + matches of recent searches + popularity + fit with the price tier, with
+recency decay; "show less like this" multiplies it down. The rulebook leaves out what the person
+owns (and its substitutes and kind), what is in the cart, what they hid and anything sensitive;
+`diversify` spreads the page over subcategories and purchases."""
 
 from __future__ import annotations
 
@@ -13,18 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from privacy.consent import ConsentSnapshot, Level
-from privacy.purposes import CONTENT, OFFERS, Source
+from privacy.purposes import CONTENT, OFFERS, PROFILING, Source
+from privacy.vocabulary import DataCategory, PriceTier
 from resolvers.explain.record import DecisionRecord, Mode, Reason, ReasonCode, RuleRef, SignalSource
+from resolvers.feed.config import FeedConfig
 from resolvers.feed.nonpersonal import controls_for, non_personalized, stated_interest_feed
 from resolvers.model.catalog import Catalog, Item
-from resolvers.model.personalization_config import FeedWeights
+from resolvers.model.rulebook import Rulebook, diversify
 from resolvers.model.signals import SignalSnapshot
 from resolvers.model.surfaces import MARKETING_SURFACES, Surface
+from resolvers.model.tags import TIER_CITED_AT, tier_fit
 
-RANKER = RuleRef(kind="ranker", id="feed", version=1)
-PURCHASES = "user.behavior.purchase_history"
-BROWSING = "user.behavior.browsing_history"
-CART = "user.behavior.cart"
+RANKER = RuleRef(kind="ranker", id="feed", version=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ class Ranked:
 def plan_feed(consent: ConsentSnapshot, req: FeedRequest, catalog: Catalog) -> FeedPlan:
     if consent.user_id is None or consent.level is Level.NONE:
         return FeedPlan(None, reason="not personalized")
-    if req.category is not None and _category_sensitive(catalog, req.category):
+    if req.category is not None and req.category in catalog.sensitive_categories:
         return FeedPlan(None, reason="sensitive category pages are never personalized")
     marketing = req.surface in MARKETING_SURFACES
     if marketing and consent.is_minor:
@@ -67,59 +69,36 @@ def plan_feed(consent: ConsentSnapshot, req: FeedRequest, catalog: Catalog) -> F
     return FeedPlan(None, reason="missing consent")
 
 
-def _category_sensitive(catalog: Catalog, category: str) -> bool:
-    return category in catalog.sensitive_categories
-
-
 def decide_feed(
     req: FeedRequest,
     consent: ConsentSnapshot,
     plan: FeedPlan,
     catalog: Catalog,
-    weights: FeedWeights,
+    cfg: FeedConfig,
+    rules: Rulebook,
     signals: SignalSnapshot | None = None,
     interests: tuple[str, ...] = (),
+    tier: PriceTier | None = None,
 ) -> list[Ranked]:
+    """`tier`: the person's price tier when it may be used (a personalized tag), else None."""
     sid = consent.snapshot_id
     if plan.source is Source.BEHAVIOURAL and signals is not None and not signals.is_cold:
-        return _personalized(req, sid, plan.purposes, catalog, weights, signals)
+        return _personalized(req, sid, plan.purposes, catalog, cfg, rules, signals, tier)
     if plan.source is Source.STATED and interests:
-        return [Ranked(i, r) for i, r in stated_interest_feed(req, sid, plan.purposes, catalog, interests)]
-    return [Ranked(i, r) for i, r in non_personalized(req, sid, catalog)]
+        chosen = stated_interest_feed(req, sid, plan.purposes, catalog, interests, rules)
+        return [Ranked(i, r) for i, r in chosen]
+    return [Ranked(i, r) for i, r in non_personalized(req, sid, catalog, rules)]
 
 
 def _decay(days: float, half_life: float) -> float:
     return float(0.5 ** (max(days, 0.0) / half_life))
 
 
-@dataclass(frozen=True)
-class _Exclusions:
-    """Cart items, owned durables with their substitutes and subcategory, consumables not yet due."""
-
-    items: frozenset[int]
-    subcategories: frozenset[tuple[str, str]]
-
-    def __contains__(self, item: Item) -> bool:
-        return item.item_id in self.items or (item.category, item.subcategory) in self.subcategories
-
-
-def _exclusions(catalog: Catalog, signals: SignalSnapshot, now: datetime) -> _Exclusions:
-    out = set(signals.cart)
-    owned_subcategories: set[tuple[str, str]] = set()
-    for item_id, bought_at in signals.purchased_items.items():
-        item = catalog.items.get(item_id)
-        if item is None:
-            continue
-        if item.is_consumable:
-            assert item.repurchase_days is not None
-            if (now - bought_at).days < item.repurchase_days:
-                out.add(item_id)
-            continue
-        out.add(item_id)
-        out |= catalog.substitutes.get(item_id, frozenset())
-        if item.kind == "product":
-            owned_subcategories.add((item.category, item.subcategory))
-    return _Exclusions(frozenset(out), frozenset(owned_subcategories))
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    score: float
+    item: Item
+    source: int | None  # the purchase a complement-led item comes from (diversity)
 
 
 def _personalized(
@@ -127,11 +106,13 @@ def _personalized(
     sid: str,
     purposes: tuple[str, ...],
     catalog: Catalog,
-    w: FeedWeights,
+    cfg: FeedConfig,
+    rules: Rulebook,
     signals: SignalSnapshot,
+    tier: PriceTier | None,
 ) -> list[Ranked]:
+    w = cfg.weights
     now, half = req.now, w.recency_half_life_days
-    excluded = _exclusions(catalog, signals, now)
     seen = _decay((now - signals.last_seen).days, half) if signals.last_seen else 1.0
     top_affinity = max(
         (v for c, v in signals.category_affinity.items() if v > 0 and c not in catalog.sensitive_categories),
@@ -142,91 +123,134 @@ def _personalized(
         for c, v in signals.category_affinity.items()
         if v > 0 and c not in catalog.sensitive_categories
     }
-    # Best complement source per item: strength x recency of the purchase; sensitive sources never count.
+    # Best complement source per item: strength x recency of the purchase.
     complement: dict[int, tuple[float, Item]] = {}
     due: set[int] = set()
     for source_id, bought_at in sorted(signals.purchased_items.items()):
         source = catalog.items.get(source_id)
         if source is None or source.sensitive:
             continue
-        if source.is_consumable:
-            due.add(source_id)  # purchased consumables still here after exclusions are due
+        if source.is_consumable and rules.excludes(source, recommending=False) is None:
+            due.add(source_id)  # a consumable the rulebook no longer holds back is due again
         recency = _decay((now - bought_at).days, half)
         for target, strength in catalog.complements.get(source_id, ()):
             value = w.complement * min(strength, 1.0) * recency
             if value > complement.get(target, (0.0, source))[0]:
                 complement[target] = (value, source)
+    # Best search match per item: share of the search's words x recency of the search.
+    searched: dict[int, tuple[float, str]] = {}
+    for search in signals.searches:
+        recency = _decay((now - search.at).days, half)
+        for item_id, share in catalog.matches(search.term).items():
+            value = w.search * share * recency
+            if value > searched.get(item_id, (0.0, ""))[0]:
+                searched[item_id] = (value, search.term)
 
-    def score(item: Item) -> float:
-        return (
-            (w.repurchase if item.item_id in due else 0.0)
-            + complement.get(item.item_id, (0.0, item))[0]
-            + affinity.get(item.category, 0.0)
-            + w.popularity * item.popularity / catalog.max_popularity
-        )
+    def parts(item: Item) -> dict[ReasonCode, float]:
+        found = {
+            ReasonCode.REPURCHASE_DUE: w.repurchase if item.item_id in due else 0.0,
+            ReasonCode.PURCHASED_RELATED: complement.get(item.item_id, (0.0, item))[0],
+            ReasonCode.SEARCHED: searched.get(item.item_id, (0.0, ""))[0],
+            ReasonCode.VIEWED_CATEGORY: affinity.get(item.category, 0.0),
+            ReasonCode.POPULAR: w.popularity * item.popularity / catalog.max_popularity,
+            ReasonCode.PRICE_TIER: w.price_fit * tier_fit(item, tier) if tier is not None else 0.0,
+        }
+        return {code: v for code, v in found.items() if v > 0}
 
-    # Without a boost an item's score is affinity(category) + popularity, so only the first `limit`
-    # eligible items of each category (by popularity) can reach the top: no full-catalog scan.
-    boosted = [catalog.items[i] for i in (due | set(complement)) if i in catalog.items]
+    def score(item: Item, found: dict[ReasonCode, float]) -> float:
+        total = sum(found.values())
+        return total * cfg.weights.less_like_factor if rules.less_like(item) else total
+
+    # Boosted items (due, complements, search matches) are always scored; the rest only as far
+    # as they can reach the page: within one (category, subcategory, price level) group all
+    # other signals are equal, so a group's first `limit` by popularity are its best `limit`.
     candidates: dict[int, Item] = {}
-    for item in boosted:
-        candidates[item.item_id] = item
-    categories = [req.category] if req.category is not None else list(catalog.popular_by_category)
-    for category in categories:
+    for item_id in due | set(complement) | set(searched):
+        if item_id in catalog.items:
+            candidates[item_id] = catalog.items[item_id]
+    for (category, _, _), items in catalog.popular_by_group.items():
+        if req.category is not None and category != req.category:
+            continue
         taken = 0
-        for item in catalog.popular_by_category.get(category, ()):
+        for item in items:
             if taken >= req.limit:
                 break
-            if item not in excluded:
+            if rules.excludes(item) is None:
                 candidates.setdefault(item.item_id, item)
                 taken += 1
-    eligible = [
-        i
-        for i in candidates.values()
-        if not i.sensitive and i not in excluded and (req.category is None or i.category == req.category)
-    ]
-    top = sorted(((score(i), i) for i in eligible), key=lambda p: (-p[0], p[1].item_id))[: req.limit]
-    return [
-        Ranked(
-            item,
-            _record(
-                req, sid, purposes, item, rank, total, _reasons(item, w, due, complement, affinity, catalog)
-            ),
+    scored: list[_Scored] = []
+    reasons_of: dict[int, dict[ReasonCode, float]] = {}
+    for item in candidates.values():
+        if rules.excludes(item) is not None or (req.category is not None and item.category != req.category):
+            continue
+        found = parts(item)
+        reasons_of[item.item_id] = found
+        lead = complement.get(item.item_id)
+        origin = (
+            lead[1].item_id if lead is not None and _leads(found) is ReasonCode.PURCHASED_RELATED else None
         )
-        for rank, (total, item) in enumerate(top, start=1)
-    ]
+        scored.append(_Scored(score(item, found), item, origin))
+    scored.sort(key=lambda s: (-s.score, s.item.item_id))
+    page = diversify(
+        scored,
+        kind_of=lambda s: (s.item.category, s.item.subcategory),
+        source_of=lambda s: s.source,
+        max_per_kind=cfg.max_per_subcategory,
+        max_per_source=cfg.max_per_purchase,
+        max_run=cfg.max_purchase_run,
+    )[: req.limit]
+    out = []
+    for rank, s in enumerate(page, start=1):
+        reasons = _reasons(s.item, reasons_of[s.item.item_id], complement, searched, tier, w.price_fit)
+        record = _record(req, sid, purposes, s.item, rank, reasons, rules.less_like(s.item))
+        out.append(Ranked(s.item, record))
+    return out
+
+
+def _leads(found: dict[ReasonCode, float]) -> ReasonCode | None:
+    return max(found, key=lambda c: (found[c], c.value)) if found else None
 
 
 def _reasons(
     item: Item,
-    w: FeedWeights,
-    due: set[int],
+    found: dict[ReasonCode, float],
     complement: dict[int, tuple[float, Item]],
-    affinity: dict[str, float],
-    catalog: Catalog,
+    searched: dict[int, tuple[float, str]],
+    tier: PriceTier | None,
+    price_weight: float,
 ) -> list[Reason]:
     reasons: list[Reason] = []
-    if item.item_id in due:
-        text = f"Time to restock {item.name}: it usually lasts about {item.repurchase_days} days"
-        reasons.append(Reason(ReasonCode.REPURCHASE_DUE, text, w.repurchase, item.item_id, item.name))
-    if item.item_id in complement:
-        value, source = complement[item.item_id]
-        text = f"Goes with the {source.name} you bought"
-        reasons.append(Reason(ReasonCode.PURCHASED_RELATED, text, value, source.item_id, source.name))
-    if item.category in affinity:
-        text = f"Because of your activity in {item.category}"
-        reasons.append(Reason(ReasonCode.VIEWED_CATEGORY, text, affinity[item.category]))
-    popular = w.popularity * item.popularity / catalog.max_popularity
-    if popular > 0:
-        reasons.append(Reason(ReasonCode.POPULAR, "Popular right now", popular))
+    for code, value in found.items():
+        if code is ReasonCode.REPURCHASE_DUE:
+            text = f"Time to restock {item.name}: it usually lasts about {item.repurchase_days} days"
+            reasons.append(Reason(code, text, value, item.item_id, item.name))
+        elif code is ReasonCode.PURCHASED_RELATED:
+            source = complement[item.item_id][1]
+            text = f"Goes with the {source.name} you bought"
+            reasons.append(Reason(code, text, value, source.item_id, source.name))
+        elif code is ReasonCode.SEARCHED:
+            reasons.append(Reason(code, f"Matches your search “{searched[item.item_id][1]}”", value))
+        elif code is ReasonCode.VIEWED_CATEGORY:
+            reasons.append(Reason(code, f"Because of your activity in {item.category}", value))
+        elif code is ReasonCode.POPULAR:
+            reasons.append(Reason(code, "Popular right now", value))
+        elif code is ReasonCode.PRICE_TIER and tier is not None and value >= TIER_CITED_AT * price_weight:
+            reasons.append(Reason(code, _TIER_TEXT[tier], value))
     return reasons
 
 
+_TIER_TEXT = {
+    PriceTier.BUDGET: "In the lower price range you usually buy in",
+    PriceTier.MID: "In the middle price range you usually buy in",
+    PriceTier.LUXURY: "In the higher price range you usually buy in",
+}
 _CRITERIA = {
     ReasonCode.REPURCHASE_DUE: "You buy this regularly and it is about due",
     ReasonCode.PURCHASED_RELATED: "You bought something this goes with",
+    ReasonCode.SEARCHED: "You searched for something like it",
     ReasonCode.VIEWED_CATEGORY: "You often look at this kind of item",
     ReasonCode.POPULAR: "Many people choose it",
+    ReasonCode.PRICE_TIER: "Its price fits the range you usually buy in",
 }
 
 
@@ -236,12 +260,12 @@ def _record(
     purposes: tuple[str, ...],
     item: Item,
     rank: int,
-    total: float,
     raw: list[Reason],
+    less_like: bool,
 ) -> DecisionRecord:
     if not raw:  # no signal at all: say so rather than leave the why empty
         raw = [Reason(ReasonCode.POPULAR, "In our catalog, ordered around your activity here", 0.0)]
-    scale = total if total > 0 else 1.0
+    scale = sum(r.weight for r in raw) or 1.0
     reasons = tuple(
         sorted(
             (
@@ -252,15 +276,24 @@ def _record(
         )
     )
     codes = {r.code for r in reasons}
-    categories = []
+    categories: list[str] = []
     if codes & {ReasonCode.PURCHASED_RELATED, ReasonCode.REPURCHASE_DUE}:
-        categories.append(PURCHASES)
+        categories.append(DataCategory.PURCHASES)
     if ReasonCode.VIEWED_CATEGORY in codes:
-        categories.append(BROWSING)
-    categories += [PURCHASES, CART]  # what was left out (owned, in the cart) is also your data
+        categories.append(DataCategory.BROWSING)
+    if ReasonCode.SEARCHED in codes:
+        categories.append(DataCategory.SEARCHES)
+    if ReasonCode.PRICE_TIER in codes:
+        categories.append(DataCategory.PRICE_TIER_TAG)
+    categories += [DataCategory.PURCHASES, DataCategory.CART]  # what was left out is your data too
     sources = [SignalSource.YOUR_ACTIVITY_HERE]
     if ReasonCode.POPULAR in codes:
         sources.append(SignalSource.POPULARITY)
+    used = (*purposes, PROFILING) if ReasonCode.PRICE_TIER in codes else purposes
+    criteria = [_CRITERIA[r.code] for r in reasons if r.code in _CRITERIA]
+    criteria.append("Leaves out what is in your cart, what you already own and what you hid")
+    if less_like:
+        criteria.append("Shown less often: you asked for less like this")
     return DecisionRecord(
         surface=req.surface.value,
         subject_kind="item",
@@ -270,14 +303,11 @@ def _record(
         reasons=reasons,
         signal_sources=tuple(sources),
         data_categories=tuple(dict.fromkeys(categories)),
-        purposes=purposes,
+        purposes=used,
         consent_snapshot_id=sid,
         generated_at=req.now,
         rank=rank,
         rule=RANKER,
-        matched_criteria=tuple(
-            [_CRITERIA[r.code] for r in reasons if r.code in _CRITERIA]
-            + ["Leaves out what is in your cart and what you already own"]
-        ),
-        controls=controls_for(purposes, personalized=True),
+        matched_criteria=tuple(criteria),
+        controls=controls_for(used, item=item),
     )

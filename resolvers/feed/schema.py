@@ -1,4 +1,4 @@
-"""The feed over GraphQL: loads the inputs the plan allows (through the guard), calls the pure
+"""The feed over GraphQL: asks the user model for the inputs the plan allows, calls the pure
 decision, renders each `why` from its record and hands the records to the decision log."""
 
 from __future__ import annotations
@@ -9,19 +9,17 @@ import strawberry
 from strawberry.types import Info
 
 from privacy.consent import ANONYMOUS_SNAPSHOT
-from privacy.guard import ConsentRequired
-from privacy.purposes import CONTENT, Source
-from resolvers.common.errors import SafeError
+from privacy.purposes import CONTENT, PROFILING, Source
+from privacy.vocabulary import PriceTier
+from resolvers.common.errors import InvalidArgument
 from resolvers.context import Context
-from resolvers.explain.record import Why, render_why
+from resolvers.explain.record import Mode, Why, render_why
 from resolvers.feed.rules import FeedPlan, FeedRequest, Ranked, decide_feed, plan_feed
-from resolvers.model.catalog import CATALOG, Catalog, Item
-from resolvers.model.signals import SignalSnapshot, load_signals, load_stated_interests
+from resolvers.model.catalog import Item
+from resolvers.model.rulebook import Rulebook
+from resolvers.model.signals import SignalSnapshot
 from resolvers.model.surfaces import Surface
-
-
-class InvalidArgument(SafeError):
-    code = "BAD_USER_INPUT"
+from resolvers.model.user import UserModel
 
 
 @strawberry.type(name="Item", description="A catalog item (public data).")
@@ -56,17 +54,25 @@ class FeedItem:
     why: Why
 
 
-async def catalog(ctx: Context) -> Catalog:
-    return await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
-
-
-def _request(ctx: Context, surface: Surface, limit: int, category: str | None) -> FeedRequest:
-    top = ctx.config.feed_max_limit
+def _request(ctx: Context, surface: Surface, limit: int, category: str | None, now: datetime) -> FeedRequest:
+    top = ctx.config.feed.max_limit
     if not 1 <= limit <= top:
         raise InvalidArgument(f"limit: must be between 1 and {top}")
     if category is not None and not category.strip():
         raise InvalidArgument("category: must not be empty")
-    return FeedRequest(surface=surface, limit=limit, now=datetime.now(UTC), category=category)
+    return FeedRequest(surface=surface, limit=limit, now=now, category=category)
+
+
+async def price_tier_signal(ctx: Context, model: UserModel) -> PriceTier | None:
+    """The price tier as a ranking signal: only when profiling may use it, it is not hidden, and it
+    comes from something bought (the default tier of a person who bought nothing says nothing)."""
+    if not model.allows(PROFILING, Source.DERIVED):
+        return None
+    tags = await model.tags(ctx.config.tags)
+    signals = await model.signals(PROFILING)
+    if tags.price_tier_record.mode is not Mode.PERSONALIZED or signals is None:
+        return None
+    return tags.price_tier if signals.mean_price_level is not None else None
 
 
 def _render(ranked: list[Ranked]) -> list[FeedItem]:
@@ -77,25 +83,23 @@ def _render(ranked: list[Ranked]) -> list[FeedItem]:
 
 
 async def viewer_feed(
-    info: Info[Context, None], user_id: int, surface: Surface, limit: int, category: str | None
+    info: Info[Context, None], surface: Surface, limit: int, category: str | None
 ) -> list[FeedItem]:
     ctx = info.context
-    req = _request(ctx, surface, limit, category)
-    cat = await catalog(ctx)
-    guard = await ctx.guard()
-    plan = plan_feed(guard.snapshot, req, cat)
+    model = await ctx.model()
+    req = _request(ctx, surface, limit, category, model.now)
+    cat = await ctx.catalog()
+    plan = plan_feed(model.consent, req, cat)
     signals: SignalSnapshot | None = None
     interests: tuple[str, ...] = ()
-    try:
-        if plan.source is Source.BEHAVIOURAL:
-            signals = await load_signals(guard, user_id, CONTENT)
-        elif plan.source is Source.STATED:
-            interests = await load_stated_interests(guard, user_id, CONTENT)
-    except ConsentRequired:
-        plan = FeedPlan(None, reason="consent refused at read time")  # not read: fall back
-    ranked = decide_feed(
-        req, guard.snapshot, plan, cat, ctx.config.personalization.weights, signals, interests
-    )
+    tier: PriceTier | None = None
+    if plan.source is Source.BEHAVIOURAL:
+        signals = await model.signals(CONTENT)
+        tier = await price_tier_signal(ctx, model)
+    elif plan.source is Source.STATED:
+        interests = await model.interests(CONTENT)
+    rules = Rulebook.build(cat, signals, model.controls, model.now)
+    ranked = decide_feed(req, model.consent, plan, cat, ctx.config.feed, rules, signals, interests, tier)
     ctx.log_decisions([r.record for r in ranked])
     return _render(ranked)
 
@@ -112,7 +116,9 @@ class FeedQuery:
         self, info: Info[Context, None], surface: Surface, limit: int = 10, category: str | None = None
     ) -> list[FeedItem]:
         ctx = info.context
-        req = _request(ctx, surface, limit, category)
-        cat = await catalog(ctx)
-        ranked = decide_feed(req, ANONYMOUS_SNAPSHOT, FeedPlan(None), cat, ctx.config.personalization.weights)
+        req = _request(ctx, surface, limit, category, datetime.now(UTC))
+        cat = await ctx.catalog()
+        ranked = decide_feed(
+            req, ANONYMOUS_SNAPSHOT, FeedPlan(None), cat, ctx.config.feed, Rulebook.anonymous(cat)
+        )
         return _render(ranked)

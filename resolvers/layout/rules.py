@@ -11,6 +11,7 @@ from datetime import datetime
 
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import PROFILING
+from privacy.vocabulary import DataCategory, Experience
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -21,8 +22,8 @@ from resolvers.explain.record import (
     RuleRef,
     SignalSource,
 )
-from resolvers.model.personal_config import LayoutConfig
-from resolvers.model.tags import Experience, Tags
+from resolvers.layout.config import LayoutConfig
+from resolvers.model.tags import Tags
 
 SURFACE = "layout"
 
@@ -82,7 +83,7 @@ class _Builder:
             summary=text,
             reasons=(Reason(code, text, 1.0),),
             signal_sources=(SignalSource.YOUR_ACTIVITY_HERE,) if personalized else (),
-            data_categories=("user.behavior.browsing_history",) if personalized else (),
+            data_categories=(DataCategory.SESSIONS,) if personalized else (),
             purposes=(PROFILING,) if personalized else (),
             consent_snapshot_id=self.consent.snapshot_id,
             generated_at=self.now,

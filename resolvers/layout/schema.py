@@ -12,13 +12,14 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from privacy.purposes import PROFILING
+from privacy.vocabulary import Experience, Platform, PriceTier
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.context import Context
-from resolvers.events.schema import Platform
 from resolvers.explain.record import Mode, Why, render_why
 from resolvers.layout.rules import Choice, Layout, evaluate_layout
-from resolvers.model.tags import Experience, PriceTier, Tags
-from resolvers.model.user import load_inputs, operation_tags
+from resolvers.layout.versions import config_version
+from resolvers.model.tags import Tags
 
 _APP_VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")
 
@@ -89,10 +90,18 @@ def render_layout(layout: Layout) -> LayoutConfigType:
     )
 
 
+async def operation_tags(ctx: Context) -> Tags:
+    """The operation's tags (decided once by the user model), logged once: `viewer { tags }`
+    and `layoutConfig` render the same records (same decision ids)."""
+    tags = await (await ctx.model()).tags(ctx.config.tags)
+    if not ctx.memo.get("tags_logged"):
+        ctx.memo["tags_logged"] = True
+        ctx.log_decisions(tags.records)
+    return tags
+
+
 async def resolve_tags(info: Info[Context, None]) -> TagsType:
-    ctx = info.context
-    inputs = await load_inputs(ctx)
-    return render_tags(operation_tags(ctx, inputs))
+    return render_tags(await operation_tags(info.context))
 
 
 LayoutConfigPayload = Annotated[LayoutConfigType | InvalidInput, strawberry.union("LayoutConfigPayload")]
@@ -112,16 +121,18 @@ class LayoutQuery:
                 errors=[FieldError(field="appVersion", message="expected a version like 4.2.0")],
             )
         ctx = info.context
-        inputs = await load_inputs(ctx)
-        tags = operation_tags(ctx, inputs)
-        features = inputs.signals.feature_counts if inputs.signals is not None else {}
+        model = await ctx.model()
+        tags = await operation_tags(ctx)
+        # Most-used features order a power user's sections: read under profiling, like the tags.
+        signals = await model.signals(PROFILING) if tags.experience is Experience.POWER else None
+        features = signals.feature_counts if signals is not None else {}
         layout = evaluate_layout(
             tags,
             features,
             ctx.config.layout,
-            inputs.consent,
-            inputs.now,
-            inputs.config_version,
+            model.consent,
+            model.now,
+            await config_version(ctx, "layout"),
             platform.value,
         )
         ctx.log_decisions(layout.choice_records)

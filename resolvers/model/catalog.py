@@ -1,40 +1,32 @@
 """The catalog (items and their relations) as the pure decision code sees it.
 
-The catalog is public reference data, so it is loaded without the guard, once per process and
-pool, and kept for a short TTL: a feed request costs no catalog query in the steady state."""
+The catalog is public reference data, so it is loaded without the guard and kept per worker in
+the reference cache (resolvers/model/reference.py): a feed request costs no catalog query in the
+steady state. Whether an item is sensitive is the policy of privacy/sensitive.py."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import asyncpg
 
+from privacy.sensitive import SENSITIVE_CATEGORIES, is_sensitive_item
 from sql import load_queries
 
 Q = load_queries()
+_WORD = re.compile(r"[a-z0-9]+")
 
-# Categories that reveal special-category data (DESIGN §4 / notes §3.8), on top of any item whose
-# `sensitive_topic` is set. Items in them never drive a reason, never feed affinities or complements,
-# and never appear in a personalized feed.
-SENSITIVE_CATEGORIES = frozenset(
-    {
-        "health",
-        "medication",
-        "pharmacy",
-        "pregnancy",
-        "baby",
-        "pregnancy_baby",
-        "religion",
-        "religious_goods",
-        "politics",
-        "sexual_orientation",
-        "lgbtq",
-        "sexual_health",
-        "ethnicity",
-    }
-)
+
+def words(text: str) -> tuple[str, ...]:
+    """Search words of a text: lower-case, at least 3 characters, a plural 's' dropped."""
+    out = []
+    for w in _WORD.findall(text.lower().replace("_", " ")):
+        if len(w) < 3:
+            continue
+        out.append(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +46,7 @@ class Item:
 
     @property
     def sensitive(self) -> bool:
-        return self.sensitive_topic is not None or self.category in SENSITIVE_CATEGORIES
+        return is_sensitive_item(self.category, self.sensitive_topic)
 
 
 @dataclass(frozen=True)
@@ -74,6 +66,22 @@ class Catalog:
     # per category (sensitive ones included: they appear only on their own category page).
     plain_order: tuple[Item, ...] = ()
     plain_by_category: dict[str, tuple[Item, ...]] = field(default_factory=dict)
+    # non-sensitive items per (category, subcategory, price level) by popularity (then id): inside
+    # one group every signal but popularity is the same, so its first n are its best n
+    popular_by_group: dict[tuple[str, str, int], tuple[Item, ...]] = field(default_factory=dict)
+    # search word -> non-sensitive items whose name, category or subcategory holds it
+    by_word: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    def matches(self, term: str) -> dict[int, float]:
+        """Items matching a search text: the share of its words each item holds (0..1]."""
+        wanted = words(term)
+        if not wanted:
+            return {}
+        hits: dict[int, int] = {}
+        for w in wanted:
+            for item_id in self.by_word.get(w, ()):
+                hits[item_id] = hits.get(item_id, 0) + 1
+        return {i: n / len(wanted) for i, n in hits.items()}
 
     @classmethod
     def build(cls, items: list[Item], relations: list[tuple[int, int, str, float]]) -> Catalog:
@@ -91,19 +99,24 @@ class Catalog:
         popular = sorted(items, key=lambda i: (-i.popularity, i.item_id))
         plain = sorted(items, key=plain_key)
         popular_by_category: dict[str, list[Item]] = {}
+        popular_by_group: dict[tuple[str, str, int], list[Item]] = {}
         plain_by_category: dict[str, list[Item]] = {}
         for item in popular:
             if not item.sensitive:
                 popular_by_category.setdefault(item.category, []).append(item)
+                group = (item.category, item.subcategory, item.price_level)
+                popular_by_group.setdefault(group, []).append(item)
         for item in plain:
             plain_by_category.setdefault(item.category, []).append(item)
         return cls(
+            by_word=_index(i for i in items if not i.sensitive),
             items=by_id,
             complements={k: tuple(sorted(v, key=lambda p: (-p[1], p[0]))) for k, v in comps.items()},
             substitutes={k: frozenset(v) for k, v in subs.items()},
             max_popularity=max((i.popularity for i in items), default=0.0) or 1.0,
             sensitive_categories=SENSITIVE_CATEGORIES | {i.category for i in items if i.sensitive_topic},
             popular_by_category={k: tuple(v) for k, v in popular_by_category.items()},
+            popular_by_group={k: tuple(v) for k, v in popular_by_group.items()},
             plain_order=tuple(i for i in plain if not i.sensitive),
             plain_by_category={k: tuple(v) for k, v in plain_by_category.items()},
         )
@@ -114,37 +127,16 @@ def plain_key(item: Item) -> tuple[bool, int, float, int]:
     return (item.editorial_rank is None, item.editorial_rank or 0, -item.popularity, item.item_id)
 
 
-class CatalogCache:
-    """One catalog per pool, refreshed after `ttl_s`; concurrent misses share one load."""
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[asyncpg.Pool, float, Catalog]] = {}
-        self._lock = asyncio.Lock()
-
-    async def get(self, pool: asyncpg.Pool, ttl_s: float) -> Catalog:
-        entry = self._entries.get(id(pool))
-        if entry is not None and entry[0] is pool and entry[1] > time.monotonic():
-            return entry[2]
-        async with self._lock:
-            entry = self._entries.get(id(pool))
-            if entry is not None and entry[0] is pool and entry[1] > time.monotonic():
-                return entry[2]
-            catalog = await load_catalog(pool)
-            # Forget catalogs of closed pools (tests and restarts create new ones).
-            self._entries = {k: v for k, v in self._entries.items() if not v[0].is_closing()}
-            self._entries[id(pool)] = (pool, time.monotonic() + ttl_s, catalog)
-            return catalog
-
-    def clear(self) -> None:
-        self._entries.clear()
+def _index(items: Iterable[Item]) -> dict[str, frozenset[int]]:
+    index: dict[str, set[int]] = {}
+    for item in items:
+        for w in words(f"{item.name} {item.category} {item.subcategory}"):
+            index.setdefault(w, set()).add(item.item_id)
+    return {w: frozenset(ids) for w, ids in index.items()}
 
 
-async def load_catalog(pool: asyncpg.Pool) -> Catalog:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(Q.catalog_items)
-        rels = await conn.fetch(Q.catalog_relations)
+async def load_catalog(conn: asyncpg.Pool | asyncpg.Connection) -> Catalog:
+    rows = await conn.fetch(Q.catalog_items)
+    rels = await conn.fetch(Q.catalog_relations)
     items = [Item(**dict(r)) for r in rows]
     return Catalog.build(items, [(r[0], r[1], r[2], float(r[3])) for r in rels])
-
-
-CATALOG = CatalogCache()

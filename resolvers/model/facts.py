@@ -1,83 +1,83 @@
-"""The attribute values segment rules and offers see for one user: computed purely from the
-account row, the signal snapshot, the tags and the consent snapshot. An attribute whose purpose
-the snapshot does not allow for its kind of data is simply absent (its conditions are false)."""
+"""The attribute values segment rules and offers see for one user, computed purely from the
+account, the signals, the tags and the consent snapshot. An attribute whose purpose the snapshot
+does not allow for its kind of data is simply absent (its conditions are false). Sensitive items
+are already absent from the signals (left out when the rollups were computed), so no attribute
+can carry them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from privacy.consent import ConsentSnapshot
-from privacy.guard import ConsentRequired, Guard
-from privacy.purposes import ESSENTIAL, OFFERS, Source
-from resolvers.config import TagThresholds
-from resolvers.model import tags as tag_rules
+from privacy.purposes import OFFERS, PROFILING, Source
+from resolvers.explain.record import Mode
+from resolvers.model.attributes import ATTRIBUTES
 from resolvers.model.catalog import Catalog
-from resolvers.model.signals import SignalSnapshot, load_signals
-from resolvers.segments.attributes import ATTRIBUTES
-from sql import load_queries
-
-Q = load_queries()
+from resolvers.model.config import TagThresholds
+from resolvers.model.signals import SignalSnapshot
+from resolvers.model.tags import Tags, decide_tags
 
 
 @dataclass(frozen=True)
-class UserFacts:
-    user_id: int
+class AccountFacts:
+    """What targeting may use of the account itself (account data)."""
+
     created_at: datetime
     country: str | None
     platform: str | None
-    signals: SignalSnapshot | None  # None when the snapshot did not allow reading them
-    hidden: frozenset[str]
 
 
-def decide_user_tags(
-    facts: UserFacts, consent: ConsentSnapshot, t: TagThresholds, now: datetime
-) -> tag_rules.Tags:
-    tag_signals = None
-    if facts.signals is not None:
-        first = facts.signals.first_seen
-        tag_signals = tag_rules.SignalSnapshot(
-            member_since=min(facts.created_at, first) if first else facts.created_at,
-            sessions=facts.signals.sessions,
-            feature_counts=facts.signals.feature_counts,
-            price_level_counts=tuple(facts.signals.price_level_counts[:4]),  # type: ignore[arg-type]
-        )
-    return tag_rules.decide_tags(tag_signals, consent, facts.hidden, t, now)
+def user_tags(
+    signals: SignalSnapshot | None,
+    consent: ConsentSnapshot,
+    hidden: frozenset[str],
+    thresholds: TagThresholds,
+    now: datetime,
+    created_at: datetime | None = None,
+) -> Tags:
+    """The tags, from signals read under personalize.profiling (None when not allowed)."""
+    if signals is not None and signals.member_since is None and created_at is not None:
+        first = signals.first_seen
+        signals = replace(signals, member_since=min(created_at, first) if first else created_at)
+    return decide_tags(signals, consent, hidden, thresholds, now)
 
 
 def attribute_values(
-    facts: UserFacts,
+    account: AccountFacts,
+    signals: SignalSnapshot | None,
+    tags: Tags | None,
     consent: ConsentSnapshot,
     catalog: Catalog,
-    t: TagThresholds,
     now: datetime,
     spend_window_days: int = 90,
 ) -> dict[str, Any]:
+    """`signals` were read under marketing.offers (None when not allowed); `tags` were decided
+    under personalize.profiling."""
     values: dict[str, Any] = {
-        "days_since_signup": max(0, (now - facts.created_at).days),
-        "country": facts.country,
-        "platform": facts.platform,
+        "days_since_signup": max(0, (now - account.created_at).days),
+        "country": account.country,
+        "platform": account.platform,
     }
-    s = facts.signals
-    if s is not None:
+    if signals is not None:
         values.update(
-            sessions=s.sessions,
-            days_since_last_seen=s.days_since_last_seen(now),
-            spend_90d_cents=s.spend_since(now, spend_window_days),
-            purchases=len(s.purchased_items),
-            cart_value_cents=s.cart_value_cents,
+            sessions=signals.sessions,
+            days_since_last_seen=signals.days_since_last_seen(now),
+            spend_90d_cents=signals.spend_since(now, spend_window_days),
+            purchases=len(signals.purchased_items),
+            cart_value_cents=signals.cart_value_cents,
             purchased_category=frozenset(
                 catalog.items[i].category
-                for i in s.purchased_items
+                for i in signals.purchased_items
                 if i in catalog.items and not catalog.items[i].sensitive
             ),
         )
-    tags = decide_user_tags(facts, consent, t, now)
-    if tags.experience_record.mode.value == "PERSONALIZED":
-        values["experience"] = tags.experience.value
-    if tags.price_tier_record.mode.value == "PERSONALIZED":
-        values["price_tier"] = tags.price_tier.value
+    if tags is not None:
+        if tags.experience_record.mode is Mode.PERSONALIZED:
+            values["experience"] = tags.experience.value
+        if tags.price_tier_record.mode is Mode.PERSONALIZED:
+            values["price_tier"] = tags.price_tier.value
     return {
         name: v
         for name, v in values.items()
@@ -85,27 +85,7 @@ def attribute_values(
     }
 
 
-async def load_user_facts(guard: Guard, user_id: int, purpose: str = OFFERS) -> UserFacts | None:
-    """Account, hidden inferences and (when allowed for `purpose`) the signal snapshot."""
-    account = await guard.fetchrow(
-        Q.offer_user_account,
-        user_id,
-        purpose=ESSENTIAL,
-        source=Source.ACCOUNT,
-        tables=("users", "hidden_inferences"),
-        subject_user_id=user_id,
-    )
-    if account is None:
-        return None
-    try:
-        signals: SignalSnapshot | None = await load_signals(guard, user_id, purpose)
-    except ConsentRequired:
-        signals = None
-    return UserFacts(
-        user_id=user_id,
-        created_at=account["created_at"],
-        country=account["country"],
-        platform=account["platform"],
-        signals=signals,
-        hidden=frozenset(account["hidden"]),
-    )
+# The purposes targeting reads data under: signals for offers, tags for profiling.
+SIGNALS_PURPOSE = OFFERS
+TAGS_PURPOSE = PROFILING
+TAGS_SOURCE = Source.DERIVED

@@ -1,19 +1,20 @@
-"""A user's behavioural signal snapshot (the `user_signals` rollup), as the pure decision code
-sees it. Loaded with one guarded query; parsing is pure so tests can build snapshots directly."""
+"""A user's behavioural signals as the decision code sees them: the per-user rollups
+(`user_signals` and the narrow tables beside it, migration 0070), in which sensitive items and
+searches were left out when they were computed. One class for every surface; parsing is pure, so
+tests build snapshots directly."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 
-from privacy.guard import Guard
-from privacy.purposes import Source
-from sql import load_queries
-
-Q = load_queries()
+@dataclass(frozen=True, slots=True)
+class Search:
+    term: str  # normalised: lower-case, trimmed
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -21,19 +22,23 @@ class SignalSnapshot:
     sessions: int = 0
     first_seen: datetime | None = None
     last_seen: datetime | None = None
-    category_affinity: dict[str, float] = field(default_factory=dict)
-    purchased_items: dict[int, datetime] = field(default_factory=dict)  # item -> last purchase
-    cart: dict[int, int] = field(default_factory=dict)  # item -> quantity
+    # The earlier of account creation and the first event seen (tenure counts from it).
+    member_since: datetime | None = None
+    category_affinity: Mapping[str, float] = field(default_factory=dict)
+    purchased_items: Mapping[int, datetime] = field(default_factory=dict)  # item -> last purchase
+    cart: Mapping[int, int] = field(default_factory=dict)  # item -> quantity
     cart_value_cents: int = 0
     cart_updated_at: datetime | None = None
-    spend_by_day: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" -> cents
-    price_level_counts: tuple[int, ...] = (0, 0, 0, 0)
-    feature_counts: dict[str, int] = field(default_factory=dict)
+    spend_by_day: Mapping[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" -> cents
+    total_spend_cents: int = 0
+    price_level_counts: tuple[int, int, int, int] = (0, 0, 0, 0)
+    feature_counts: Mapping[str, int] = field(default_factory=dict)
+    searches: tuple[Search, ...] = ()  # most recent first
 
     @property
     def is_cold(self) -> bool:
         """Nothing to personalize from yet: the cold-start path applies."""
-        return not (self.category_affinity or self.purchased_items or self.cart)
+        return not (self.category_affinity or self.purchased_items or self.cart or self.searches)
 
     def spend_since(self, now: datetime, days: int) -> int:
         start = (now - timedelta(days=days)).date().isoformat()
@@ -42,60 +47,57 @@ class SignalSnapshot:
     def days_since_last_seen(self, now: datetime) -> int | None:
         return None if self.last_seen is None else max(0, (now - self.last_seen).days)
 
+    def tenure_days(self, now: datetime) -> int:
+        start = self.member_since or self.first_seen
+        return 0 if start is None else max(0, (now - start).days)
 
-def _ts(raw: Any) -> datetime:
-    if isinstance(raw, datetime):
-        return raw
-    parsed = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    @property
+    def distinct_features(self) -> int:
+        return sum(1 for count in self.feature_counts.values() if count > 0)
+
+    @property
+    def mean_price_level(self) -> float | None:
+        bought = sum(self.price_level_counts)
+        if bought == 0:
+            return None
+        return sum(level * n for level, n in enumerate(self.price_level_counts, start=1)) / bought
 
 
-def parse_signals(row: asyncpg.Record | dict[str, Any] | None) -> SignalSnapshot:
-    if row is None:
-        return SignalSnapshot()
+def _ts(raw: datetime) -> datetime:
+    return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+
+
+def _pairs(keys: Any, values: Any) -> list[tuple[Any, Any]]:
+    return list(zip(keys or (), values or (), strict=True))
+
+
+def parse_activity(row: Mapping[str, Any]) -> SignalSnapshot:
+    """A snapshot from one `user_activity` row read with the activity included."""
+    levels = tuple(row["price_level_counts"] or (0, 0, 0, 0))
     return SignalSnapshot(
-        sessions=row["sessions"],
+        sessions=row["sessions"] or 0,
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
-        category_affinity={str(k): float(v) for k, v in (row["category_affinity"] or {}).items()},
-        purchased_items={int(k): _ts(v) for k, v in (row["purchased_items"] or {}).items()},
-        cart={int(k): int(v) for k, v in (row["cart"] or {}).items() if int(v) > 0},
-        cart_value_cents=row["cart_value_cents"],
+        member_since=row["member_since"],
+        category_affinity={
+            str(c): float(w) for c, w in _pairs(row["affinity_categories"], row["affinity_weights"])
+        },
+        purchased_items={int(i): _ts(t) for i, t in _pairs(row["bought_items"], row["bought_at"])},
+        cart={int(i): int(q) for i, q in _pairs(row["cart_items"], row["cart_quantities"]) if q > 0},
+        cart_value_cents=int(row["cart_value_cents"] or 0),
         cart_updated_at=row["cart_updated_at"],
-        spend_by_day={str(k): int(v) for k, v in (row["spend_by_day"] or {}).items()},
-        price_level_counts=tuple(row["price_level_counts"] or (0, 0, 0, 0)),
-        feature_counts={str(k): int(v) for k, v in (row["feature_counts"] or {}).items()},
+        spend_by_day={d.isoformat(): int(c) for d, c in _pairs(row["spend_days"], row["spend_cents"])},
+        total_spend_cents=int(row["total_spend_cents"] or 0),
+        price_level_counts=(levels[0], levels[1], levels[2], levels[3]),
+        feature_counts={str(f): int(n) for f, n in _pairs(row["features"], row["feature_uses"])},
+        searches=tuple(Search(str(t), _ts(a)) for t, a in _pairs(row["search_terms"], row["search_at"])),
     )
 
 
-async def load_signals(guard: Guard, user_id: int, purpose: str) -> SignalSnapshot:
-    """The one read of the user's behavioural rollup; raises ConsentRequired before reading when
-    the snapshot does not allow `purpose` on behavioural data."""
-    row = await guard.fetchrow(
-        Q.user_signal_snapshot,
-        user_id,
-        purpose=purpose,
-        source=Source.BEHAVIOURAL,
-        tables=("user_signals",),
-        subject_user_id=user_id,
-    )
-    return parse_signals(row)
-
-
-async def load_stated_interests(guard: Guard, user_id: int, purpose: str) -> tuple[str, ...]:
-    """Interests the user stated (a comma-separated `interests` profile field), lower-cased."""
-    row = await guard.fetchrow(
-        Q.stated_interests,
-        user_id,
-        purpose=purpose,
-        source=Source.STATED,
-        tables=("profile_fields",),
-        subject_user_id=user_id,
-    )
-    if row is None:
-        return ()
+def parse_interests(raw: str | None) -> tuple[str, ...]:
+    """Interests the user stated (a comma-separated profile field), lower-cased, in order."""
     seen: dict[str, None] = {}
-    for part in str(row["value"]).split(","):
+    for part in (raw or "").split(","):
         if part.strip():
             seen[part.strip().lower()] = None
     return tuple(seen)

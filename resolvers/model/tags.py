@@ -1,7 +1,7 @@
 """Layout tags: experience (NEWBIE / REGULAR / POWER) and price tier (BUDGET / MID / LUXURY).
 
 Pure: given a user's signal snapshot, consent snapshot, hidden inferences and the thresholds in
-`resolvers.config.TagThresholds`, returns each tag with the DecisionRecord that decided it. The
+`resolvers.model.config.TagThresholds`, returns each tag with the DecisionRecord that decided it. The
 GraphQL layer only loads the inputs and renders. Tags are inferences (Source.DERIVED, purpose
 personalize.profiling): without that purpose, at level NONE/BASIC, or when the user hid the tag,
 nothing is computed from data and the user gets the REGULAR / MID defaults, NON_PERSONALIZED.
@@ -9,16 +9,12 @@ nothing is computed from data and the user gets the REGULAR / MID defaults, NON_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
-
-import strawberry
 
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import PROFILING, Source
-from resolvers.config import TagThresholds
+from privacy.vocabulary import DataCategory, Experience, PriceTier
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -29,53 +25,26 @@ from resolvers.explain.record import (
     RuleRef,
     SignalSource,
 )
+from resolvers.model.catalog import Item
+from resolvers.model.config import TagThresholds
+from resolvers.model.signals import SignalSnapshot
 
 EXPERIENCE_KEY = "tag:experience"
 PRICE_TIER_KEY = "tag:price_tier"
 SURFACE = "layout"
 
 
-@strawberry.enum(description="How experienced the user is with the app.")
-class Experience(Enum):
-    NEWBIE = "NEWBIE"
-    REGULAR = "REGULAR"
-    POWER = "POWER"
-
-
-@strawberry.enum(description="The price range the user usually buys or books in.")
-class PriceTier(Enum):
-    BUDGET = "BUDGET"
-    MID = "MID"
-    LUXURY = "LUXURY"
-
-
 DEFAULT_EXPERIENCE = Experience.REGULAR
 DEFAULT_PRICE_TIER = PriceTier.MID
+# Where each tier's items sit on the 1..4 price-level scale: an item's fit = 1 - distance / 3.
+TIER_CENTRE = {PriceTier.BUDGET: 1.0, PriceTier.MID: 2.5, PriceTier.LUXURY: 4.0}
+# The price tier is cited in a why when an item's fit is at least this (a ranking signal of the
+# feed and of offer choice).
+TIER_CITED_AT = 0.6
 
 
-@dataclass(frozen=True, slots=True)
-class SignalSnapshot:
-    """The parts of a user's rollup (user_signals) and account that the tags read."""
-
-    member_since: datetime  # earliest of account creation and first event seen
-    sessions: int = 0
-    feature_counts: Mapping[str, int] = field(default_factory=dict)
-    # purchases + bookings per price level 1..4
-    price_level_counts: tuple[int, int, int, int] = (0, 0, 0, 0)
-
-    def tenure_days(self, now: datetime) -> int:
-        return max(0, (now - self.member_since).days)
-
-    @property
-    def distinct_features(self) -> int:
-        return sum(1 for count in self.feature_counts.values() if count > 0)
-
-    @property
-    def mean_price_level(self) -> float | None:
-        bought = sum(self.price_level_counts)
-        if bought == 0:
-            return None
-        return sum(level * n for level, n in enumerate(self.price_level_counts, start=1)) / bought
+def tier_fit(item: Item, tier: PriceTier) -> float:
+    return 1.0 - abs(item.price_level - TIER_CENTRE[tier]) / 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +121,9 @@ _PRICE_TEXT = {
 }
 
 
-def _controls() -> tuple[Control, ...]:
+def _controls(key: str) -> tuple[Control, ...]:
     return (
-        Control(ControlKind.HIDE, "Hide this tag"),
+        Control(ControlKind.HIDE, "Hide this tag", target=key),
         Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
         Control(ControlKind.OPEN_CONSENT, "Manage consent for profiling", PROFILING),
     )
@@ -193,7 +162,7 @@ def _record(
         generated_at=now,
         rule=RuleRef("tag_rule", key.removeprefix("tag:"), rule_version),
         matched_criteria=criteria,
-        controls=_controls(),
+        controls=_controls(key),
     )
 
 
@@ -213,7 +182,7 @@ def _default_record(
         purposes=(),
         consent_snapshot_id=consent.snapshot_id,
         generated_at=now,
-        controls=_controls()[1:],
+        controls=_controls(key)[1:],
     )
 
 
@@ -235,7 +204,7 @@ def decide_tags(
             code=ReasonCode.EXPERIENCE,
             text=_EXPERIENCE_TEXT[exp],
             criteria=exp_criteria,
-            categories=("user.behavior.browsing_history", "user.account"),
+            categories=(DataCategory.SESSIONS, DataCategory.ACCOUNT),
             consent=consent,
             now=now,
             rule_version=rule_version,
@@ -259,7 +228,7 @@ def decide_tags(
             code=ReasonCode.PRICE_TIER,
             text=_PRICE_TEXT[tier],
             criteria=tier_criteria,
-            categories=("user.behavior.purchase_history",),
+            categories=(DataCategory.PURCHASES,),
             consent=consent,
             now=now,
             rule_version=rule_version,

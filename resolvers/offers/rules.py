@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from privacy.consent import ConsentSnapshot
-from privacy.purposes import OFFERS, Source
+from privacy.purposes import OFFERS, PROFILING, Source
+from privacy.vocabulary import DataCategory, PriceTier
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -24,10 +27,16 @@ from resolvers.explain.record import (
     RuleRef,
     SignalSource,
 )
-from resolvers.model.personalization_config import PersonalizationConfig
+from resolvers.model.attributes import ATTRIBUTES
+from resolvers.model.reference import ReferenceKind
+from resolvers.model.rulebook import Rulebook
 from resolvers.model.signals import SignalSnapshot
-from resolvers.segments.attributes import ATTRIBUTES
-from resolvers.segments.rules import ConditionResult, evaluate, referenced_attributes
+from resolvers.model.tags import TIER_CITED_AT, tier_fit
+from resolvers.offers.config import OffersConfig
+from resolvers.segments.rules import SegmentVersion, referenced_attributes, segment_match
+from sql import load_queries
+
+Q = load_queries()
 
 
 @dataclass(frozen=True)
@@ -47,31 +56,35 @@ class Offer:
 
 
 @dataclass(frozen=True)
-class SegmentVersion:
-    segment_id: int
-    name: str
-    version: int
-    rule: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Qualified:
     offer: Offer
     record: DecisionRecord
 
 
-def segment_match(
-    seg: SegmentVersion, attrs: dict[str, Any], hidden: frozenset[str], consent: ConsentSnapshot
-) -> tuple[bool, list[ConditionResult]]:
-    """The one evaluator behind offers and simulateSegment. Segment membership is an inference:
-    without consent for it nothing is known (every condition fails); a hidden segment never matches."""
-    if not consent.allows(OFFERS, Source.DERIVED):
-        attrs = {}
-    passed, conditions = evaluate(seg.rule, attrs)
-    # A rule over data we may not use never matches (not even through `not`), so consent can only
-    # ever remove a user from an audience, never add them to one.
-    complete = all(a in attrs for a in referenced_attributes(seg.rule))
-    return passed and complete and f"segment:{seg.segment_id}" not in hidden, conditions
+def offer_of(row: asyncpg.Record) -> Offer:
+    return Offer(
+        offer_id=row["offer_id"],
+        name=row["name"],
+        kind=row["kind"],
+        segment_id=row["segment_id"],
+        item_id=row["item_id"],
+        discount_pct=row["discount_pct"],
+        surface=row["surface"],
+        channel=row["channel"],
+        params=row["params"] or {},
+        cap_per_window=row["cap_per_window"],
+        cap_window_hours=row["cap_window_hours"],
+        priority=row["priority"],
+    )
+
+
+async def _live(pool: asyncpg.Pool) -> dict[int, tuple[Offer, dict[str, Any]]]:
+    """Live offers with their rows (for rendering), by id."""
+    return {r["offer_id"]: (offer_of(r), dict(r)) for r in await pool.fetch(Q.active_offers)}
+
+
+# The marketer's live offers: public configuration, cached per worker.
+LIVE_OFFERS = ReferenceKind[dict[int, tuple[Offer, dict[str, Any]]]]("offers", _live)
 
 
 def _euros(cents: int) -> str:
@@ -82,7 +95,8 @@ def _kind_reason(
     offer: Offer,
     attrs: dict[str, Any],
     signals: SignalSnapshot | None,
-    cfg: PersonalizationConfig,
+    cfg: OffersConfig,
+    spend_window_days: int,
     now: datetime,
 ) -> tuple[Reason, str, str] | None:
     """(reason, coarse criterion, data category) when the offer's own rule holds."""
@@ -93,7 +107,7 @@ def _kind_reason(
             return (
                 Reason(ReasonCode.NEW_MEMBER, "A welcome gift for new members", 1.0),
                 (f"Joined in the last {days} days"),
-                "user.account",
+                DataCategory.ACCOUNT,
             )
         return None
     if offer.kind == "abandoned_cart":
@@ -110,7 +124,7 @@ def _kind_reason(
             return (
                 Reason(ReasonCode.CART_ABANDONED, "You left items in your cart", 1.0),
                 (f"Cart worth at least {_euros(threshold)} left for a while"),
-                "user.behavior.cart",
+                DataCategory.CART,
             )
         return None
     if offer.kind == "re_engagement":
@@ -119,7 +133,7 @@ def _kind_reason(
             return (
                 Reason(ReasonCode.INACTIVE, "We have missed you", 1.0),
                 (f"Not here for {days} days or more"),
-                "user.behavior.sessions",
+                DataCategory.SESSIONS,
             )
         return None
     if offer.kind == "spend_over":
@@ -127,8 +141,8 @@ def _kind_reason(
         if attrs.get("spend_90d_cents", -1) >= threshold:
             return (
                 Reason(ReasonCode.SPEND_THRESHOLD, "Thanks for shopping with us", 1.0),
-                (f"Spent over {_euros(threshold)} in the last {cfg.spend_window_days} days"),
-                "user.behavior.purchase_history",
+                (f"Spent over {_euros(threshold)} in the last {spend_window_days} days"),
+                DataCategory.PURCHASES,
             )
         return None
     return None  # kind "segment": the segment alone decides
@@ -139,19 +153,23 @@ def decide_offers(
     segments: dict[int, SegmentVersion],
     attrs: dict[str, Any],
     signals: SignalSnapshot | None,
-    hidden: frozenset[str],
+    rules: Rulebook,
     consent: ConsentSnapshot,
     surface: str,
-    cfg: PersonalizationConfig,
+    cfg: OffersConfig,
     now: datetime,
+    spend_window_days: int = 90,
+    tier: PriceTier | None = None,
 ) -> list[Qualified]:
+    """`tier`: the person's price tier when it may be used (a personalized tag), else None."""
     if not consent.allows(OFFERS, Source.ACCOUNT):
         return []
     behavioural = consent.allows(OFFERS, Source.BEHAVIOURAL)
     derived = consent.allows(OFFERS, Source.DERIVED)
-    out: list[Qualified] = []
-    for offer in sorted(offers, key=lambda o: (-o.priority, o.offer_id)):
-        if offer.surface != surface:
+    hidden = rules.controls.hidden_inferences
+    out: list[tuple[tuple[int, bool, float, int], Qualified]] = []
+    for offer in offers:
+        if offer.surface != surface or rules.excludes_offer(offer.offer_id, offer.item_id) is not None:
             continue
         needs_activity = offer.kind != "welcome"
         if (needs_activity and not behavioural) or (offer.segment_id is not None and not derived):
@@ -162,7 +180,7 @@ def decide_offers(
         purposes = [OFFERS]
         rule: RuleRef | None = None
         if offer.kind != "segment":
-            hit = _kind_reason(offer, attrs, signals, cfg, now)
+            hit = _kind_reason(offer, attrs, signals, cfg, spend_window_days, now)
             if hit is None:
                 continue
             reasons.append(hit[0])
@@ -184,15 +202,23 @@ def decide_offers(
             rule = RuleRef("segment", str(seg.segment_id), seg.version)
         elif offer.kind == "segment":
             continue
+        item = rules.catalog.items.get(offer.item_id) if offer.item_id is not None else None
+        fit = tier_fit(item, tier) if item is not None and tier is not None else 0.0
+        if fit >= TIER_CITED_AT:
+            assert tier is not None
+            reasons.append(Reason(ReasonCode.PRICE_TIER, "Its price fits the range you usually buy in", 1.0))
+            criteria.append(f"Price tier: {tier.value.lower()}")
+            categories.append(DataCategory.PRICE_TIER_TAG)
+            purposes.append(PROFILING)
+        less = item is not None and rules.less_like(item)
+        if less:
+            criteria.append("Shown after others: you asked for less like this")
         weight = round(1.0 / len(reasons), 4)
         reasons = [Reason(r.code, r.text, weight) for r in reasons]
         purposes_t = tuple(dict.fromkeys(purposes))
-        out.append(
-            Qualified(
-                offer, _record(offer, surface, consent, now, reasons, criteria, categories, purposes_t, rule)
-            )
-        )
-    return out
+        record = _record(offer, surface, consent, now, reasons, criteria, categories, purposes_t, rule)
+        out.append(((-offer.priority, less, -fit, offer.offer_id), Qualified(offer, record)))
+    return [q for _, q in sorted(out, key=lambda p: p[0])]
 
 
 def _record(
@@ -224,7 +250,7 @@ def _record(
         rule=rule or RuleRef("offer", str(offer.offer_id), 1),
         matched_criteria=tuple(criteria),
         controls=(
-            Control(ControlKind.HIDE, "Hide this offer"),
+            Control(ControlKind.HIDE, "Hide this offer", target=f"offer:{offer.offer_id}"),
             Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
             *(Control(ControlKind.OPEN_CONSENT, f"Review your consent for {p}", p) for p in purposes),
         ),

@@ -1,11 +1,11 @@
 """Offers over GraphQL: marketers define them; a user's `viewer { offers }` runs the pure
-targeting, then serves qualifying offers only while their frequency caps allow. The cap check and
-the impression insert are one statement under a per-user advisory transaction lock, so two
-devices or two workers can never both take the last slot (strictest of offer and user cap wins)."""
+targeting over the user model and the rulebook, then serves qualifying offers only while their
+frequency caps allow. The cap checks and the impression inserts are one statement under a lock
+on the user's own row (`serve_offers`), so two devices or two workers can never both take the
+last slot (strictest of offer and user cap wins)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -13,19 +13,19 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from privacy.guard import Guard
 from privacy.principal import Role
 from privacy.purposes import OFFERS, Source
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
 from resolvers.explain.record import Why, render_why
-from resolvers.model.catalog import CATALOG
-from resolvers.model.facts import attribute_values, load_user_facts
+from resolvers.feed.schema import price_tier_signal
+from resolvers.model.rulebook import Rulebook
 from resolvers.model.surfaces import Surface
+from resolvers.model.user import UserModel
 from resolvers.offers.input import parse_offer
-from resolvers.offers.rules import Offer, Qualified, decide_offers
-from resolvers.segments.members import live_segments
+from resolvers.offers.rules import LIVE_OFFERS, Qualified, decide_offers
+from resolvers.segments.rules import LIVE_SEGMENTS
 from sql import load_queries
 
 Q = load_queries()
@@ -96,24 +96,7 @@ class OfferInput:
 OfferResult = Annotated[OfferType | InvalidInput, strawberry.union("OfferResult")]
 
 
-def _offer(row: asyncpg.Record) -> Offer:
-    return Offer(
-        offer_id=row["offer_id"],
-        name=row["name"],
-        kind=row["kind"],
-        segment_id=row["segment_id"],
-        item_id=row["item_id"],
-        discount_pct=row["discount_pct"],
-        surface=row["surface"],
-        channel=row["channel"],
-        params=row["params"] or {},
-        cap_per_window=row["cap_per_window"],
-        cap_window_hours=row["cap_window_hours"],
-        priority=row["priority"],
-    )
-
-
-async def _validated(ctx: Context, data: OfferInput) -> tuple[list[Any] | None, list[FieldError]]:
+async def _validated(ctx: Context, data: OfferInput) -> tuple[dict[str, Any] | None, list[FieldError]]:
     raw = dict(vars(data))
     for key in ("segment_id", "item_id"):
         if raw[key] is not None:
@@ -121,7 +104,7 @@ async def _validated(ctx: Context, data: OfferInput) -> tuple[list[Any] | None, 
     spec, errors = parse_offer(raw)
     if spec is None:
         return None, errors
-    catalog = await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
+    catalog = await ctx.catalog()
     if spec.item_id is not None:
         item = catalog.items.get(spec.item_id)
         if item is None:
@@ -137,7 +120,7 @@ async def _validated(ctx: Context, data: OfferInput) -> tuple[list[Any] | None, 
         *("name", "kind", "segment_id", "item_id", "discount_pct", "surface", "channel", "params"),
         *("cap_per_window", "cap_window_hours", "priority", "active"),
     )
-    return [d[c] for c in columns], []
+    return {c: d[c] for c in columns}, []
 
 
 @strawberry.type
@@ -148,7 +131,7 @@ class OfferMutation:
         args, errors = await _validated(ctx, input)
         if args is None:
             return InvalidInput(message="offer not saved", errors=errors)
-        row = await ctx.pool.fetchrow(Q.insert_offer, *args[:11], ctx.principal.label)
+        row = await ctx.pool.fetchrow(*Q.insert_offer.bind(**args, created_by=ctx.principal.label))
         assert row is not None
         return OfferType.of(row)
 
@@ -161,7 +144,7 @@ class OfferMutation:
         if args is None:
             return InvalidInput(message="offer not saved", errors=errors)
         oid = int(offer_id) if str(offer_id).isdigit() else -1
-        row = await ctx.pool.fetchrow(Q.update_offer, oid, *args)
+        row = await ctx.pool.fetchrow(*Q.update_offer.bind(**args, offer_id=oid))
         if row is None:
             return InvalidInput(
                 message="offer not saved", errors=[FieldError(field="offerId", message="no such offer")]
@@ -169,65 +152,56 @@ class OfferMutation:
         return OfferType.of(row)
 
 
-async def _serve_within_caps(
-    ctx: Context, guard: Guard, user_id: int, qualified: list[Qualified], device_id: str | None
-) -> list[Qualified]:
+async def _serve_within_caps(ctx: Context, model: UserModel, qualified: list[Qualified]) -> list[Qualified]:
     """Record impressions for as many qualifying offers as the caps allow, atomically per user."""
-    cfg = ctx.config.personalization
-    served: list[Qualified] = []
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q.lock_user_offer_caps, user_id)
-        for q in qualified:
-            if len(served) >= cfg.offers_per_request:
-                break
-            row = await guard.fetchrow(
-                Q.record_impression_within_caps,
-                user_id,
-                q.offer.offer_id,
-                device_id,
-                q.offer.channel,
-                q.offer.cap_per_window,
-                q.offer.cap_window_hours or 1,
-                cfg.user_offer_cap,
-                cfg.user_offer_cap_window_hours,
-                # Counting what we showed is not profiling: account-kind data, so the welcome gift a
-                # minor may get is capped too.
-                purpose=OFFERS,
-                source=Source.ACCOUNT,
-                tables=("impressions",),
-                subject_user_id=user_id,
-                conn=conn,
-            )
-            if row is not None:
-                served.append(q)
-    return served
-
-
-async def viewer_offers(info: Info[Context, None], user_id: int, surface: Surface) -> list[ServedOffer]:
-    ctx = info.context
-    guard = await ctx.guard()
-    consent = guard.snapshot
-    if not consent.allows(OFFERS, Source.ACCOUNT):  # GPC, objection, level, no consent: not read at all
-        return []
-    facts = await load_user_facts(guard, user_id)
-    if facts is None:
-        return []
-    now = datetime.now(UTC)
-    cfg = ctx.config.personalization
-    catalog = await CATALOG.get(ctx.pool, cfg.catalog_ttl_s)
-    attrs = attribute_values(facts, consent, catalog, ctx.config.tags, now, cfg.spend_window_days)
-    offer_rows = {r["offer_id"]: r for r in await ctx.pool.fetch(Q.active_offers)}
-    offers = [_offer(r) for r in offer_rows.values()]
-    segments = await live_segments(ctx.pool)
-    qualified = decide_offers(
-        offers, segments, attrs, facts.signals, facts.hidden, consent, surface.value, cfg, now
+    assert model.user_id is not None
+    cfg = ctx.config.offers
+    device = ctx.request.headers.get("x-device-id") if ctx.request is not None else None
+    rows = await model.guard.write(
+        Q.serve_offers,
+        # Counting what we showed is not profiling: account-kind data, so the welcome gift a minor
+        # may get is capped too.
+        purpose=OFFERS,
+        source=Source.ACCOUNT,
+        tables=("impressions",),
+        subject_user_id=model.user_id,
+        offers=[q.offer.offer_id for q in qualified],
+        caps=[q.offer.cap_per_window for q in qualified],
+        windows=[q.offer.cap_window_hours or 1 for q in qualified],
+        channels=[q.offer.channel for q in qualified],
+        device=device[:200] if device else None,
+        user_cap=cfg.user_offer_cap,
+        user_window_hours=cfg.user_offer_cap_window_hours,
+        max=cfg.offers_per_request,
     )
+    served = {r["offer_id"] for r in rows}
+    return [q for q in qualified if q.offer.offer_id in served]
+
+
+async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[ServedOffer]:
+    ctx = info.context
+    model = await ctx.model()
+    if not model.allows(OFFERS, Source.ACCOUNT):  # GPC, objection, level, no consent: not read at all
+        return []
+    catalog = await ctx.catalog()
+    live = await ctx.reference(LIVE_OFFERS)
+    offers = [o for o, _ in live.values() if o.surface == surface.value]
+    if not offers:
+        return []
+    window = ctx.config.model.spend_window_days
+    attrs = await model.attributes(catalog, ctx.config.tags, window)
+    signals = await model.signals(OFFERS)
+    tier = await price_tier_signal(ctx, model)
+    segments = await ctx.reference(LIVE_SEGMENTS)
+    rules = Rulebook.build(catalog, signals, model.controls, model.now)
+    qualified = decide_offers(
+        offers, segments, attrs, signals, rules, model.consent, surface.value, ctx.config.offers,
+        model.now, window, tier,
+    )  # fmt: skip
     if not qualified:
         return []
-    device = ctx.request.headers.get("x-device-id") if ctx.request is not None else None
-    served = await _serve_within_caps(ctx, guard, user_id, qualified, device)
+    served = await _serve_within_caps(ctx, model, qualified)
     ctx.log_decisions([q.record for q in served])
     return [
-        ServedOffer(offer=OfferType.of(offer_rows[q.offer.offer_id]), why=render_why(q.record))
-        for q in served
+        ServedOffer(offer=OfferType.of(live[q.offer.offer_id][1]), why=render_why(q.record)) for q in served
     ]

@@ -22,20 +22,23 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from privacy.consent import ConsentSnapshot
-from privacy.guard import Guard
 from privacy.principal import Principal
-from privacy.purposes import ESSENTIAL, OFFERS, Source
-from privacy.snapshots import load_snapshots
+from privacy.purposes import ESSENTIAL, OFFERS, PROFILING, Source
+from privacy.snapshots import BatchGuard, load_snapshots
 from resolvers.config import DomainConfig
-from resolvers.model.catalog import CATALOG, Catalog
-from resolvers.model.facts import UserFacts, attribute_values
-from resolvers.model.signals import parse_signals
-from resolvers.offers.rules import SegmentVersion, segment_match
+from resolvers.model.catalog import Catalog
+from resolvers.model.facts import AccountFacts, attribute_values, user_tags
+from resolvers.model.reference import REFERENCE
+from resolvers.model.reference import catalog as load_catalog
+from resolvers.model.signals import parse_activity
+from resolvers.segments.rules import LIVE_SEGMENTS, SegmentVersion, segment_match
 from sql import load_queries
 
 Q = load_queries()
 BATCH_USERS = 5000
+ACCOUNT_TABLES = ("users", "user_controls")
+ACTIVITY_TABLES = ("user_signals", "user_spend_days", "user_purchases", "user_cart", "user_category_stats",
+                   "user_features", "user_searches")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +49,8 @@ class RefreshCounts:
     changed: int  # rows written or removed
 
 
-async def live_segments(conn: asyncpg.Pool | asyncpg.Connection) -> dict[int, SegmentVersion]:
-    rows = await conn.fetch(Q.current_segments)
-    return {
-        r["segment_id"]: SegmentVersion(r["segment_id"], r["name"], r["current_version"], r["rule"])
-        for r in rows
-    }
+async def live_segments(pool: asyncpg.Pool, ttl_s: float = 0.0) -> dict[int, SegmentVersion]:
+    return await REFERENCE.get(pool, LIVE_SEGMENTS, ttl_s)
 
 
 async def refresh_members(
@@ -64,18 +63,21 @@ async def refresh_members(
     request_id: str | None = None,
 ) -> RefreshCounts:
     """Re-evaluate the live segments (all, or `segment_ids`) for every user, page by page."""
+    REFERENCE.invalidate("segments")  # a job sees what was just saved, not a cached copy
     segments = await live_segments(pool)
     if segment_ids is not None:
         segments = {k: v for k, v in segments.items() if k in set(segment_ids)}
-    catalog = await CATALOG.get(pool, config.personalization.catalog_ttl_s)
-    guard = Guard(pool, principal, request_id or str(uuid.uuid4()), ConsentSnapshot(user_id=None))
+    catalog = await load_catalog(pool, config.model.reference_ttl_s)
     total = RefreshCounts(0, 0, 0, 0)
     after = 0
+    request_id = request_id or str(uuid.uuid4())
     while segments:
         ids = [r["user_id"] for r in await pool.fetch(Q.segment_refresh_users, after, batch_users)]
         if not ids:
             break
         after = ids[-1]
+        snapshots = await load_snapshots(pool, ids, gpc=False)  # a stored GPC signal is in the consents
+        guard = BatchGuard(pool, principal, request_id, snapshots)
         counts = await _refresh_page(pool, guard, config, catalog, segments, ids)
         await guard.flush()
         total = RefreshCounts(*(a + b for a, b in zip(_tuple(total), _tuple(counts), strict=True)))
@@ -95,60 +97,59 @@ def _rows(status: str) -> int:
     return int(status.split()[-1]) if status and status.split()[-1].isdigit() else 0
 
 
-def _allowed(
-    snapshots: dict[int, ConsentSnapshot], ids: Sequence[int], purpose: str, source: Source
-) -> list[int]:
-    """Users whose own snapshot allows reading `source` data for `purpose` (the Guard's rule)."""
-    return [u for u in ids if u in snapshots and snapshots[u].refusal(purpose, source) is None]
-
-
 async def _refresh_page(
     pool: asyncpg.Pool,
-    guard: Guard,
+    guard: BatchGuard,
     config: DomainConfig,
     catalog: Catalog,
     segments: dict[int, SegmentVersion],
     ids: list[int],
 ) -> RefreshCounts:
-    snapshots = await load_snapshots(pool, ids, gpc=False)  # a stored GPC signal is in the consents
     # The inference itself: without it segment_match matches nothing, so nothing is read.
-    eligible = _allowed(snapshots, ids, OFFERS, Source.DERIVED)
-    behavioural = _allowed(snapshots, eligible, OFFERS, Source.BEHAVIOURAL)
-    for u in eligible:
-        guard.record(ESSENTIAL, ("users", "hidden_inferences"), u)
-    for u in behavioural:
-        guard.record(OFFERS, ("user_signals",), u)
-    accounts = await pool.fetch(Q.segment_refresh_accounts, eligible) if eligible else []
-    signal_rows = await pool.fetch(Q.segment_refresh_signals, behavioural) if behavioural else []
-    signals = {r["user_id"]: r for r in signal_rows}
-    readable = set(behavioural)
+    eligible = guard.allowed(ids, OFFERS, Source.DERIVED)
+    accounts = await guard.fetch(
+        Q.users_account_facts, eligible, purpose=ESSENTIAL, source=Source.ACCOUNT, tables=ACCOUNT_TABLES
+    )
+    # Activity is read once for users whose snapshot lets offers or profiling use it (the same
+    # rows serve both, as in the user model); each purpose that uses it is audited.
+    offer_ids = set(guard.allowed(eligible, OFFERS, Source.BEHAVIOURAL))
+    profile_ids = set(guard.allowed(eligible, PROFILING, Source.BEHAVIOURAL))
+    activity_rows = await guard.fetch(
+        Q.users_activity, sorted(offer_ids), purpose=OFFERS, source=Source.BEHAVIOURAL, tables=ACTIVITY_TABLES
+    )
+    only_profiling = sorted(profile_ids - offer_ids)
+    activity_rows += await guard.fetch(
+        Q.users_activity, only_profiling, purpose=PROFILING, source=Source.BEHAVIOURAL, tables=ACTIVITY_TABLES
+    )
+    guard.record(sorted(profile_ids & offer_ids), PROFILING, ACTIVITY_TABLES)
+    activity = {r["user_id"]: parse_activity(r) for r in activity_rows}
     now = datetime.now(UTC)
-    window = config.personalization.spend_window_days
+    window = config.model.spend_window_days
     fresh: list[tuple[int, int, int]] = []
     for account in accounts:
         uid = account["user_id"]
-        facts = UserFacts(
-            user_id=uid,
-            created_at=account["created_at"],
-            country=account["country"],
-            platform=account["platform"],
-            # As load_user_facts: no row is an empty snapshot; no consent is no snapshot at all.
-            signals=parse_signals(signals.get(uid)) if uid in readable else None,
-            hidden=frozenset(account["hidden"]),
+        consent = guard.snapshots[uid]
+        hidden = frozenset(account["hidden"])
+        signals = activity.get(uid)
+        tags = user_tags(signals if uid in profile_ids else None, consent, hidden, config.tags, now)
+        facts = AccountFacts(account["created_at"], account["country"], account["platform"])
+        attrs = attribute_values(
+            facts, signals if uid in offer_ids else None, tags, consent, catalog, now, window
         )
-        consent = snapshots[uid]
-        attrs = attribute_values(facts, consent, catalog, config.tags, now, window)
         for seg in segments.values():
-            matched, _ = segment_match(seg, attrs, facts.hidden, consent)
+            matched, _ = segment_match(seg, attrs, hidden, consent)
             if matched:
                 fresh.append((uid, seg.segment_id, seg.version))
-    row = await pool.fetchrow(
+    row = await guard.write(
         Q.replace_segment_members,
+        sorted({f[0] for f in fresh}),
         ids,
         list(segments),
         [f[0] for f in fresh],
         [f[1] for f in fresh],
         [f[2] for f in fresh],
+        purpose=OFFERS,
+        tables=("segment_members",),
     )
     assert row is not None
     return RefreshCounts(

@@ -10,8 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
+from privacy.consent import ConsentSnapshot
+from privacy.purposes import OFFERS, Source
+from privacy.sensitive import names_sensitive
 from resolvers.common.errors import FieldError
-from resolvers.segments.attributes import ATTRIBUTES, Attribute, names_sensitive
+from resolvers.model.attributes import ATTRIBUTES, Attribute
+from resolvers.model.reference import ReferenceKind
+from sql import load_queries
+
+Q = load_queries()
 
 MAX_DEPTH = 5
 MAX_NODES = 50
@@ -21,6 +30,41 @@ OPS = {
     "str": {"eq", "ne", "in"},
     "str_set": {"eq", "ne", "in"},  # contains / does not contain / contains any of
 }
+
+
+@dataclass(frozen=True)
+class SegmentVersion:
+    segment_id: int
+    name: str
+    version: int
+    rule: dict[str, Any]
+
+
+async def _live(pool: asyncpg.Pool) -> dict[int, SegmentVersion]:
+    rows = await pool.fetch(Q.current_segments)
+    return {
+        r["segment_id"]: SegmentVersion(r["segment_id"], r["name"], r["current_version"], r["rule"])
+        for r in rows
+    }
+
+
+# Live segments at their current versions: public marketer configuration, cached per worker.
+LIVE_SEGMENTS = ReferenceKind[dict[int, SegmentVersion]]("segments", _live)
+
+
+def segment_match(
+    seg: SegmentVersion, attrs: dict[str, Any], hidden: frozenset[str], consent: ConsentSnapshot
+) -> tuple[bool, list[ConditionResult]]:
+    """The one evaluator behind offers, inferences and the membership rollup. Segment membership
+    is an inference: without consent for it nothing is known (every condition fails); a hidden
+    segment never matches."""
+    if not consent.allows(OFFERS, Source.DERIVED):
+        attrs = {}
+    passed, conditions = evaluate(seg.rule, attrs)
+    # A rule over data we may not use never matches (not even through `not`), so consent can only
+    # ever remove a user from an audience, never add them to one.
+    complete = all(a in attrs for a in referenced_attributes(seg.rule))
+    return passed and complete and f"segment:{seg.segment_id}" not in hidden, conditions
 
 
 @dataclass(frozen=True, slots=True)

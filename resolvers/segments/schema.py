@@ -4,7 +4,6 @@ condition without any of the user's values."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -12,18 +11,15 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from privacy.consent import ConsentSnapshot
-from privacy.guard import Guard, load_snapshot
+from privacy.guard import ACCOUNT_TABLES, Guard, load_account
 from privacy.principal import Role
-from privacy.purposes import Source
+from privacy.purposes import ESSENTIAL, Source
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
-from resolvers.model.catalog import CATALOG
-from resolvers.model.facts import attribute_values, load_user_facts
-from resolvers.offers.rules import SegmentVersion, segment_match
+from resolvers.model.user import Account, UserModel
 from resolvers.segments.members import refresh_members
-from resolvers.segments.rules import validate_rule
+from resolvers.segments.rules import SegmentVersion, segment_match, validate_rule
 from sql import load_queries
 
 Q = load_queries()
@@ -87,7 +83,7 @@ def _segment(row: asyncpg.Record, rule: Any) -> Segment:
 
 
 async def _rule_errors(ctx: Context, rule: Any) -> list[FieldError]:
-    catalog = await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
+    catalog = await ctx.catalog()
     topics = frozenset(i.sensitive_topic.lower() for i in catalog.items.values() if i.sensitive_topic)
     return validate_rule(rule, frozenset(c.lower() for c in catalog.sensitive_categories) | topics)
 
@@ -160,7 +156,7 @@ class SegmentMutation:
 
 async def _refresh_saved(ctx: Context, segment_id: int) -> None:
     """The saved segment's membership at its new version (after the commit, so it sees it)."""
-    if ctx.config.personalization.refresh_segment_members_on_save:
+    if ctx.config.segments.refresh_members_on_save:
         await refresh_members(
             ctx.pool, ctx.principal, ctx.config, segment_ids=[segment_id], request_id=ctx.request_id
         )
@@ -190,10 +186,11 @@ class SegmentQuery:
             return SegmentNotFound(message="no such segment")
         seg = SegmentVersion(row["segment_id"], row["name"], row["current_version"], row["rule"])
         uid = _int_id(user_id)
-        snapshot = await load_snapshot(ctx.pool, uid, False)  # the user's own GPC is per request, not stored
+        # The user's own GPC is per request, not stored.
+        snapshot, account = await load_account(ctx.pool, uid, False)
         guard = SimulationGuard(ctx.pool, ctx.principal, ctx.request_id, snapshot)
         try:
-            passed, conditions = await _simulate(ctx, guard, snapshot, uid, seg)
+            passed, conditions = await _simulate(ctx, guard, account, seg)
         finally:
             await guard.flush()
         return SegmentSimulation(
@@ -208,16 +205,11 @@ class SegmentQuery:
 
 
 async def _simulate(
-    ctx: Context, guard: Guard, snapshot: ConsentSnapshot, user_id: int, seg: SegmentVersion
+    ctx: Context, guard: Guard, row: asyncpg.Record | None, seg: SegmentVersion
 ) -> tuple[bool, list[Any]]:
-    if snapshot.user_id is None:  # unknown user: nothing is known, every condition fails
-        return segment_match(seg, {}, frozenset(), snapshot)
-    facts = await load_user_facts(guard, user_id)
-    if facts is None:
-        return segment_match(seg, {}, frozenset(), snapshot)
-    catalog = await CATALOG.get(ctx.pool, ctx.config.personalization.catalog_ttl_s)
-    cfg = ctx.config.personalization
-    attrs = attribute_values(
-        facts, snapshot, catalog, ctx.config.tags, datetime.now(UTC), cfg.spend_window_days
-    )
-    return segment_match(seg, attrs, facts.hidden, snapshot)
+    if row is None:  # unknown user: nothing is known, every condition fails
+        return segment_match(seg, {}, frozenset(), guard.snapshot)
+    model = UserModel(guard, Account.of(row))
+    guard.record(ESSENTIAL, ACCOUNT_TABLES, model.user_id)
+    attrs = await model.attributes(await ctx.catalog(), ctx.config.tags, ctx.config.model.spend_window_days)
+    return segment_match(seg, attrs, model.controls.hidden_inferences, guard.snapshot)

@@ -119,12 +119,22 @@ FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::boolean[], $5::float8[], $
 WHERE o.user_id = v.user_id AND o.message_id = v.message_id AND o.status = 'sending'
   AND o.claim_token = v.token
 
--- name: outbox_user_ids_for_reminders
--- A page of people who could get a reminder now: a preferred channel they are subscribed to
--- (the consent rules are applied per person in Python, as for `viewer { reminders }`).
-SELECT u.user_id, u.preferred_channel, c.subscribed
+-- name: outbox_reminder_candidates
+-- A page of people who could get a reminder now: a preferred channel they are subscribed to, with
+-- their controls (what they hid or stopped reminders for); account data, read under
+-- essential.service. The consent rules are applied per person in Python, as for
+-- `viewer { reminders }`.
+SELECT u.user_id, u.preferred_channel::text AS preferred_channel,
+       coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
+       coalesce(k.created, '{}') AS control_created
 FROM users u
 JOIN user_channels c ON c.user_id = u.user_id AND c.channel = u.preferred_channel AND c.subscribed
+LEFT JOIN LATERAL (
+    SELECT array_agg(kind::text ORDER BY kind, target) AS kinds,
+           array_agg(target ORDER BY kind, target) AS targets,
+           array_agg(created_at ORDER BY kind, target) AS created
+    FROM user_controls WHERE user_id = u.user_id
+) k ON true
 WHERE u.user_id > $1
 ORDER BY u.user_id
 LIMIT $2

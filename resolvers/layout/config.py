@@ -1,26 +1,10 @@
-"""Public configuration of the personalization domain (ingestion bounds, the layout's building
-blocks), nested in DomainConfig so every value can be set from the environment."""
+"""The mobile layout's building blocks."""
 
 from __future__ import annotations
 
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-
-class IngestConfig(BaseModel):
-    """Bounds on tracked events (trackEvents)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_batch: int = Field(default=1000, ge=1, le=10_000)
-    # Client clocks drift: an event may claim to be this far in the future.
-    future_skew_s: int = Field(default=300, ge=0, le=3600)
-    max_age_days: int = Field(default=30, ge=1, le=400)
-    max_dwell_ms: int = Field(default=3_600_000, ge=1)
-    max_amount_cents: int = Field(default=10_000_000, ge=1)
-    max_quantity: int = Field(default=99, ge=1)
-    max_party_size: int = Field(default=50, ge=1)
 
 
 class LayoutConfig(BaseModel):

@@ -8,9 +8,9 @@ import strawberry
 from strawberry.types import Info
 
 from privacy.purposes import ESSENTIAL, Source
+from resolvers.common.errors import InvalidArgument
 from resolvers.context import Context
 from resolvers.explain.record import DecisionRecord, Why, render_why
-from resolvers.feed.schema import InvalidArgument
 from sql import load_queries
 
 Q = load_queries()
@@ -33,12 +33,15 @@ def explanation(record: DecisionRecord) -> Explanation:
     )
 
 
-async def viewer_explanations(info: Info[Context, None], user_id: int, limit: int) -> list[Explanation]:
+async def viewer_explanations(info: Info[Context, None], limit: int) -> list[Explanation]:
     ctx = info.context
-    top = ctx.config.personalization.explanations_max_limit
+    top = ctx.config.explanations_max_limit
     if not 1 <= limit <= top:
         raise InvalidArgument(f"limit: must be between 1 and {top}")
     guard = await ctx.guard()
+    user_id = guard.snapshot.user_id
+    if user_id is None:
+        return []
     rows = await guard.fetch(
         Q.recent_decisions,
         user_id,
