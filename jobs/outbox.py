@@ -66,7 +66,10 @@ def why_of(record: DecisionRecord) -> dict[str, Any]:
         "dataCategories": list(record.data_categories),
         "purposes": list(record.purposes),
         "matchedCriteria": list(record.matched_criteria),
-        "controls": [{"kind": c.kind.value, "label": c.label, "purpose": c.purpose} for c in record.controls],
+        "controls": [
+            {"kind": c.kind.value, "label": c.label, "purpose": c.purpose, "target": c.target}
+            for c in record.controls
+        ],
         "consentSnapshotId": record.consent_snapshot_id,
         "generatedAt": record.generated_at.isoformat(),
     }

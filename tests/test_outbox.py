@@ -112,6 +112,28 @@ async def test_a_reminder_is_delivered_once_signed_on_the_preferred_channel(
         }
 
 
+async def test_a_stop_reminders_control_from_a_why_is_respected_by_the_scheduler(
+    db_dsn: str, client: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    async with world(db_dsn) as conn, pool_for(db_dsn) as pool:
+        for uid in (40, 41):
+            await add_user(conn, uid, preferred_channel="email", subscribed=("email",))
+            await set_signals(conn, uid, purchased={COFFEE: 40})
+        body = await gql(
+            client,
+            "mutation($t: String!) { applyControl(kind: STOP_REMINDERS, target: $t) { __typename } }",
+            {"t": f"item:{COFFEE}"},
+            token=token(sub=41),
+        )
+        assert "errors" not in body, body
+        assert (await schedule_reminders(pool, DomainConfig())).queued == 1
+        (row,) = await conn.fetch("SELECT user_id, message FROM outbox")
+        assert row["user_id"] == 40
+        stop = [c for c in row["message"]["why"]["controls"] if c["kind"] == "STOP_REMINDERS"]
+        assert stop == [{"kind": "STOP_REMINDERS", "label": "Stop reminders for this item", "purpose": None,
+                         "target": f"item:{COFFEE}"}]  # fmt: skip
+
+
 def test_the_signature_covers_timestamp_and_body() -> None:
     body = b'{"idempotencyKey":"k"}'
     secret = WEBHOOK_SECRET.encode()
