@@ -81,23 +81,24 @@ async def queue_messages(conn: asyncpg.Pool | asyncpg.Connection, messages: Sequ
         return 0
     m = messages
     row = await conn.fetchrow(
-        Q.outbox_queue,
-        [x.user_id for x in m],
-        [x.message_id for x in m],
-        [x.kind for x in m],
-        [x.channel for x in m],
-        [x.purpose for x in m],
-        [x.source.value for x in m],
-        [x.dedupe_key for x in m],
-        [x.record.decision_id for x in m],
-        [{"text": x.text, "why": why_of(x.record)} for x in m],
-        [x.record.surface for x in m],
-        [x.record.subject_kind for x in m],
-        [x.record.subject_id for x in m],
-        [x.record.mode.value for x in m],
-        [x.record.to_json() for x in m],
-        [x.record.consent_snapshot_id for x in m],
-        [x.record.generated_at for x in m],
+        *Q.outbox_queue.bind(
+            user_ids=[x.user_id for x in m],
+            message_ids=[x.message_id for x in m],
+            kinds=[x.kind for x in m],
+            channels=[x.channel for x in m],
+            purposes=[x.purpose for x in m],
+            sources=[x.source.value for x in m],
+            dedupe_keys=[x.dedupe_key for x in m],
+            decision_ids=[x.record.decision_id for x in m],
+            messages=[{"text": x.text, "why": why_of(x.record)} for x in m],
+            surfaces=[x.record.surface for x in m],
+            subject_kinds=[x.record.subject_kind for x in m],
+            subject_ids=[x.record.subject_id for x in m],
+            modes=[x.record.mode.value for x in m],
+            records=[x.record.to_json() for x in m],
+            snapshot_ids=[x.record.consent_snapshot_id for x in m],
+            generated_at=[x.record.generated_at for x in m],
+        )
     )
     assert row is not None
     return int(row["queued"])

@@ -8,9 +8,11 @@
 -- either runs first, and then nothing is written for the erased person, or waits and deletes it.
 WITH input AS (
     SELECT *
-    FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::uuid[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
-                $14::jsonb[], $15::text[], $16::timestamptz[])
+    FROM unnest(%(user_ids)s::bigint[], %(message_ids)s::uuid[], %(kinds)s::text[], %(channels)s::text[],
+                %(purposes)s::text[], %(sources)s::text[], %(dedupe_keys)s::text[], %(decision_ids)s::uuid[],
+                %(messages)s::jsonb[], %(surfaces)s::text[], %(subject_kinds)s::text[],
+                %(subject_ids)s::text[], %(modes)s::text[], %(records)s::jsonb[], %(snapshot_ids)s::text[],
+                %(generated_at)s::timestamptz[])
         AS x(user_id, message_id, kind, channel, purpose, source, dedupe_key, decision_id, message,
              surface, subject_kind, subject_id, mode, record, snapshot_id, generated_at)
 ), live AS (
