@@ -7,12 +7,13 @@ privacy/retention.py): the notices and the export read them too."""
 from __future__ import annotations
 
 from datetime import time
-from typing import Literal, Self
+from typing import Self
 
 from croniter import croniter
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-ChannelName = Literal["email", "sms", "push", "in_app"]
+from privacy.vocabulary import Channel
+
 MIN_SECRET_LENGTH = 32
 
 
@@ -77,7 +78,7 @@ class DeliveryConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Channel -> webhook; a channel without one goes to the log sink (one JSON log line per message).
-    webhooks: dict[ChannelName, Webhook] = Field(default_factory=dict)
+    webhooks: dict[Channel, Webhook] = Field(default_factory=dict)
     # At most this many messages per person in any window of this length, across all channels.
     cap_per_person: int = Field(default=3, ge=1, le=1000)
     cap_window_hours: float = Field(default=24, gt=0, le=24 * 31)
@@ -133,4 +134,4 @@ class JobsConfig(BaseModel):
         """Production refuses webhooks that are not HTTPS (message bodies and signatures in clear)."""
         for channel, hook in self.delivery.webhooks.items():
             if hook.url.scheme != "https":
-                raise ValueError(f"production needs an https webhook for channel {channel}")
+                raise ValueError(f"production needs an https webhook for channel {channel.value}")

@@ -113,7 +113,7 @@ class Sinks:
 
     @classmethod
     def from_config(cls, config: DeliveryConfig, client: httpx.AsyncClient) -> Sinks:
-        return cls({ch: WebhookSink(client, hook) for ch, hook in config.webhooks.items()}, LogSink())
+        return cls({ch.value: WebhookSink(client, hook) for ch, hook in config.webhooks.items()}, LogSink())
 
     def for_channel(self, channel: str) -> Sink:
         return self.by_channel.get(channel, self.default)

