@@ -23,10 +23,7 @@ from jobs.config import DeliveryConfig
 from jobs.delivery_rules import decide
 from jobs.outbox import Claimed, claim, record_results
 from jobs.sinks import SendResult, Sinks
-from privacy.consent import ConsentSnapshot
-from privacy.guard import Guard
 from privacy.principal import Principal, Role
-from privacy.purposes import ESSENTIAL
 
 PRINCIPAL = Principal(Role.ADMIN, "worker:outbox.deliver")
 
@@ -58,17 +55,16 @@ async def deliver_due(pool: asyncpg.Pool, config: DeliveryConfig, sinks: Sinks) 
     deadline = time.monotonic() + config.run_budget_s
     sent = failed = cancelled = waiting = rounds = 0
     while time.monotonic() < deadline:
-        guard = Guard(pool, PRINCIPAL, f"job-deliver-{uuid.uuid4()}", ConsentSnapshot(user_id=None))
-        round_ = await claim(pool, config, datetime.now(UTC), decide)
+        round_, guard = await claim(
+            pool, PRINCIPAL, f"job-deliver-{uuid.uuid4()}", config, datetime.now(UTC), decide
+        )
         rounds += 1
-        for uid in round_.people:
-            guard.record(ESSENTIAL, ("users", "user_channels", "consents", "outbox"), uid)
         for c in round_.claimed:
-            guard.record(c.purpose, ("outbox",), c.outgoing.user_id, "deliver")
+            guard.record([c.outgoing.user_id], c.purpose, ("outbox",), "deliver")
         cancelled += round_.cancelled
         waiting += round_.waiting
         results = await _send_all(round_.claimed, sinks, config.parallel_sends)
-        await record_results(pool, config, results)
+        await record_results(guard, config, results)
         await guard.flush()
         sent += sum(r.ok for _, r in results)
         failed += sum(not r.ok for _, r in results)

@@ -6,6 +6,10 @@ exists without the record its `why` was rendered from, nor a record for a messag
 queued (a dedupe key already used skips both). The person's account is locked FOR KEY SHARE, so a
 concurrent erasure leaves nothing behind.
 
+Every read and write about a person goes through a BatchGuard (privacy/snapshots.py): only for
+people whose own consent snapshot allows it, and audited. Queueing a message needs its purpose on
+its kind of data.
+
 Claiming (one short transaction, no network inside): the due messages are locked with SKIP
 LOCKED, then their people FOR NO KEY UPDATE SKIP LOCKED, so each person is handled by one claimer
 at a time (the per-person cap holds with any number of workers) and never while a consent change
@@ -17,6 +21,7 @@ so a slow worker whose lease ran out cannot overwrite the claim that replaced it
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,8 +32,9 @@ import asyncpg
 from jobs.config import DeliveryConfig
 from jobs.delivery_rules import Action, Facts, Verdict
 from jobs.sinks import Outgoing, SendResult
-from privacy.purposes import Source
-from privacy.snapshots import load_snapshots
+from privacy.principal import Principal
+from privacy.purposes import ESSENTIAL, Source
+from privacy.snapshots import BatchGuard, load_snapshots
 from resolvers.explain.record import DecisionRecord
 from sql import load_queries
 
@@ -75,33 +81,44 @@ def why_of(record: DecisionRecord) -> dict[str, Any]:
     }
 
 
-async def queue_messages(conn: asyncpg.Pool | asyncpg.Connection, messages: Sequence[NewMessage]) -> int:
-    """Queue messages with their decision records, in one statement; returns how many were new."""
-    if not messages:
-        return 0
-    m = messages
-    row = await conn.fetchrow(
-        *Q.outbox_queue.bind(
-            user_ids=[x.user_id for x in m],
-            message_ids=[x.message_id for x in m],
-            kinds=[x.kind for x in m],
-            channels=[x.channel for x in m],
-            purposes=[x.purpose for x in m],
-            sources=[x.source.value for x in m],
-            dedupe_keys=[x.dedupe_key for x in m],
-            decision_ids=[x.record.decision_id for x in m],
-            messages=[{"text": x.text, "why": why_of(x.record)} for x in m],
-            surfaces=[x.record.surface for x in m],
-            subject_kinds=[x.record.subject_kind for x in m],
-            subject_ids=[x.record.subject_id for x in m],
-            modes=[x.record.mode.value for x in m],
-            records=[x.record.to_json() for x in m],
-            snapshot_ids=[x.record.consent_snapshot_id for x in m],
-            generated_at=[x.record.generated_at for x in m],
+async def queue_messages(guard: BatchGuard, messages: Sequence[NewMessage]) -> int:
+    """Queue messages with their decision records (one statement per purpose: a message and its
+    record always together), for the people whose snapshot in `guard` allows the message's
+    purpose on its kind of data; returns how many were new."""
+    groups: dict[tuple[str, Source], list[NewMessage]] = defaultdict(list)
+    for x in messages:
+        groups[(x.purpose, x.source)].append(x)
+    queued = 0
+    for (purpose, source), group in groups.items():
+        allowed = set(guard.allowed(sorted({x.user_id for x in group}), purpose, source))
+        m = [x for x in group if x.user_id in allowed]
+        if not m:
+            continue
+        row = await guard.write(
+            Q.outbox_queue,
+            sorted(allowed),
+            [x.user_id for x in m],
+            [x.message_id for x in m],
+            [x.kind for x in m],
+            [x.channel for x in m],
+            [x.purpose for x in m],
+            [x.source.value for x in m],
+            [x.dedupe_key for x in m],
+            [x.record.decision_id for x in m],
+            [{"text": x.text, "why": why_of(x.record)} for x in m],
+            [x.record.surface for x in m],
+            [x.record.subject_kind for x in m],
+            [x.record.subject_id for x in m],
+            [x.record.mode.value for x in m],
+            [x.record.to_json() for x in m],
+            [x.record.consent_snapshot_id for x in m],
+            [x.record.generated_at for x in m],
+            purpose=purpose,
+            tables=("outbox", "decisions"),
         )
-    )
-    assert row is not None
-    return int(row["queued"])
+        assert row is not None
+        queued += int(row["queued"])
+    return queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,30 +156,50 @@ def outgoing_of(row: asyncpg.Record) -> Outgoing:
 
 async def claim(
     pool: asyncpg.Pool,
+    principal: Principal,
+    request_id: str,
     config: DeliveryConfig,
     now: datetime,
     decide: Callable[[Facts, DeliveryConfig, datetime], Verdict],
-) -> ClaimRound:
+) -> tuple[ClaimRound, BatchGuard]:
+    """One claim round; the guard that read and wrote it (its audit still to flush)."""
     async with pool.acquire() as conn, conn.transaction():
         candidates = await conn.fetch(Q.outbox_claim_candidates, config.batch)
+        ids = sorted({c["user_id"] for c in candidates})
+        guard = BatchGuard(pool, principal, request_id, await load_snapshots(conn, ids, False))
         if not candidates:
-            return ClaimRound([], [])
-        people = {
-            r["user_id"]: r
-            for r in await conn.fetch(Q.outbox_lock_people, sorted({c["user_id"] for c in candidates}))
-        }
-        mine = [c for c in candidates if c["user_id"] in people]
-        if not mine:
-            return ClaimRound([], [], candidates=len(candidates))
-        rows = await conn.fetch(
-            Q.outbox_claim_rows, [c["user_id"] for c in mine], [c["message_id"] for c in mine]
+            return ClaimRound([], []), guard
+        locked = await guard.fetch(
+            Q.outbox_lock_people, ids, purpose=ESSENTIAL, source=Source.ACCOUNT, tables=("users",), conn=conn
+        )
+        people = {r["user_id"]: r for r in locked}
+        if not people:
+            return ClaimRound([], [], candidates=len(candidates)), guard
+        # Read again under the lock: a consent change that committed meanwhile is seen now.
+        fresh = BatchGuard(pool, principal, request_id, await load_snapshots(conn, list(people), False))
+        fresh.audit = guard.audit
+        guard = fresh
+        mine = [c["message_id"] for c in candidates if c["user_id"] in people]
+        rows = await guard.fetch(
+            Q.outbox_claim_rows,
+            list(people),
+            mine,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("outbox", "user_channels"),
+            conn=conn,
         )
         window_s = config.cap_window_hours * 3600
-        sends = {
-            r["user_id"]: (int(r["sends"]), r["oldest"])
-            for r in await conn.fetch(Q.outbox_recent_sends, list(people), window_s)
-        }
-        snapshots = await load_snapshots(conn, list(people), gpc=False)
+        recent = await guard.fetch(
+            Q.outbox_recent_sends,
+            list(people),
+            window_s,
+            purpose=ESSENTIAL,
+            source=Source.ACCOUNT,
+            tables=("outbox",),
+            conn=conn,
+        )
+        sends = {r["user_id"]: (int(r["sends"]), r["oldest"]) for r in recent}
         verdicts: list[tuple[asyncpg.Record, Verdict, uuid.UUID | None]] = []
         for row in rows:
             uid = row["user_id"]
@@ -175,7 +212,7 @@ async def claim(
                     purpose=row["purpose"],
                     source=Source(row["source"]),
                     claimed_before=claimed_before,
-                    snapshot=snapshots.get(uid),
+                    snapshot=guard.snapshots.get(uid),
                     preferred_channel=person["preferred_channel"],
                     subscribed=row["subscribed"],
                     time_zone=person["time_zone"],
@@ -189,28 +226,34 @@ async def claim(
                 sends[uid] = (count + 1, oldest or now)
             token = uuid.uuid4() if verdict.action is Action.SEND else None
             verdicts.append((row, verdict, token))
-        await conn.execute(
-            Q.outbox_apply_verdicts,
-            [r["user_id"] for r, _, _ in verdicts],
-            [r["message_id"] for r, _, _ in verdicts],
-            [v.action.value for _, v, _ in verdicts],
-            [v.not_before for _, v, _ in verdicts],
-            [t for _, _, t in verdicts],
-            [v.reason for _, v, _ in verdicts],
-            config.lease_s,
-        )
+        if verdicts:
+            await guard.write(
+                Q.outbox_apply_verdicts,
+                sorted({r["user_id"] for r, _, _ in verdicts}),
+                [r["user_id"] for r, _, _ in verdicts],
+                [r["message_id"] for r, _, _ in verdicts],
+                [v.action.value for _, v, _ in verdicts],
+                [v.not_before for _, v, _ in verdicts],
+                [t for _, _, t in verdicts],
+                [v.reason for _, v, _ in verdicts],
+                config.lease_s,
+                purpose=ESSENTIAL,
+                tables=("outbox",),
+                conn=conn,
+            )
     claimed = [
         Claimed(outgoing_of(r), t, r["purpose"], r["attempts"] + 1)
         for r, v, t in verdicts
         if v.action is Action.SEND and t is not None
     ]
-    return ClaimRound(
+    round_ = ClaimRound(
         claimed=claimed,
         people=sorted(people),
         cancelled=sum(v.action is Action.CANCEL for _, v, _ in verdicts),
         waiting=sum(v.action is Action.WAIT for _, v, _ in verdicts),
         candidates=len(candidates),
     )
+    return round_, guard
 
 
 def backoff_s(config: DeliveryConfig, attempts: int) -> float:
@@ -218,20 +261,24 @@ def backoff_s(config: DeliveryConfig, attempts: int) -> float:
 
 
 async def record_results(
-    pool: asyncpg.Pool, config: DeliveryConfig, results: Sequence[tuple[Claimed, SendResult]]
+    guard: BatchGuard, config: DeliveryConfig, results: Sequence[tuple[Claimed, SendResult]]
 ) -> None:
     sent = [c for c, r in results if r.ok]
     failed = [(c, r) for c, r in results if not r.ok]
     if sent:
-        await pool.execute(
+        await guard.write(
             Q.outbox_mark_sent,
+            sorted({c.outgoing.user_id for c in sent}),
             [c.outgoing.user_id for c in sent],
             [uuid.UUID(c.outgoing.message_id) for c in sent],
             [c.token for c in sent],
+            purpose=ESSENTIAL,
+            tables=("outbox",),
         )
     if failed:
-        await pool.execute(
+        await guard.write(
             Q.outbox_mark_failed,
+            sorted({c.outgoing.user_id for c, _ in failed}),
             [c.outgoing.user_id for c, _ in failed],
             [uuid.UUID(c.outgoing.message_id) for c, _ in failed],
             [c.token for c, _ in failed],
@@ -239,4 +286,6 @@ async def record_results(
             [backoff_s(config, c.attempts) for c, _ in failed],
             [r.error for _, r in failed],
             config.max_attempts,
+            purpose=ESSENTIAL,
+            tables=("outbox",),
         )

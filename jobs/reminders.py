@@ -22,7 +22,7 @@ import asyncpg
 from jobs.outbox import NewMessage, queue_messages
 from privacy.principal import Principal, Role
 from privacy.purposes import ESSENTIAL, Source
-from privacy.snapshots import BatchGuard, load_snapshots
+from privacy.snapshots import BatchGuard
 from privacy.vocabulary import Channel
 from resolvers.config import DomainConfig
 from resolvers.model.controls import Controls
@@ -36,7 +36,7 @@ from sql import load_queries
 Q = load_queries()
 PRINCIPAL = Principal(Role.ADMIN, "worker:reminders.schedule")
 ACCOUNT_TABLES = ("users", "user_channels", "user_controls")
-BATCH_USERS = 2000
+BATCH_USERS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +53,19 @@ async def schedule_reminders(
     people = allowed = queued = 0
     after = 0
     while True:
-        rows = await pool.fetch(Q.outbox_reminder_candidates, after, batch_users)
-        if not rows:
+        guard = await BatchGuard.page(pool, PRINCIPAL, f"job-reminders-{uuid.uuid4()}", after, batch_users)
+        ids = guard.user_ids
+        if not ids:
             break
-        after = rows[-1]["user_id"]
-        ids = [r["user_id"] for r in rows]
-        guard = BatchGuard(
-            pool, PRINCIPAL, f"job-reminders-{uuid.uuid4()}", await load_snapshots(pool, ids, False)
+        after = ids[-1]
+        rows = await guard.fetch(
+            Q.outbox_reminder_candidates, ids, purpose=ESSENTIAL, source=Source.ACCOUNT, tables=ACCOUNT_TABLES
         )
-        guard.record([u for u in ids if u in guard.snapshots], ESSENTIAL, ACCOUNT_TABLES)
         by_purpose: dict[str, list[int]] = defaultdict(list)
         channels: dict[int, Channel] = {}
         for r in rows:
             uid, channel = r["user_id"], Channel(r["preferred_channel"])
-            snapshot = guard.snapshots.get(uid)
-            purpose = reminder_purpose(snapshot, channel, frozenset({channel})) if snapshot else None
+            purpose = reminder_purpose(guard.snapshots[uid], channel, frozenset({channel}))
             if purpose is not None:
                 by_purpose[purpose].append(uid)
                 channels[uid] = channel
@@ -86,9 +84,8 @@ async def schedule_reminders(
                     account["control_kinds"], account["control_targets"], account["control_created"]
                 )
                 rules = Rulebook.build(catalog, signals, controls, now)
-                snapshot = guard.snapshots[uid]
                 for item_id, record in decide_reminders(
-                    signals, rules, snapshot, channels[uid], purpose, now
+                    signals, rules, guard.snapshots[uid], channels[uid], purpose, now
                 ):
                     bought_at = signals.purchased_items[item_id]
                     messages.append(
@@ -103,7 +100,7 @@ async def schedule_reminders(
                             record=record,
                         )
                     )
-        queued += await queue_messages(pool, messages)
+        queued += await queue_messages(guard, messages)
         await guard.flush()
         people += len(rows)
         allowed += len(channels)

@@ -23,9 +23,11 @@ from typing import Any
 
 import asyncpg
 
-from jobs.outbox import NewMessage
+from jobs.outbox import NewMessage, queue_messages
 from jobs.sinks import verify
+from privacy.principal import Principal, Role
 from privacy.purposes import Source
+from privacy.snapshots import BatchGuard, load_snapshots
 from resolvers.explain.record import DecisionRecord, Mode, Reason, ReasonCode, SignalSource
 from tests.conftest import TEST_SECRET
 from tests.outage import free_port
@@ -221,3 +223,12 @@ async def enqueue_job(dsn: str, name: str, dedupe: bool = True) -> int | None:
         return await enqueue(Queries(AsyncpgDriver(conn)), name, dedupe=dedupe)
     finally:
         await conn.close()
+
+
+async def queue(pool: asyncpg.Pool, messages: list[NewMessage]) -> int:
+    """Queue messages as a job does: through a BatchGuard holding the people's snapshots."""
+    ids = sorted({m.user_id for m in messages})
+    guard = BatchGuard(pool, Principal(Role.ADMIN, "test"), "test", await load_snapshots(pool, ids, False))
+    queued = await queue_messages(guard, messages)
+    await guard.flush()
+    return queued

@@ -20,7 +20,6 @@ import asyncpg
 import httpx
 import pytest
 
-from jobs.outbox import queue_messages
 from privacy.dp import templates
 from privacy.dp.query import AudienceParams, DPQuery, Template
 from privacy.principal import Role
@@ -31,7 +30,7 @@ from resolvers.segments.config import SegmentsConfig
 from sql.pool import create_pool
 from tests.conftest import gql, make_settings, running_client
 from tests.dp_data import seed_audience
-from tests.jobs_support import enqueue_job, jobs_config, message, receiver, until, worker_process
+from tests.jobs_support import enqueue_job, jobs_config, message, queue, receiver, until, worker_process
 from tests.personalization_world import add_user, world
 from tests.privacy_helpers import sql
 
@@ -52,7 +51,7 @@ async def test_a_worker_killed_mid_delivery_leaves_the_job_to_another_that_compl
             await add_user(conn, 1, preferred_channel="email", subscribed=("email",))
             pool = await create_pool(db_dsn, min_size=1, max_size=2)
             try:
-                assert await queue_messages(pool, [message(1, "email", n) for n in (1, 2, 3)]) == 3
+                assert await queue(pool, [message(1, "email", n) for n in (1, 2, 3)]) == 3
             finally:
                 await pool.close()
             config = jobs_config({"email": hooks.url()})

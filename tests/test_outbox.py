@@ -20,14 +20,14 @@ import pytest
 
 from jobs.config import DeliveryConfig
 from jobs.delivery import deliver_due
-from jobs.outbox import NewMessage, queue_messages
+from jobs.outbox import NewMessage
 from jobs.reminders import schedule_reminders
 from jobs.sinks import Sinks, signature, verify
 from privacy.purposes import Source
 from resolvers.config import DomainConfig
 from sql.pool import create_pool
 from tests.conftest import gql
-from tests.jobs_support import WEBHOOK_SECRET, Receiver, jobs_config, message, receiver
+from tests.jobs_support import WEBHOOK_SECRET, Receiver, jobs_config, message, queue, receiver
 from tests.personalization_world import add_user, set_signals, world
 
 COFFEE = 20  # consumable, 30-day cycle: bought 40 days ago, it is due
@@ -242,12 +242,12 @@ async def test_the_per_person_cap_holds_across_channels_under_two_workers(
         for uid in users:
             await add_user(conn, uid, preferred_channel="email", subscribed=("email", "push"))
         # Two email messages each are delivered first.
-        await queue_messages(pool_a, [message(uid, "email", n) for uid in users for n in (1, 2)])
+        await queue(pool_a, [message(uid, "email", n) for uid in users for n in (1, 2)])
         config = delivery_config(hooks, batch=5)
         assert (await deliver(pool_a, config)).sent == 2 * len(users)
         # Then everyone switches to push, and six push messages each wait.
         await conn.execute("UPDATE users SET preferred_channel = 'push' WHERE user_id = ANY($1)", users)
-        await queue_messages(pool_a, [message(uid, "push", n) for uid in users for n in range(3, 9)])
+        await queue(pool_a, [message(uid, "push", n) for uid in users for n in range(3, 9)])
         # Two deliverers (own pools, so own connections) claim small batches at the same time.
         a, b = await asyncio.gather(deliver(pool_a, config), deliver(pool_b, config))
         assert a.sent + b.sent == len(users)  # one push each: 2 email + 1 push = the cap of 3
@@ -300,7 +300,7 @@ async def test_queueing_for_an_erased_person_writes_nothing(db_dsn: str) -> None
     async with world(db_dsn) as conn, pool_for(db_dsn) as pool:
         await add_user(conn, 30, preferred_channel="email", subscribed=("email",))
         await conn.execute("SELECT erase_user(30)")
-        assert await queue_messages(pool, [message(30, "email", 1)]) == 0
+        assert await queue(pool, [message(30, "email", 1)]) == 0
         assert await conn.fetchval("SELECT count(*) FROM decisions WHERE user_id = 30") == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 

@@ -3,16 +3,17 @@
 
 -- name: outbox_queue
 -- Queue messages and write the decision record of each one that was queued, in one statement (one
--- transaction). A message whose (user, dedupe key) is already in the outbox is skipped, and so is
+-- transaction). Parameters, one array element per message: $1 user, $2 message id, $3 kind,
+-- $4 channel, $5 purpose, $6 source, $7 dedupe key, $8 decision id, $9 message (text and why),
+-- then the decision record: $10 surface, $11 subject kind, $12 subject id, $13 mode, $14 record,
+-- $15 consent snapshot id, $16 generated at. A message whose (user, dedupe key) is already in the outbox is skipped, and so is
 -- its record. FOR KEY SHARE on the accounts: an erasure (which locks the account FOR UPDATE)
 -- either runs first, and then nothing is written for the erased person, or waits and deletes it.
 WITH input AS (
     SELECT *
-    FROM unnest(%(user_ids)s::bigint[], %(message_ids)s::uuid[], %(kinds)s::text[], %(channels)s::text[],
-                %(purposes)s::text[], %(sources)s::text[], %(dedupe_keys)s::text[], %(decision_ids)s::uuid[],
-                %(messages)s::jsonb[], %(surfaces)s::text[], %(subject_kinds)s::text[],
-                %(subject_ids)s::text[], %(modes)s::text[], %(records)s::jsonb[], %(snapshot_ids)s::text[],
-                %(generated_at)s::timestamptz[])
+    FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::uuid[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
+                $14::jsonb[], $15::text[], $16::timestamptz[])
         AS x(user_id, message_id, kind, channel, purpose, source, dedupe_key, decision_id, message,
              surface, subject_kind, subject_id, mode, record, snapshot_id, generated_at)
 ), live AS (
@@ -37,7 +38,8 @@ SELECT (SELECT count(*) FROM queued) AS queued, (SELECT count(*) FROM recorded) 
 
 -- name: outbox_claim_candidates
 -- Messages due now ($1 of each: queued and due, oldest first; claimed with a lease that ran out),
--- locked for this transaction; rows another claimer holds are skipped.
+-- locked for this transaction; rows another claimer holds are skipped. Keys only: what the claim
+-- needs to lock the people they belong to; everything read about a person goes through the guard.
 WITH due AS (
     SELECT user_id, message_id FROM outbox
     WHERE status = 'queued' AND not_before <= now()
@@ -56,7 +58,7 @@ UNION ALL
 SELECT user_id, message_id FROM stale
 
 -- name: outbox_lock_people
--- The accounts of the candidates, locked FOR NO KEY UPDATE in id order: a second claimer skips a
+-- The accounts of the candidates ($1), locked FOR NO KEY UPDATE in id order: a second claimer skips a
 -- person being handled (so the per-person cap is counted by one claimer at a time), and so does
 -- a claim racing a consent change or an erasure of that person (the next round sees the result).
 -- Ingestion and the decision log take FOR KEY SHARE, which does not conflict.
@@ -66,13 +68,13 @@ ORDER BY user_id
 FOR NO KEY UPDATE SKIP LOCKED
 
 -- name: outbox_claim_rows
--- The candidate messages of the locked people, with the subscription of their channel.
-SELECT o.user_id, o.message_id, o.kind, o.channel, o.purpose, o.source, o.status, o.attempts,
-       o.claimed_at, o.decision_id, o.message, o.created_at, c.subscribed
+-- The candidate messages ($2) of the locked people ($1), with the subscription of their channel.
+SELECT o.user_id, o.message_id, o.kind, o.channel::text AS channel, o.purpose, o.source, o.status,
+       o.attempts, o.claimed_at, o.decision_id, o.message, o.created_at, c.subscribed
 FROM outbox o
-JOIN unnest($1::bigint[], $2::uuid[]) AS k(user_id, message_id)
-  ON k.user_id = o.user_id AND k.message_id = o.message_id
+JOIN unnest($2::uuid[]) AS k(message_id) ON k.message_id = o.message_id
 LEFT JOIN user_channels c ON c.user_id = o.user_id AND c.channel = o.channel
+WHERE o.user_id = ANY ($1::bigint[])
 ORDER BY o.user_id, o.created_at, o.message_id
 
 -- name: outbox_recent_sends
@@ -122,10 +124,9 @@ WHERE o.user_id = v.user_id AND o.message_id = v.message_id AND o.status = 'send
   AND o.claim_token = v.token
 
 -- name: outbox_reminder_candidates
--- A page of people who could get a reminder now: a preferred channel they are subscribed to, with
--- their controls (what they hid or stopped reminders for); account data, read under
--- essential.service. The consent rules are applied per person in Python, as for
--- `viewer { reminders }`.
+-- Of the people $1, those who could get a reminder now: a preferred channel they are subscribed
+-- to, with their controls (what they hid or stopped reminders for). Account data; the consent
+-- rules are applied per person in Python, as for `viewer { reminders }`.
 SELECT u.user_id, u.preferred_channel::text AS preferred_channel,
        coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
        coalesce(k.created, '{}') AS control_created
@@ -137,6 +138,5 @@ LEFT JOIN LATERAL (
            array_agg(created_at ORDER BY kind, target) AS created
     FROM user_controls WHERE user_id = u.user_id
 ) k ON true
-WHERE u.user_id > $1
+WHERE u.user_id = ANY ($1::bigint[])
 ORDER BY u.user_id
-LIMIT $2
