@@ -78,6 +78,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "medianOrderValue",
             "estimateCost",
             "privacyBudget",
+            "privacyLedger",
         ),
         frozenset({"analyst"}),
     ),
