@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 
 from gateway.extension import gateway_extension
 from gateway.settings import Settings
+from jobs.schema import JobsQuery
 from resolvers.account.channels import ChannelMutation
 from resolvers.account.consent import ConsentMutation, ConsentQuery
 from resolvers.account.controls import ControlMutation
@@ -22,6 +23,7 @@ from resolvers.account.inferences import InferenceMutation
 from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
 from resolvers.account.rights import RightsMutation
+from resolvers.account.time_zone import TimeZoneMutation
 from resolvers.account.viewer import AccountQuery
 from resolvers.analytics.admin import SpenderAdminMutation, SpenderAdminQuery
 from resolvers.analytics.plan import RefuseSeeds
@@ -44,6 +46,8 @@ QUERY_TYPES: tuple[type, ...] = (
     # analytics
     AnalyticsQuery,
     SpenderAdminQuery,
+    # background jobs (admins)
+    JobsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
@@ -56,6 +60,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     ConsentMutation,
     LevelMutation,
     ChannelMutation,
+    TimeZoneMutation,
     ProfileMutation,
     RightsMutation,
     # analytics

@@ -46,6 +46,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "setPersonalizationLevel",
             "setPreferredChannel",
             "setChannelSubscription",
+            "setTimeZone",
             "updateProfile",
             "requestDataExport",
             "eraseMyData",
@@ -90,6 +91,8 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
         ("setPrivacyBudget", "createAnalyst", "analysts", "setDatasetBudget", "datasetBudgets"),
         frozenset({"admin"}),
     ),
+    # background jobs: status and errors, no personal data
+    "jobs": frozenset({"admin"}),
 }
 
 # Two users with values that appear nowhere else: finding B's in A's response is a leak.
