@@ -75,7 +75,9 @@ async def _deliver(env: JobEnv) -> Any:
 
 
 async def _retention(env: JobEnv) -> Any:
-    return await run_retention(env.pool, env.domain.retention, env.jobs.retention)
+    return await run_retention(
+        env.pool, env.domain.retention, env.jobs.retention, env.domain.dp.release_period_s
+    )
 
 
 async def _retrain(env: JobEnv) -> Any:

@@ -7,6 +7,11 @@ wholly older than the cutoff (cheap: no row is visited), then deletes the older 
 partition that straddles the cutoff and in the default partition, in committed batches. Other
 tables (the outbox, cached DP answers, the job queue's own history) are trimmed in batches.
 
+Released DP answers are never deleted in the release period they belong to: an answer deleted
+mid-period would be released again with fresh noise, and the two could be averaged (the second
+is charged, but an operator's retention setting should not be what spends budget). The receipts
+of answers that are gone (periods that ended) go with them.
+
 What the product answers from is not here: the per-user rollups (user_signals,
 user_category_stats) and segment memberships are maintained at ingestion and refresh, never
 rebuilt from raw events, and kept while the account exists. Impressions are kept at least as
@@ -48,23 +53,37 @@ class KindReport:
     rows_deleted: int
 
 
-async def cutoff_for(pool: asyncpg.Pool, kind: DataKind, policy: RetentionPolicy, now: datetime) -> datetime:
+def period_start(now: datetime, release_period_s: int) -> datetime:
+    """Where the DP release period holding `now` began (epoch = clock / period, as dp_ledger.sql)."""
+    epoch = int(now.timestamp()) // release_period_s
+    return datetime.fromtimestamp(epoch * release_period_s, UTC)
+
+
+async def cutoff_for(
+    pool: asyncpg.Pool, kind: DataKind, policy: RetentionPolicy, now: datetime, release_period_s: int
+) -> datetime:
     cutoff = now - timedelta(days=policy.days(kind))
     if kind is DataKind.IMPRESSIONS:
         longest = int(await pool.fetchval(Q.longest_cap_window_hours))
         cutoff = min(cutoff, now - timedelta(hours=longest))
+    if kind is DataKind.DP_ANSWERS:
+        cutoff = min(cutoff, period_start(now, release_period_s))
     return cutoff
 
 
 async def run_retention(
-    pool: asyncpg.Pool, policy: RetentionPolicy, config: RetentionJobConfig, now: datetime | None = None
+    pool: asyncpg.Pool,
+    policy: RetentionPolicy,
+    config: RetentionJobConfig,
+    release_period_s: int,
+    now: datetime | None = None,
 ) -> dict[str, KindReport]:
     now = now or datetime.now(UTC)
     partitioned = await partitions.partitioned_tables(pool)
     ahead = now + timedelta(days=config.partitions_ahead_days)
     report: dict[str, KindReport] = {}
     for kind, (table, column) in TABLES.items():
-        cutoff = await cutoff_for(pool, kind, policy, now)
+        cutoff = await cutoff_for(pool, kind, policy, now, release_period_s)
         dropped: list[str] = []
         if table in partitioned:
             await partitions.ensure(pool, table, cutoff, ahead, config.lock_timeout_ms)
@@ -76,6 +95,9 @@ async def run_retention(
         for relation in relations:
             deleted += await partitions.delete_before(pool, relation, column, cutoff, config.batch_rows)
         report[kind.value] = KindReport(table, cutoff, dropped, deleted)
+    current_epoch = int(now.timestamp()) // release_period_s
+    receipts = int(await pool.fetchval(Q.prune_dp_receipts, current_epoch))
+    report["dp_answer_receipts"] = KindReport("dp_answer_receipts", report["dp_answers"].cutoff, [], receipts)
     history_cutoff = now - timedelta(days=config.job_history_days)
     for table, column in JOB_HISTORY:
         deleted = await partitions.delete_before(pool, table, column, history_cutoff, config.batch_rows)

@@ -42,6 +42,7 @@ POLICY = RetentionPolicy(
     dp_answers_days=7,
 )
 NOW = datetime.now(UTC)
+PERIOD_S = 86_400  # the DP release period
 
 
 def ago(days: float) -> datetime:
@@ -149,13 +150,31 @@ async def test_retention_deletes_what_is_past_its_period_and_the_rollups_answer_
                 f"k{days}",
                 ago(days),
             )
+    # Answers in the day-long release periods of 30 and 3 days ago, each with its spender's receipt.
+    await conn.execute(
+        "INSERT INTO analysts (analyst_id, name, role, created_by) VALUES ('ret', 'ret', 'analyst', 'test')"
+    )
+    charge = await conn.fetchval(
+        """INSERT INTO privacy_events (analyst_id, dataset, kind, epsilon)
+           VALUES ('ret', 'audience', 'charge', 0.2) RETURNING event_id"""
+    )
     for days in (30, 3):
+        epoch = int(ago(days).timestamp()) // PERIOD_S
         await conn.execute(
-            """INSERT INTO dp_answers (dataset, query_hash, data_version, canonical, answer, epsilon,
-                                      released_at)
-               VALUES ('audience', $1, 1, 'q', '{}', 0.1, $2)""",
+            """INSERT INTO dp_answers (dataset, query_hash, data_version, epoch, canonical, answer,
+                                      epsilon, released_at)
+               VALUES ('audience', $1, 1, $2, 'q', '{}', 0.1, $3)""",
             f"h{days}",
+            epoch,
             ago(days),
+        )
+        await conn.execute(
+            """INSERT INTO dp_answer_receipts (analyst_id, dataset, data_version, epoch, query_hash,
+                                              charge_event)
+               VALUES ('ret', 'audience', 1, $1, $2, $3)""",
+            epoch,
+            f"h{days}",
+            charge,
         )
     await conn.execute(
         """INSERT INTO pgqueuer_log (job_id, status, priority, entrypoint, created)
@@ -171,8 +190,8 @@ async def test_retention_deletes_what_is_past_its_period_and_the_rollups_answer_
 
     pool = await create_pool(db_dsn, min_size=1, max_size=2)
     try:
-        report = await run_retention(pool, POLICY, RetentionJobConfig(batch_rows=100))
-        again = await run_retention(pool, POLICY, RetentionJobConfig(batch_rows=100))
+        report = await run_retention(pool, POLICY, RetentionJobConfig(batch_rows=100), PERIOD_S)
+        again = await run_retention(pool, POLICY, RetentionJobConfig(batch_rows=100), PERIOD_S)
     finally:
         await pool.close()
 
@@ -192,6 +211,9 @@ async def test_retention_deletes_what_is_past_its_period_and_the_rollups_answer_
     assert report["impressions"].cutoff <= datetime.now(UTC) - timedelta(days=45)
     assert await conn.fetchval("SELECT count(*) FROM impressions WHERE shown_at < $1", ago(30)) == 4
     assert await conn.fetchval("SELECT count(*) FROM pgqueuer_log WHERE entrypoint = 'x'") == 1
+    # The receipt went with its answer; the kept answer keeps its receipt.
+    assert report["dp_answer_receipts"].rows_deleted == 1
+    assert await conn.fetch("SELECT query_hash FROM dp_answer_receipts WHERE analyst_id = 'ret'") == [("h3",)]
     assert await _older(conn, "events", "occurred_at", ago(180)) == 0
     assert await conn.fetchval("SELECT count(*) FROM events") == 2 * 3 * 3  # 179, 30 and 1 days ago
     # The rollups (and what analysts get from them) are untouched.
@@ -320,3 +342,31 @@ def test_every_kind_has_a_table_and_every_purpose_keeps_known_kinds() -> None:
     assert set(TABLES) == set(DataKind)
     assert all(p.keeps for p in PURPOSES.values())
     assert orjson.dumps(POLICY.periods())  # JSON-ready
+
+
+async def test_retention_keeps_the_dp_answers_of_the_current_release_period(db_dsn: str) -> None:
+    """An answer is never deleted inside its release period, whatever the retention setting:
+    deleting it would let the same query be released again with fresh noise in that period."""
+    conn = await world.connect(db_dsn)
+    period_s = 31 * 86_400  # the longest period allowed; answers 2 days old are in this one
+    now = datetime.fromtimestamp((int(NOW.timestamp()) // period_s) * period_s + 10 * 86_400, UTC)
+    epoch = int(now.timestamp()) // period_s
+    await conn.execute(
+        """INSERT INTO dp_answers (dataset, query_hash, data_version, epoch, canonical, answer, epsilon,
+                                  released_at)
+           VALUES ('audience', 'current', 1, $1, 'q', '{}', 0.1, $2),
+                  ('audience', 'previous', 1, $3, 'q', '{}', 0.1, $4)""",
+        epoch,
+        now - timedelta(days=9),
+        epoch - 1,
+        now - timedelta(days=40),
+    )
+    pool = await create_pool(db_dsn, min_size=1, max_size=2)
+    try:
+        policy = POLICY.model_copy(update={"dp_answers_days": 1})
+        report = await run_retention(pool, policy, RetentionJobConfig(batch_rows=100), period_s, now=now)
+    finally:
+        await pool.close()
+    assert report["dp_answers"].cutoff == datetime.fromtimestamp(epoch * period_s, UTC)
+    assert await conn.fetch("SELECT query_hash FROM dp_answers WHERE dataset = 'audience'") == [("current",)]
+    await conn.close()

@@ -27,3 +27,15 @@ SELECT set_config('lock_timeout', $1, true)
 -- name: longest_cap_window_hours
 -- The longest frequency-cap window of a live offer: impressions inside it are still counted.
 SELECT coalesce(max(cap_window_hours), 0)::int FROM offers WHERE active
+
+-- name: prune_dp_receipts
+-- Receipts of DP answers that retention deleted, from release periods before epoch $1 (a
+-- receipt of the current period may be written before its answer is stored); how many.
+WITH gone AS (
+    DELETE FROM dp_answer_receipts r
+    WHERE r.epoch < $1
+      AND NOT EXISTS (SELECT 1 FROM dp_answers a
+                      WHERE a.dataset = r.dataset AND a.data_version = r.data_version
+                        AND a.epoch = r.epoch AND a.query_hash = r.query_hash)
+    RETURNING 1)
+SELECT count(*) FROM gone
