@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, TypeVar, cast
 
 import strawberry
-from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse, validate
+from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse
 from graphql.execution.values import get_variable_values
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -21,6 +21,7 @@ from privacy.dp import cache, ledger, templates
 from privacy.dp.epsilon import EpsilonRefused, to_cap
 from privacy.dp.query import ANALYTICS_PURPOSE, Template
 from privacy.principal import Role
+from resolvers import document_limits
 from resolvers.analytics_args import AudienceFilterInput, Dimension, HistogramMetric
 from resolvers.analytics_plan import aggregate_fields, analyst_id, plan_operation, price
 from resolvers.analytics_types import (
@@ -169,13 +170,15 @@ class AnalyticsQuery:
         operation_name: str | None = None,
     ) -> CostResult:
         schema = info._raw_info.schema
+        limits = info.context.config.limits
         try:
-            document = parse(query)
+            document = parse(query, **document_limits.parse_options(limits))
         except GraphQLError as exc:
             return InvalidInput(
                 message="the document does not parse", errors=[FieldError(field="query", message=exc.message)]
             )
-        problems = validate(schema, document)
+        hide = info.schema.config.disable_field_suggestions
+        problems = document_limits.validate(schema, document, limits, hide_suggestions=hide)
         ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         chosen = [o for o in ops if operation_name is None or (o.name and o.name.value == operation_name)]
         if problems or len(chosen) != 1:
