@@ -11,12 +11,16 @@ from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
-from gateway.errors import closing_failed
+from gateway import json_input
+from gateway.errors import closing_failed, error_body
 from gateway.persisted import Registry
 from privacy.principal import ANONYMOUS
 from resolvers.config import DomainConfig
 from resolvers.context import Context
+
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -37,6 +41,27 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.config = config
         self.documents = documents
         self.persisted_only = persisted_only
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """HTTP errors (bad body, unsupported content type, ...) as JSON with the request id,
+        like every other error, instead of Strawberry's plain text."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            request_id = request.scope.get("state", {}).get("request_id", "")
+            code = HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+            body = error_body(exc.reason, code, request_id)
+            return Response(body, status_code=exc.status_code, media_type="application/json")
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies (bytes) and GET `variables` / `extensions` (str): gateway/json_input.py."""
+        limit = self.config.limits.max_json_depth
+        try:
+            if isinstance(data, bytes):
+                return json_input.loads_body(data, limit)
+            return json_input.loads(data, limit, "the `variables` or `extensions` parameter")
+        except json_input.BadJson as exc:
+            raise HTTPException(400, exc.message) from None
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import Source
 from resolvers.errors import FieldError
+from resolvers.ids import RowId
 from resolvers.personal_config import IngestConfig
 
 # Purposes that may use behavioural events; with none of them allowed, such events are not kept.
@@ -63,8 +64,8 @@ class EventModel(BaseModel):
     id: uuid.UUID
     type: EventKind
     occurred_at: AwareDatetime
-    user_id: int | None = Field(default=None, ge=1)
-    item_id: int | None = Field(default=None, ge=1)
+    user_id: RowId | None = None
+    item_id: RowId | None = None
     value: int | None = None
     query: str | None = Field(default=None, min_length=1, max_length=200)
     feature: str | None = None

@@ -20,6 +20,7 @@ from resolvers.catalog import CATALOG
 from resolvers.context import Context
 from resolvers.errors import FieldError, InvalidInput
 from resolvers.explain import Why, render_why
+from resolvers.ids import row_id
 from resolvers.offer_input import parse_offer
 from resolvers.offer_rules import Offer, Qualified, decide_offers
 from resolvers.permissions import require
@@ -117,7 +118,7 @@ async def _validated(ctx: Context, data: OfferInput) -> tuple[list[Any] | None, 
     raw = dict(vars(data))
     for key in ("segment_id", "item_id"):
         if raw[key] is not None:
-            raw[key] = int(raw[key]) if str(raw[key]).isdigit() else -1
+            raw[key] = row_id(raw[key])
     spec, errors = parse_offer(raw)
     if spec is None:
         return None, errors
@@ -160,7 +161,7 @@ class OfferMutation:
         args, errors = await _validated(ctx, input)
         if args is None:
             return InvalidInput(message="offer not saved", errors=errors)
-        oid = int(offer_id) if str(offer_id).isdigit() else -1
+        oid = row_id(offer_id)
         row = await ctx.pool.fetchrow(Q.update_offer, oid, *args)
         if row is None:
             return InvalidInput(

@@ -19,6 +19,7 @@ from privacy.purposes import Source
 from resolvers.catalog import CATALOG
 from resolvers.context import Context
 from resolvers.errors import FieldError, InvalidInput
+from resolvers.ids import row_id
 from resolvers.offer_rules import SegmentVersion, segment_match
 from resolvers.permissions import require
 from resolvers.segment_members import refresh_members
@@ -133,7 +134,7 @@ class SegmentMutation:
         if errors:
             return InvalidInput(message="segment not saved", errors=errors)
         async with ctx.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(Q.bump_segment_version, _int_id(segment_id), description)
+            row = await conn.fetchrow(Q.bump_segment_version, row_id(segment_id), description)
             if row is None:
                 return InvalidInput(
                     message="segment not saved",
@@ -166,10 +167,6 @@ async def _refresh_saved(ctx: Context, segment_id: int) -> None:
         )
 
 
-def _int_id(raw: str) -> int:
-    return int(raw) if str(raw).isdigit() else -1
-
-
 @strawberry.type
 class SegmentQuery:
     @strawberry.field(permission_classes=MARKETER, description="Live segments at their current version.")
@@ -185,11 +182,11 @@ class SegmentQuery:
         self, info: Info[Context, None], user_id: strawberry.ID, segment_id: strawberry.ID
     ) -> SimulationResult:
         ctx = info.context
-        row = await ctx.pool.fetchrow(Q.segment_by_id, _int_id(segment_id))
+        row = await ctx.pool.fetchrow(Q.segment_by_id, row_id(segment_id))
         if row is None:
             return SegmentNotFound(message="no such segment")
         seg = SegmentVersion(row["segment_id"], row["name"], row["current_version"], row["rule"])
-        uid = _int_id(user_id)
+        uid = row_id(user_id)
         snapshot = await load_snapshot(ctx.pool, uid, False)  # the user's own GPC is per request, not stored
         guard = SimulationGuard(ctx.pool, ctx.principal, ctx.request_id, snapshot)
         try:
