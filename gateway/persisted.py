@@ -13,17 +13,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
-from graphql import parse, validate
+from graphql import DocumentNode, OperationDefinitionNode, parse, validate
+from graphql.execution.values import get_variable_values
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types.graphql import OperationType
 
+from gateway import json_input
+from gateway.errors import error_body
 from privacy.principal import ANONYMOUS, Principal
+from resolvers import document_limits
 from resolvers.config import DomainConfig
 from sql import load_queries
 
@@ -120,17 +125,34 @@ async def layout_etag(
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Only a listed ETag matches: `*` would answer 304 without knowing the request is valid."""
     if not if_none_match:
         return False
     tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return "*" in tags or etag in tags
+    return etag in tags
 
 
-def _error(status: int, message: str, code: str) -> Response:
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
-    return Response(
-        body, status_code=status, media_type="application/json", headers={"Cache-Control": "no-store"}
-    )
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> DocumentNode:
+    return parse(text)
+
+
+def etag_variables(schema: Any, doc: PersistedDocument, variables: dict[str, Any]) -> dict[str, Any] | None:
+    """The variables the document declares (extra keys do not change the ETag), or None when
+    they would be refused (then no 304: the request runs and answers its errors)."""
+    document = _parsed(doc.text)
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    definitions = operation.variable_definitions or ()
+    coerced = get_variable_values(schema._schema, definitions, variables)
+    if isinstance(coerced, list) or document_limits.nul_in_variables(document, variables) is not None:
+        return None
+    declared = {d.variable.name.value for d in definitions}
+    return {k: v for k, v in variables.items() if k in declared}
+
+
+def _error(status: int, message: str, code: str, request: Request) -> Response:
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    return Response(error_body(message, code, request_id), status_code=status, media_type="application/json")
 
 
 class PersistedEndpoint:
@@ -143,13 +165,14 @@ class PersistedEndpoint:
     async def endpoint(self, request: Request) -> Response:
         doc = self.registry.get(request.path_params["document_id"])
         if doc is None:
-            return _error(404, "unknown persisted document id", "PERSISTED_QUERY_NOT_FOUND")
+            return _error(404, "unknown persisted document id", "PERSISTED_QUERY_NOT_FOUND", request)
+        raw = request.query_params.get("variables") or "{}"
         try:
-            variables = orjson.loads(request.query_params.get("variables") or "{}")
-        except orjson.JSONDecodeError:
-            return _error(400, "`variables` must be a JSON object", "BAD_REQUEST")
+            variables = json_input.loads(raw, self.config.limits.max_json_depth, "`variables`")
+        except json_input.BadJson as exc:
+            return _error(400, exc.message, "BAD_REQUEST", request)
         if not isinstance(variables, dict):
-            return _error(400, "`variables` must be a JSON object", "BAD_REQUEST")
+            return _error(400, "`variables` must be a JSON object", "BAD_REQUEST", request)
         state = request.scope.get("state", {})
         principal: Principal = state.get("principal", ANONYMOUS)
         visibility = "public" if principal.is_anonymous else "private"
@@ -157,9 +180,10 @@ class PersistedEndpoint:
             "Cache-Control": f"{visibility}, max-age={self.config.layout.max_age_s}",
             "Vary": "Authorization, Sec-GPC",
         }
-        if doc.etag_scope is not None:
+        declared = etag_variables(self.view.schema, doc, variables) if doc.etag_scope else None
+        if declared is not None:
             etag = await layout_etag(
-                request.state.pool, doc, variables, principal, state.get("gpc", False), self.fingerprint
+                request.state.pool, doc, declared, principal, state.get("gpc", False), self.fingerprint
             )
             headers["ETag"] = etag
             if _matches(request.headers.get("if-none-match"), etag):
