@@ -128,13 +128,11 @@ class RedisLimiter:
             implementation="redispy",
             key_prefix=f"{prefix}:rate",
             wrap_exceptions=True,
-            connection_pool=self.pool,
+            connection_pool=self.pool,  # type: ignore[arg-type]  # passed on to redis-py
         )
         self.strategy = SlidingWindowCounterRateLimiter(storage)
         self.known = RateLimitItemPerSecond(*window(limits.rate_per_s, limits.rate_burst))
-        self.anonymous = RateLimitItemPerSecond(
-            *window(limits.anonymous_rate_per_s, limits.anonymous_burst)
-        )
+        self.anonymous = RateLimitItemPerSecond(*window(limits.anonymous_rate_per_s, limits.anonymous_burst))
         self.local = LocalLimiter(limits, workers)
         self._down_until = 0.0
 

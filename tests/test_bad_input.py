@@ -278,3 +278,22 @@ async def test_user_01_is_not_user_1(client: httpx.AsyncClient, settings: Settin
         headers = {"Authorization": f"Bearer {_token(settings, sub=subject)}"}
         response = await client.post("/graphql", json={"query": "{ viewer { id } }"}, headers=headers)
         assert response.status_code == 401, (subject, response.text)
+
+
+async def test_an_unexpected_exception_is_a_json_500_with_the_request_id(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gateway.graphql import GatewayGraphQL
+    from tests.conftest import running_client
+
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError("a bug somewhere below the door")
+
+    monkeypatch.setattr(GatewayGraphQL, "get_context", broken)
+    async with running_client(settings) as c:
+        response = await c.post("/graphql", json={"query": "{ whoami { role } }"})
+    assert response.status_code == 500
+    assert _request_id(response) == "Unexpected error."
+    assert "below the door" not in response.text
+    logged = [r for r in caplog.records if getattr(r, "request_id", None) == response.headers["x-request-id"]]
+    assert any(r.exc_info for r in logged), "the cause is logged with the request id"
