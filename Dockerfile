@@ -21,6 +21,7 @@ COPY gateway ./gateway
 COPY resolvers ./resolvers
 COPY privacy ./privacy
 COPY sql ./sql
+COPY demo ./demo
 # Runtime dependencies only (no [dev] extra), at the versions pinned in constraints.txt.
 RUN /opt/venv/bin/pip install -c constraints.txt . \
     && /opt/venv/bin/pip check

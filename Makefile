@@ -32,7 +32,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy gateway resolvers privacy sql
+	$(BIN)/mypy gateway resolvers privacy sql demo
 
 ## Regenerate the committed GraphQL schema
 schema: $(STAMP)

@@ -41,6 +41,7 @@ class ReasonCode(Enum):
     EXPERIENCE = "EXPERIENCE"
     STATED_INTEREST = "STATED_INTEREST"
     MOST_USED_FEATURE = "MOST_USED_FEATURE"
+    SEARCHED = "SEARCHED"
 
 
 @strawberry.enum
@@ -57,6 +58,7 @@ class SignalSource(Enum):
 class ControlKind(Enum):
     SHOW_LESS_LIKE_THIS = "SHOW_LESS_LIKE_THIS"
     HIDE = "HIDE"
+    STOP_REMINDERS = "STOP_REMINDERS"
     CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
     OPEN_CONSENT = "OPEN_CONSENT"
 
@@ -113,6 +115,7 @@ class Control:
     kind: ControlKind
     label: str
     purpose: str | None
+    target: str | None
 
 
 @strawberry.type

@@ -41,7 +41,7 @@ def prepare(dsn: str, users: int, events: int) -> str:
     have = asyncio.run(_users(dsn))
     if have > 0:
         return f"reused the existing database ({have} users)"
-    if importlib.util.find_spec("gateway.seed") is not None:
+    if importlib.util.find_spec("demo.seed") is not None:
         started = time.monotonic()
         subprocess.run(
             [sys.executable, "-m", "gateway.cli", "seed", "--users", str(users), "--events", str(events)],
@@ -58,9 +58,9 @@ async def owners(dsn: str) -> list[int]:
     snapshots), so a benchmark batch is stored whole, like the rows the COPY baseline writes.
     The scripted personas are left out: their events would change user 1's layout inputs and
     so the ETag the layout scenario revalidates."""
-    from gateway.seed_personas import PERSONAS
+    from demo.personas import PERSONAS
     from privacy.snapshots import load_snapshots
-    from resolvers.ingest import keeps_behaviour
+    from resolvers.events.ingest import keeps_behaviour
     from sql.pool import create_pool
 
     pool = await create_pool(dsn, max_size=1, application_name="bench")

@@ -30,13 +30,19 @@ async def _probe(dsn: str) -> dict[str, float]:
         out["audit row, durable commit"] = (time.perf_counter() - start) / ROUNDS
         start = time.perf_counter()
         for _ in range(ROUNDS):
-            await conn.execute(Q.log_operation, "bench-probe", "user", "1", 1, [1], ["essential.service"],
-                               ["users"], ["read"], None, [], [], [], [], [], [], [], [], [])  # fmt: skip
+            await conn.execute(
+                *Q.log_operation.bind(
+                    request_id="bench-probe", role="user", principal_id="1", reader=1, subjects=[1],
+                    purposes=["essential.service"], tables=["users"], actions=["read"], decision_user=None,
+                    ids=[], surfaces=[], kinds=[], subject_ids=[], ranks=[], modes=[], records=[],
+                    snapshots=[], generated=[],
+                )
+            )  # fmt: skip
         out["log_operation (audit + decisions, no WAL-flush wait)"] = (time.perf_counter() - start) / ROUNDS
         start = time.perf_counter()
         for _ in range(ROUNDS):
-            await conn.fetchrow(Q.consent_snapshots, [1])
-        out["consent snapshot read"] = (time.perf_counter() - start) / ROUNDS
+            await conn.fetchrow(Q.user_account, 1, False, [], [])
+        out["account read (consent snapshot, channels, controls)"] = (time.perf_counter() - start) / ROUNDS
     finally:
         await conn.close()
     return {k: round(v * 1000, 2) for k, v in out.items()}

@@ -24,7 +24,7 @@ from bench import database
 from bench.documents import track_events
 from privacy.dp import templates
 from privacy.dp.query import DPQuery, Template
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
 from sql.pool import create_pool
 
@@ -107,6 +107,11 @@ def copy_events(dsn: str, duration: float, connections: int) -> dict[str, Any]:
     return asyncio.run(_copy(dsn, duration, connections))
 
 
+# ingest_events' parameters for the columns of EVENT_COLUMNS, in that order.
+INGEST_PARAMS = ("user_ids", "event_ids", "types", "item_ids", "values", "features", "queries", "platforms",
+                 "occurred_at")  # fmt: skip
+
+
 async def _ingest_probe(dsn: str) -> dict[str, float]:
     """One batch of 100 event rows, 30 times each, one at a time (median): raw COPY vs the gateway's
     ingest_events statement (rows + rollups + audit in one commit), without any Python layer."""
@@ -125,13 +130,16 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
                 if label == COPY_PROBE:
                     await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
                 else:
-                    await conn.execute(q.ensure_user_signals, sorted({r[0] for r in rows}))
+                    cols = [[r[i] for r in rows] for i in range(len(EVENT_COLUMNS))]
                     await conn.fetch(
-                        q.ingest_events,
-                        *([r[i] for r in rows] for i in range(len(EVENT_COLUMNS))),
-                        "bench-probe",
-                        "app",
-                        "bench-app",
+                        *q.ingest_events.bind(
+                            **dict(zip(INGEST_PARAMS, cols, strict=True)),
+                            max_features=32,
+                            max_searches=20,
+                            request_id="bench-probe",
+                            role="app",
+                            principal="bench-app",
+                        )
                     )
                 times[label].append(time.perf_counter() - start)
         out = {k: round(sorted(v)[len(v) // 2] * 1000, 2) for k, v in times.items()}

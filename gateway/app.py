@@ -24,6 +24,7 @@ from gateway.persisted import PersistedEndpoint, Registry
 from gateway.ratelimit import RateLimitMiddleware, build_limiter
 from gateway.schema import build_schema
 from gateway.settings import Settings
+from resolvers.model.reference import listen as listen_for_reference_changes
 from sql import create_pool, expected_version, schema_version
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             try:
                 await _check_schema(pool)
-                yield {"pool": pool, "settings": settings}
+                # Every worker drops cached reference data (catalog, offers, segments, rule
+                # versions) when it changes, whichever worker or tool changed it.
+                stop_listening = await listen_for_reference_changes(dsn)
+                try:
+                    yield {"pool": pool, "settings": settings}
+                finally:
+                    await stop_listening()
             finally:
                 await pool.close()
                 await limiter.aclose()

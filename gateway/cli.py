@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.settings import Settings
-from privacy.principal import Role
+from privacy.principal import Role, parse_user_id
 
 log = logging.getLogger("gateway")
 DEFAULT_SEED_USERS = 5000
@@ -48,7 +48,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from gateway.seed import DatabaseNotEmpty, SeedConfig, seed_database
+    from demo.seed import DatabaseNotEmpty, SeedConfig, seed_database
 
     try:
         config = SeedConfig(users=args.users, events=args.events, seed=args.seed)
@@ -81,7 +81,7 @@ async def _refresh_segments(dsn: str, settings: Settings) -> str:
     import uuid
 
     from privacy.principal import Principal
-    from resolvers.segment_members import refresh_members
+    from resolvers.segments.members import refresh_members
     from sql.pool import create_pool
 
     pool = await create_pool(
@@ -114,7 +114,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if not args.no_migrate:
             _migrate(dsn)
         if args.seed_if_empty and asyncio.run(_user_count(dsn)) == 0:
-            from gateway.seed import SeedConfig, seed_database
+            from demo.seed import SeedConfig, seed_database
 
             print("empty database: loading demo data", file=sys.stderr)
             asyncio.run(
@@ -164,8 +164,8 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     if role is Role.ANONYMOUS:
         print("anonymous requests carry no token", file=sys.stderr)
         return 2
-    if role is Role.USER and not args.sub.isdigit():
-        print("--sub must be a numeric user id for role user", file=sys.stderr)
+    if role is Role.USER and parse_user_id(args.sub) is None:
+        print("--sub must be a user id (digits, no leading zero) for role user", file=sys.stderr)
         return 2
     private_key = Path(args.private_key).read_text() if args.private_key else None
     print(issue_token(settings, role, args.sub, ttl_s=args.ttl, private_key=private_key))

@@ -36,7 +36,7 @@ from graphql import (
     is_composite_type,
 )
 
-from resolvers.limits import LimitsConfig
+from resolvers.common.limits import LimitsConfig
 
 SIZE_ARGUMENTS = ("limit", "first")
 _MAX_FRAGMENT_NESTING = 50  # validation already refuses cycles; this only bounds the walk
@@ -150,7 +150,7 @@ def operation_cost(
 def check_cost(ctx: Any, limits: LimitsConfig) -> None:
     """Run inside on_validate, once the document is valid: when it is over the limit, set the
     error as a validation error (nothing runs). The document passed the shape check of
-    resolvers/document_limits.py, so pricing it walks a bounded number of selections."""
+    resolvers/common/document_limits.py, so pricing it walks a bounded number of selections."""
     if ctx.pre_execution_errors or ctx.graphql_document is None:
         return
     cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)

@@ -30,7 +30,7 @@ from starlette.types import Send
 from strawberry.types import ExecutionResult
 
 from privacy.guard import PrivacyError
-from resolvers.errors import SafeError
+from resolvers.common.errors import SafeError
 
 log = logging.getLogger("gateway.errors")
 MASKED_MESSAGE = "Unexpected error."

@@ -6,7 +6,7 @@ limiter, an error mask) because Strawberry pays for every extension's hooks on e
 (~15-20 µs each, measured; see docs/benchmarks.md), whether or not a hook does anything.
 
 Validation happens here rather than in Strawberry's ValidationCache, so that the cheap shape
-check of resolvers/document_limits.py runs before it (a document refused there is never
+check of resolvers/common/document_limits.py runs before it (a document refused there is never
 validated), suggestions can be switched off in every validation message (production), and the
 cache is keyed by the document's text: Strawberry's cache hashes the parsed document, which is
 a walk of the whole tree on every request."""
@@ -26,17 +26,15 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.cost import check_cost
 from gateway.errors import apply_error_policy
-from resolvers import document_limits
-from resolvers.limits import LimitsConfig
+from resolvers.common import document_limits
+from resolvers.common.limits import LimitsConfig
 
 # Distinct documents whose validation result is kept (per schema); bounded so that a client
 # sending ever new documents cannot grow memory.
 VALIDATION_CACHE_SIZE = 256
+Rules = tuple[type[ASTValidationRule], ...]
 # Strawberry's own rules, which its validate_document adds to every validation.
 STRAWBERRY_RULES: Rules = (MaybeNullValidationRule, OneOfInputValidationRule)
-
-
-Rules = tuple[type[ASTValidationRule], ...]
 
 
 class ValidationResults:

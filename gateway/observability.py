@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from privacy.principal import ANONYMOUS, Role
-from resolvers.limits import LimitsConfig
+from resolvers.common.limits import LimitsConfig
 
 access_log = logging.getLogger("gateway.access")
 

@@ -27,12 +27,13 @@ from strawberry.types.graphql import OperationType
 
 from gateway import json_input
 from gateway.errors import error_body
+from privacy.guard import state_versions
 from privacy.principal import ANONYMOUS, Principal
-from resolvers import document_limits
+from privacy.purposes import PURPOSES
+from resolvers.common import document_limits
 from resolvers.config import DomainConfig
-from sql import load_queries
+from resolvers.layout.versions import LAYOUT_VERSION_MEMO
 
-Q = load_queries()
 DOCUMENTS_DIR = Path(__file__).parent / "documents"
 # Documents whose result depends only on what layout_etag_inputs reads (plus variables and the
 # UTC day, for tenure), and so may be answered 304 on a matching ETag.
@@ -90,8 +91,9 @@ def _config_fingerprint(config: DomainConfig) -> str:
     """Deployed layout settings and thresholds, so a redeploy with new values changes ETags too."""
     # Sets are sorted: their iteration order changes with each process's string hash seed, and
     # an ETag must be the same from every worker and after a restart.
+    notices = {key: p.version for key, p in PURPOSES.items()}  # a new notice changes what is in effect
     raw = orjson.dumps(
-        [config.layout.model_dump(), config.tags.model_dump()],
+        [config.layout.model_dump(), config.tags.model_dump(), notices],
         default=_sorted_set,
         option=orjson.OPT_SORT_KEYS,
     )
@@ -105,23 +107,24 @@ async def layout_etag(
     principal: Principal,
     gpc: bool,
     fingerprint: str,
-) -> str:
+) -> tuple[str, int]:
+    """(ETag, layout rule version). Versions only: the document, its variables, the deployed
+    settings, the public rule version and, for a known user, the counters every change of what
+    their layout depends on bumps (consent, level, objection, controls: consent_version; tag
+    inputs: layout_inputs_version)."""
     user_id = principal.user_id
-    row = await pool.fetchrow(Q.layout_etag_inputs, user_id)
-    parts: list[object] = [doc.id, variables, fingerprint, row["config_version"] if row else None]
-    if row is not None and row["consent_version"] is not None:
+    versions = await state_versions(pool, user_id)
+    parts: list[object] = [doc.id, variables, fingerprint, versions.config_version]
+    if versions.consent_version is not None:
         parts += [
             user_id,
-            row["consent_version"],
-            row["personalization_level"],
-            row["granted"],
-            row["hidden"],
-            row["layout_inputs_version"],
+            versions.consent_version,
+            versions.layout_inputs_version,
             gpc,
             datetime.now(UTC).date().isoformat(),  # tenure is counted in days
         ]
     digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
-    return f'"{digest}"'
+    return f'"{digest}"', versions.config_version
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -182,13 +185,16 @@ class PersistedEndpoint:
         }
         declared = etag_variables(self.view.schema, doc, variables) if doc.etag_scope else None
         if declared is not None:
-            etag = await layout_etag(
+            etag, layout_version = await layout_etag(
                 request.state.pool, doc, declared, principal, state.get("gpc", False), self.fingerprint
             )
             headers["ETag"] = etag
             if _matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=headers)
         context = await self.view.get_context(request, Response())
+        if declared is not None:
+            # The answer is computed from the very version the ETag names, never a cached older one.
+            context.memo[LAYOUT_VERSION_MEMO] = layout_version
         result = await self.view.schema.execute(
             doc.text,
             variable_values=variables,

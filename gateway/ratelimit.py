@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import send_error
 from privacy.principal import ANONYMOUS, Principal
-from resolvers.limits import LimitsConfig
+from resolvers.common.limits import LimitsConfig
 
 log = logging.getLogger("gateway.ratelimit")
 

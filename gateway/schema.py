@@ -15,21 +15,22 @@ from strawberry.tools import merge_types
 
 from gateway.extension import gateway_extension
 from gateway.settings import Settings
-from resolvers.account import AccountQuery
-from resolvers.analytics import AnalyticsMutation, AnalyticsQuery
-from resolvers.analytics_plan import RefuseSeeds
-from resolvers.channels_api import ChannelMutation
-from resolvers.consent_api import ConsentMutation, ConsentQuery
-from resolvers.events import EventsMutation
-from resolvers.feed import FeedQuery
-from resolvers.inferences import InferenceMutation
-from resolvers.layout_schema import LayoutQuery
-from resolvers.level_api import LevelMutation
-from resolvers.offers import OfferMutation
-from resolvers.profile_api import ProfileMutation
-from resolvers.rights_api import RightsMutation
-from resolvers.scalars import SCALAR_OVERRIDES
-from resolvers.segments import SegmentMutation, SegmentQuery
+from resolvers.account.channels import ChannelMutation
+from resolvers.account.consent import ConsentMutation, ConsentQuery
+from resolvers.account.controls import ControlMutation
+from resolvers.account.inferences import InferenceMutation
+from resolvers.account.level import LevelMutation
+from resolvers.account.profile import ProfileMutation
+from resolvers.account.rights import RightsMutation
+from resolvers.account.viewer import AccountQuery
+from resolvers.analytics.plan import RefuseSeeds
+from resolvers.analytics.schema import AnalyticsMutation, AnalyticsQuery
+from resolvers.common.scalars import SCALAR_OVERRIDES
+from resolvers.events.schema import EventsMutation
+from resolvers.feed.schema import FeedQuery
+from resolvers.layout.schema import LayoutQuery
+from resolvers.offers.schema import OfferMutation
+from resolvers.segments.schema import SegmentMutation, SegmentQuery
 
 QUERY_TYPES: tuple[type, ...] = (
     AccountQuery,
@@ -47,6 +48,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     SegmentMutation,
     OfferMutation,
     InferenceMutation,
+    ControlMutation,
     EventsMutation,
     # privacy
     ConsentMutation,

@@ -82,9 +82,21 @@ async def _read_all(
     consents = await read(Q.export_consents, tables=("consents",), source=Source.ACCOUNT)
     history = await read(Q.consent_history, HISTORY_MAX, tables=("consent_events",), source=Source.ACCOUNT)
     channels = await read(Q.export_channels, tables=("user_channels",), source=Source.ACCOUNT)
-    hidden = await read(Q.export_hidden_inferences, tables=("hidden_inferences",), source=Source.STATED)
-    events = await read(Q.export_events, EVENTS_MAX, tables=("events",), source=Source.BEHAVIOURAL)
-    signals = await read(Q.export_signals, tables=("user_signals",), source=Source.BEHAVIOURAL)
+    hidden = await read(Q.export_hidden_inferences, tables=("user_controls",), source=Source.STATED)
+    controls = await read(Q.export_controls, tables=("user_controls",), source=Source.STATED)
+    events = await read(Q.export_events, EVENTS_MAX, tables=("events", "items"), source=Source.BEHAVIOURAL)
+    signals = await read(
+        Q.export_signals,
+        tables=(
+            "user_signals",
+            "user_spend_days",
+            "user_purchases",
+            "user_cart",
+            "user_features",
+            "user_searches",
+        ),
+        source=Source.BEHAVIOURAL,
+    )
     categories = await read(
         Q.export_category_stats, tables=("user_category_stats",), source=Source.BEHAVIOURAL
     )
@@ -117,6 +129,7 @@ async def _read_all(
             },
         },
         "channels": _rows(channels),
+        "controls": _rows(controls),
         "inferences": {
             "items": inferences,
             "hidden": _rows(hidden),

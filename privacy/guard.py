@@ -20,6 +20,7 @@ from privacy.consent import ConsentSnapshot, Level, split_grants
 from privacy.principal import Principal
 from privacy.purposes import MARKETING_PURPOSES, PURPOSES, Source
 from sql import load_queries
+from sql.queries import Query
 
 Q = load_queries()
 
@@ -40,9 +41,20 @@ class NotYourData(PrivacyError):
         super().__init__("a user can only read or change their own data")
 
 
-# One decision-log row: (decision_id, surface, subject_kind, subject_id, rank, mode, record
-# as JSON, consent_snapshot_id, generated_at). Built by the resolvers, which own the record type.
-DecisionRow = tuple[uuid.UUID, str, str, str, int | None, str, dict[str, Any], str, datetime]
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """One decision-log row. Built by the resolvers, which own the record type (`record` is its
+    JSON form), and written by `Guard.flush` with the operation's audit entries."""
+
+    decision_id: uuid.UUID
+    surface: str
+    subject_kind: str
+    subject_id: str
+    rank: int | None
+    mode: str
+    record: dict[str, Any]
+    consent_snapshot_id: str
+    generated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,29 +68,37 @@ class AuditEntry:
 # The marketing purposes and their notice versions a GPC signal opts out of (receipt arguments).
 _GPC_PURPOSES = sorted(MARKETING_PURPOSES)
 _GPC_VERSIONS = [PURPOSES[p].version for p in _GPC_PURPOSES]
+# What the account read touches (purpose essential.service, account data).
+ACCOUNT_TABLES = ("users", "consents", "user_channels", "user_controls")
+
+
+async def load_account(
+    conn: asyncpg.Pool | asyncpg.Connection, user_id: int | None, gpc: bool
+) -> tuple[ConsentSnapshot, asyncpg.Record | None]:
+    """The consent snapshot of a user and their account row (`user_account`: flags, consent,
+    subscribed channels, controls) in one round trip; an unknown (or erased) id is anonymous.
+
+    Loaded per operation, never cached, so a withdrawal applies to the very next request. A
+    signed-in request carrying `Sec-GPC: 1` records the signal (one receipt per marketing purpose
+    and notice version, once): the read says whether a receipt is missing, and only then one
+    INSERT runs, so the steady state is read-only. Requests without GPC never write.
+    """
+    if user_id is None:
+        return ConsentSnapshot(user_id=None, gpc=gpc), None
+    row = await conn.fetchrow(Q.user_account, user_id, gpc, _GPC_PURPOSES, _GPC_VERSIONS)
+    if row is None:
+        return ConsentSnapshot(user_id=None, gpc=gpc), None
+    if gpc and row["gpc_missing"]:
+        await conn.execute(Q.record_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
+    return snapshot_from_row(user_id, row, gpc), row
 
 
 async def load_snapshot(
     conn: asyncpg.Pool | asyncpg.Connection, user_id: int | None, gpc: bool
 ) -> ConsentSnapshot:
-    """The consent snapshot of a user; an unknown (or erased) id is treated as anonymous.
-
-    Loaded per operation, never cached, so a withdrawal applies to the very next request. A
-    signed-in request carrying `Sec-GPC: 1` records the signal (one receipt per marketing purpose
-    and notice version, once): its snapshot read says whether a receipt is missing, and only then
-    one INSERT runs, so the steady state is read-only. Requests without GPC never write.
-    """
-    if user_id is None:
-        return ConsentSnapshot(user_id=None, gpc=gpc)
-    if gpc:
-        row = await conn.fetchrow(Q.consent_snapshot_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
-        if row is not None and row["gpc_missing"]:
-            await conn.execute(Q.record_gpc, user_id, _GPC_PURPOSES, _GPC_VERSIONS)
-    else:
-        row = await conn.fetchrow(Q.consent_snapshots, [user_id])
-    if row is None:
-        return ConsentSnapshot(user_id=None, gpc=gpc)
-    return snapshot_from_row(user_id, row, gpc)
+    """The consent snapshot alone (see `load_account`)."""
+    snapshot, _ = await load_account(conn, user_id, gpc)
+    return snapshot
 
 
 def snapshot_from_row(user_id: int, row: asyncpg.Record, gpc: bool) -> ConsentSnapshot:
@@ -98,6 +118,13 @@ def snapshot_from_row(user_id: int, row: asyncpg.Record, gpc: bool) -> ConsentSn
         gpc_overrides=overrides,
         stale=stale,
     )
+
+
+def _named(tables: Sequence[str]) -> Sequence[str]:
+    if not tables or isinstance(tables, str):
+        # An unnamed table would make the audit log unable to prove what was read or written.
+        raise ValueError("a guarded read or write names the tables it touches (a sequence of names)")
+    return tables
 
 
 @dataclass
@@ -130,10 +157,7 @@ class Guard:
     def record(
         self, purpose: str, tables: Sequence[str], subject_user_id: int | None, action: str = "read"
     ) -> None:
-        if not tables or isinstance(tables, str):
-            # An unnamed table would make the audit log unable to prove what was read.
-            raise ValueError("a guarded read names the tables it touches (a sequence of names)")
-        self.audit.extend(AuditEntry(subject_user_id, purpose, t, action) for t in tables)
+        self.audit.extend(AuditEntry(subject_user_id, purpose, t, action) for t in _named(tables))
 
     async def fetch(
         self,
@@ -172,23 +196,77 @@ class Guard:
         """Drop pending entries naming an erased user, so the flush does not re-create them."""
         self.audit = [e for e in self.audit if e.subject_user_id != user_id]
 
+    async def write(
+        self,
+        query: Query,
+        *,
+        purpose: str,
+        source: Source,
+        tables: Sequence[str],
+        subject_user_id: int,
+        conn: asyncpg.Connection | None = None,
+        **values: Any,
+    ) -> list[asyncpg.Record]:
+        """Run a write about the request's own user and audit it in the same statement.
+
+        Every guarded write query takes the audit context as named parameters (`a_request_id`,
+        `a_role`, `a_principal`, `a_subject`, `a_purpose`, `a_tables`) and inserts its audit rows
+        itself, only when it wrote something, so a write and its audit entry commit together or
+        not at all; the rest of `values` are the query's own parameters."""
+        self.check(purpose, source, subject_user_id)
+        args = query.bind(
+            a_request_id=self.request_id,
+            a_role=self.principal.role.value,
+            a_principal=self.principal.subject,
+            a_subject=subject_user_id,
+            a_purpose=purpose,
+            a_tables=list(_named(tables)),
+            **values,
+        )
+        runner = conn if conn is not None else self.pool
+        return list(await runner.fetch(*args))
+
     async def flush(self, decisions: Sequence[DecisionRow] = ()) -> None:
-        """Write this operation's audit entries, and the decision records of its user, in one
-        round trip (the decision log is written here so an operation costs one write)."""
+        """Write this operation's audit entries (one per subject, purpose, table and action, in
+        the order first recorded) and the decision records of its user, in one round trip (the
+        decision log is written here so an operation costs one write)."""
         if not self.audit and not decisions:
             return
-        entries, self.audit = self.audit, []
-        columns: list[list[Any]] = [list(c) for c in zip(*decisions, strict=True)] if decisions else [[]] * 9
+        entries, self.audit = list(dict.fromkeys(self.audit)), []
         await self.pool.execute(
-            Q.log_operation,
-            self.request_id,
-            self.principal.role.value,
-            self.principal.subject,
-            self.principal.user_id,
-            [e.subject_user_id for e in entries],
-            [e.purpose for e in entries],
-            [e.table for e in entries],
-            [e.action for e in entries],
-            self.snapshot.user_id if decisions else None,
-            *columns,
+            *Q.log_operation.bind(
+                request_id=self.request_id,
+                role=self.principal.role.value,
+                principal_id=self.principal.subject,
+                reader=self.principal.user_id,
+                subjects=[e.subject_user_id for e in entries],
+                purposes=[e.purpose for e in entries],
+                tables=[e.table for e in entries],
+                actions=[e.action for e in entries],
+                decision_user=self.snapshot.user_id if decisions else None,
+                ids=[d.decision_id for d in decisions],
+                surfaces=[d.surface for d in decisions],
+                kinds=[d.subject_kind for d in decisions],
+                subject_ids=[d.subject_id for d in decisions],
+                ranks=[d.rank for d in decisions],
+                modes=[d.mode for d in decisions],
+                records=[d.record for d in decisions],
+                snapshots=[d.consent_snapshot_id for d in decisions],
+                generated=[d.generated_at for d in decisions],
+            ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StateVersions:
+    config_version: int
+    consent_version: int | None  # None: no such user
+    layout_inputs_version: int
+
+
+async def state_versions(conn: asyncpg.Pool | asyncpg.Connection, user_id: int | None) -> StateVersions:
+    """The version counters a cached layout depends on (an HTTP ETag). They reveal that something
+    changed, never what, so reading them is not a read of personal data and is not audited."""
+    row = await conn.fetchrow(Q.state_versions, user_id)
+    assert row is not None  # config_versions holds the layout row (migration 0001)
+    return StateVersions(row["config_version"], row["consent_version"], row["layout_inputs_version"])

@@ -1,14 +1,20 @@
-"""Consent snapshots of several users in one query, for writers acting on behalf of many users
-(an app's event batch). Same rules as `guard.load_snapshot`, which serves one request's user."""
+"""Reads about many users at once (a system job, an app's event batch): each user's own consent
+snapshot decides whether their rows are read, with the same rules as `Guard` and one audit entry
+per user, purpose and table. Nothing here lets a request read another user's data: the callers
+are jobs and writers acting on behalf of many users, never an answer to one of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
 from privacy.consent import ConsentSnapshot
-from privacy.guard import snapshot_from_row
+from privacy.guard import AuditEntry, Guard, snapshot_from_row
+from privacy.principal import Principal
+from privacy.purposes import Source
 from sql import load_queries
 
 Q = load_queries()
@@ -20,3 +26,53 @@ async def load_snapshots(
     """Snapshot per existing user id; unknown (or erased) ids are simply absent."""
     rows = await conn.fetch(Q.consent_snapshots, sorted(set(user_ids)))
     return {row["user_id"]: snapshot_from_row(row["user_id"], row, gpc) for row in rows}
+
+
+@dataclass
+class BatchGuard:
+    """The guard of a job that reads many users' rows: reads only the users whose own snapshot
+    allows the purpose on that kind of data, and audits each of them."""
+
+    pool: asyncpg.Pool
+    principal: Principal
+    request_id: str
+    snapshots: dict[int, ConsentSnapshot]
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    def allowed(self, user_ids: Sequence[int], purpose: str, source: Source) -> list[int]:
+        return [u for u in user_ids if u in self.snapshots and self.snapshots[u].allows(purpose, source)]
+
+    async def fetch(
+        self,
+        query: str,
+        user_ids: Sequence[int],
+        *args: Any,
+        purpose: str,
+        source: Source,
+        tables: Sequence[str],
+    ) -> list[asyncpg.Record]:
+        """Run `query` (its first parameter: the user ids) for the allowed users only."""
+        ids = self.allowed(user_ids, purpose, source)
+        if not ids:
+            return []
+        self.audit.extend(AuditEntry(u, purpose, t, "read") for u in ids for t in tables)
+        return list(await self.pool.fetch(query, ids, *args))
+
+    def record(
+        self, user_ids: Sequence[int], purpose: str, tables: Sequence[str], action: str = "read"
+    ) -> None:
+        """Another purpose uses rows already read for these users: audit it too."""
+        self.audit.extend(AuditEntry(u, purpose, t, action) for u in user_ids for t in tables)
+
+    async def write(
+        self, query: str, user_ids: Sequence[int], *args: Any, purpose: str, tables: Sequence[str]
+    ) -> asyncpg.Record | None:
+        """A write derived for these users (their own snapshots allowed what it is derived
+        from); audited as a write per user, flushed with the reads."""
+        self.record(user_ids, purpose, tables, "write")
+        return await self.pool.fetchrow(query, *args)
+
+    async def flush(self) -> None:
+        guard = Guard(self.pool, self.principal, self.request_id, ConsentSnapshot(user_id=None))
+        guard.audit, self.audit = self.audit, []
+        await guard.flush()

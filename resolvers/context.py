@@ -1,7 +1,7 @@
-"""The per-request context handed to every resolver: who asks, the pool, the guard.
+"""The per-request context handed to every resolver: who asks, the pool, the user model.
 
-The consent snapshot is loaded at most once per operation, on first use, so a request that
-reads no personal data costs no consent query."""
+The user model (and with it the consent snapshot and the guard) is loaded at most once per
+operation, on first use, so a request that reads no personal data costs no query."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from typing import Any
 
 import asyncpg
 
-from privacy.guard import Guard, load_snapshot
+from privacy.guard import DecisionRow, Guard
 from privacy.principal import Principal
 from resolvers.config import DomainConfig
-from resolvers.explain import DecisionRecord
-from sql import load_queries
-
-Q = load_queries()
+from resolvers.explain.record import DecisionRecord
+from resolvers.model.catalog import Catalog
+from resolvers.model.reference import REFERENCE, ReferenceKind, T
+from resolvers.model.reference import catalog as load_catalog
+from resolvers.model.user import UserModel
 
 
 @dataclass
@@ -29,46 +30,53 @@ class Context:
     gpc: bool = False
     request: Any = None
     response: Any = None
-    # Per-request memo for loaders and snapshots; never shared between requests.
+    # Per-request memo for decisions shared by several fields; never shared between requests.
     memo: dict[str, Any] = field(default_factory=dict)
     # Decision records produced by this operation; written to the decision log at close.
     decisions: list[DecisionRecord] = field(default_factory=list)
-    _guard: Guard | None = None
-    _guard_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _model: asyncio.Future[UserModel] | None = None
+
+    async def model(self) -> UserModel:
+        """The operation's user model (account and consent read on first use, once)."""
+        if self._model is None:
+            self._model = asyncio.ensure_future(
+                UserModel.load(self.pool, self.principal, self.request_id, self.gpc)
+            )
+        return await asyncio.shield(self._model)
 
     async def guard(self) -> Guard:
-        if self._guard is None:
-            async with self._guard_lock:
-                if self._guard is None:
-                    snapshot = await load_snapshot(self.pool, self.principal.user_id, self.gpc)
-                    self._guard = Guard(self.pool, self.principal, self.request_id, snapshot)
-        return self._guard
+        return (await self.model()).guard
+
+    async def catalog(self) -> Catalog:
+        return await load_catalog(self.pool, self.config.model.reference_ttl_s)
+
+    async def reference(self, kind: ReferenceKind[T]) -> T:
+        return await REFERENCE.get(self.pool, kind, self.config.model.reference_ttl_s)
 
     def log_decisions(self, records: list[DecisionRecord]) -> None:
         """Keep records for the decision log; only signed-in, known users have one."""
-        if self._guard is not None and self._guard.snapshot.user_id is not None:
-            self.decisions.extend(records)
+        self.decisions.extend(records)
 
     async def close(self) -> None:
         """End of the operation: write the audit entries and the decision log, in one round trip."""
-        if self._guard is None:
+        if not _loaded(self._model):
             return
+        assert self._model is not None
+        model = self._model.result()
         records, self.decisions = self.decisions, []
-        await self._guard.flush(
-            [
-                (
-                    r.decision_id,
-                    r.surface,
-                    r.subject_kind,
-                    r.subject_id,
-                    r.rank,
-                    r.mode.value,
-                    r.to_json(),
-                    r.consent_snapshot_id,
-                    r.generated_at,
-                )
-                for r in records
-            ]
-            if self._guard.snapshot.user_id is not None
-            else []
-        )
+        rows = [r.to_row() for r in records] if model.user_id is not None else []
+        await model.guard.flush(rows)
+
+    def forget(self, user_id: int) -> None:
+        """The user was erased by this operation: nothing written after it may name them."""
+        self.decisions.clear()
+        if _loaded(self._model):
+            assert self._model is not None
+            self._model.result().guard.forget_subject(user_id)
+
+
+def _loaded(model: asyncio.Future[UserModel] | None) -> bool:
+    return model is not None and model.done() and not model.cancelled() and model.exception() is None
+
+
+__all__ = ["Context", "DecisionRow"]

@@ -1,29 +1,72 @@
 """Named queries: each `.sql` file under sql/queries/ holds blocks headed `-- name: <name>`,
 optionally followed by `-- <one-line description>`. Optional filters are written in the SQL
-itself, `($1::text IS NULL OR col = $1)`, so no statement is ever assembled at run time."""
+itself, `($1::text IS NULL OR col = $1)`, so no statement is ever assembled at run time.
+
+Long statements take named parameters, written `%(name)s` (procrastinate's style): the loader
+turns them into `$1, $2, ...` once and such a statement is a `Query`, whose `bind(name=value, ...)`
+gives the statement and its values in order (`await conn.fetch(*Q.x.bind(...))`), refusing a
+missing or unknown name, so a call site reads like the SQL instead of counting positions."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 QUERIES_DIR = Path(__file__).parent / "queries"
 _HEADER = re.compile(r"^-- name: ([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+_NAMED = re.compile(r"%\(([a-z_][a-z0-9_]*)\)s")
 
 
-class Queries(dict[str, str]):
-    """Query text by name; a missing name is a programming error with a clear message."""
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A statement with named parameters: its text (numbered) and the names in order."""
 
-    def __getattr__(self, name: str) -> str:
+    name: str
+    text: str
+    params: tuple[str, ...]
+
+    def bind(self, **values: Any) -> tuple[Any, ...]:
+        """The statement followed by the values of its parameters, in order."""
+        missing = [p for p in self.params if p not in values]
+        unknown = sorted(set(values) - set(self.params))
+        if missing or unknown:
+            raise TypeError(f"query {self.name!r}: missing {missing}, unknown {unknown}")
+        return (self.text, *(values[p] for p in self.params))
+
+
+class Queries(dict[str, Any]):
+    """Statements by name (a plain string, or a `Query` when it takes named parameters); a missing
+    name is a programming error with a clear message."""
+
+    def __getattr__(self, name: str) -> Any:
         try:
             return self[name]
         except KeyError:
             raise AttributeError(f"no query named {name!r} in {QUERIES_DIR}") from None
 
 
-def parse(text: str, origin: str = "<string>") -> dict[str, str]:
-    found: dict[str, str] = {}
+def _numbered(name: str, statement: str) -> str | Query:
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        param = match.group(1)
+        if param not in order:
+            order.append(param)
+        return f"${order.index(param) + 1}"
+
+    text = _NAMED.sub(number, statement)
+    if not order:
+        return statement
+    if re.search(r"\$\d", statement):
+        raise ValueError(f"query {name!r} mixes named and positional parameters")
+    return Query(name, text, tuple(order))
+
+
+def parse(text: str, origin: str = "<string>") -> dict[str, str | Query]:
+    found: dict[str, str | Query] = {}
     parts = _HEADER.split(text)
     # parts = [preamble, name1, body1, name2, body2, ...]
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
@@ -35,7 +78,7 @@ def parse(text: str, origin: str = "<string>") -> dict[str, str]:
             raise ValueError(f"query {name!r} in {origin} is empty")
         if name in found:
             raise ValueError(f"query {name!r} defined twice in {origin}")
-        found[name] = statement
+        found[name] = _numbered(name, statement)
     return found
 
 

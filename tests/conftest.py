@@ -127,7 +127,7 @@ def demo_template(admin_dsn: str, template_db: str) -> Iterator[str]:
     Its history ends at the start of today (UTC), so 'recent' means recent to the tests too."""
     import asyncio
 
-    from gateway.seed import SeedConfig, seed_database
+    from demo.seed import SeedConfig, seed_database
 
     name = f"gw_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     dsn = pg.create_database(admin_dsn, name, template=template_db)

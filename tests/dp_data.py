@@ -16,14 +16,24 @@ INSERT INTO consents (user_id, purpose, granted, method, notice_version)
 SELECT g, 'analytics.aggregate', $3, 'explicit', 1 FROM generate_series($1::bigint, $2::bigint) g
 """
 SIGNALS = """
-INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, views, add_to_carts, purchases,
-                          total_spend_cents, spend_by_day, price_level_counts, feature_counts)
-SELECT g, g % 40, now() - interval '150 days', now() - make_interval(days => (g % 60)::int),
-       g % 7, g % 5, g % 3, (g % 3) * 1500,
-       jsonb_build_object(to_char(current_date - (g % 60)::int, 'YYYY-MM-DD'), (g % 3) * 1500),
-       ARRAY[(g % 2)::int, 1, (g % 3)::int, 0],
-       jsonb_build_object('search', 1 + g % 4, 'wishlist', g % 2)
+WITH s AS (
+    INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, views, add_to_carts, purchases,
+                              total_spend_cents, price_level_counts, distinct_features)
+    SELECT g, g % 40, now() - interval '150 days', now() - make_interval(days => (g % 60)::int),
+           g % 7, g % 5, g % 3, (g % 3) * 1500, ARRAY[(g % 2)::int, 1, (g % 3)::int, 0],
+           1 + (g % 2)::int
+    FROM generate_series($1::bigint, $2::bigint) g
+    RETURNING user_id
+), days AS (
+    INSERT INTO user_spend_days (user_id, day, cents)
+    SELECT g, current_date - (g % 60)::int, (g % 3) * 1500
+    FROM generate_series($1::bigint, $2::bigint) g
+)
+INSERT INTO user_features (user_id, feature, uses)
+SELECT g, f.name, f.uses
 FROM generate_series($1::bigint, $2::bigint) g
+CROSS JOIN LATERAL (VALUES ('search', 1 + g % 4), ('wishlist', g % 2)) AS f(name, uses)
+WHERE f.uses > 0
 """
 CATEGORY_STATS = """
 INSERT INTO user_category_stats (user_id, category, views, add_to_carts, purchases, spend_cents)

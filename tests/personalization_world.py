@@ -121,28 +121,45 @@ async def set_signals(
     cart_idle_minutes: int = 180,
     spend_by_day: dict[str, int] | None = None,
     price_levels: tuple[int, int, int, int] = (0, 0, 0, 0),
+    searches: dict[str, int] | None = None,  # search text -> days ago
 ) -> None:
+    """Write a user's rollups directly (the tables apply_rollups keeps), replacing what was there."""
     await conn.execute(
-        """INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, category_affinity,
-                                     purchased_items, cart, cart_value_cents, cart_updated_at, spend_by_day,
-                                     price_level_counts)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        """INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, cart_value_cents,
+                                     cart_updated_at, price_level_counts)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (user_id) DO UPDATE SET sessions = EXCLUDED.sessions, last_seen = EXCLUDED.last_seen,
-             category_affinity = EXCLUDED.category_affinity, purchased_items = EXCLUDED.purchased_items,
-             cart = EXCLUDED.cart, cart_value_cents = EXCLUDED.cart_value_cents,
-             cart_updated_at = EXCLUDED.cart_updated_at, spend_by_day = EXCLUDED.spend_by_day,
+             cart_value_cents = EXCLUDED.cart_value_cents, cart_updated_at = EXCLUDED.cart_updated_at,
              price_level_counts = EXCLUDED.price_level_counts""",
         user_id,
         sessions,
         NOW - timedelta(days=200),
         NOW - timedelta(days=last_seen_days_ago),
-        affinity or {},
-        {str(k): (NOW - timedelta(days=d)).isoformat() for k, d in (purchased or {}).items()},
-        {str(k): v for k, v in (cart or {}).items()},
         cart_value_cents,
         NOW - timedelta(minutes=cart_idle_minutes) if cart else None,
-        spend_by_day or {},
         list(price_levels),
+    )
+    for table in ("user_category_stats", "user_purchases", "user_cart", "user_spend_days", "user_searches"):
+        await conn.execute(f"DELETE FROM {table} WHERE user_id = $1", user_id)
+    await conn.executemany(
+        "INSERT INTO user_category_stats (user_id, category, affinity) VALUES ($1, $2, $3)",
+        [(user_id, c, round(w * 1000)) for c, w in (affinity or {}).items()],
+    )
+    await conn.executemany(
+        "INSERT INTO user_purchases (user_id, item_id, last_at, times) VALUES ($1, $2, $3, 1)",
+        [(user_id, i, NOW - timedelta(days=d)) for i, d in (purchased or {}).items()],
+    )
+    await conn.executemany(
+        "INSERT INTO user_cart (user_id, item_id, quantity) VALUES ($1, $2, $3)",
+        [(user_id, i, q) for i, q in (cart or {}).items()],
+    )
+    await conn.executemany(
+        "INSERT INTO user_spend_days (user_id, day, cents) VALUES ($1, $2::text::date, $3)",
+        [(user_id, d, c) for d, c in (spend_by_day or {}).items()],
+    )
+    await conn.executemany(
+        "INSERT INTO user_searches (user_id, term, last_at, times) VALUES ($1, $2, $3, 1)",
+        [(user_id, q, NOW - timedelta(days=d)) for q, d in (searches or {}).items()],
     )
 
 

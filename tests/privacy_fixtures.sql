@@ -9,12 +9,12 @@ CREATE FUNCTION seed_history(uid bigint) RETURNS void LANGUAGE sql AS $$
     INSERT INTO events (user_id, event_id, type, item_id, occurred_at)
     SELECT uid, gen_random_uuid(), t, 500, now() - i * interval '1 hour'
     FROM unnest(ARRAY['view', 'view', 'click', 'purchase']) WITH ORDINALITY AS x(t, i);
-    INSERT INTO user_signals (user_id, sessions, category_affinity) VALUES (uid, 3, '{"apparel": 2.5}');
-    INSERT INTO user_category_stats (user_id, category, views, purchases) VALUES (uid, 'apparel', 2, 1);
+    INSERT INTO user_signals (user_id, sessions) VALUES (uid, 3);
+    INSERT INTO user_category_stats (user_id, category, views, purchases, affinity) VALUES (uid, 'apparel', 2, 1, 7);
     INSERT INTO decisions (user_id, surface, subject_kind, subject_id, mode, record, consent_snapshot_id)
     VALUES (uid, 'home', 'item', '500', 'PERSONALIZED', '{"summary": "Because you viewed apparel"}', 'cs');
     INSERT INTO impressions (user_id, offer_id, channel) VALUES (uid, 900, 'in_app'), (uid, 900, 'in_app');
-    INSERT INTO hidden_inferences (user_id, inference) VALUES (uid, 'tag:LUXURY');
+    INSERT INTO user_controls (user_id, kind, target) VALUES (uid, 'hide_inference', 'tag:LUXURY');
     INSERT INTO user_channels (user_id, channel, subscribed) VALUES (uid, 'email', true);
     INSERT INTO profile_fields (user_id, field, value, data_category, purpose, stage, source)
     VALUES (uid, 'name', 'Ana', 'user.name', 'essential.service', 'signup', 'stated_by_user');

@@ -14,9 +14,9 @@ import privacy.dp.templates as dp_templates
 from gateway.settings import Settings
 from privacy.dp.query import DPQuery, Template
 from privacy.principal import Role
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
+from resolvers.common.limits import LimitsConfig
 from resolvers.config import DomainConfig, DPConfig
-from resolvers.limits import LimitsConfig
 from tests.conftest import gql, running_client
 from tests.dp_data import seed_audience
 from tests.privacy_helpers import sql
@@ -63,17 +63,17 @@ async def test_same_query_reformatted_three_times_is_released_and_charged_once(
     client: httpx.AsyncClient, token: Any, audience: str
 ) -> None:
     t = token(Role.ANALYST, "ana")
-    first = f'{{ distinctUsers(epsilon: 0.3, filter: {{country: "US", platform: web}}) {{ {COUNT} }} }}'
+    first = f'{{ distinctUsers(epsilon: 0.3, filter: {{country: "US", platform: WEB}}) {{ {COUNT} }} }}'
     second = f"""
         query   Again {{
-          again:   distinctUsers( filter: {{ platform: web,
+          again:   distinctUsers( filter: {{ platform: WEB,
                                             country: "US" }} ,  epsilon: 0.30 ) {{ {COUNT} }}
         }}"""
     third = f"""query($e: Float!, $f: AudienceFilterInput) {{ ...F }}
         fragment F on Query {{ x: distinctUsers(epsilon: $e, filter: $f) {{ {COUNT} }} }}"""
     a = (await gql(client, first, token=t))["data"]["distinctUsers"]
     b = (await gql(client, second, token=t))["data"]["again"]
-    c = (await gql(client, third, {"e": 0.3, "f": {"platform": "web", "country": "US"}}, token=t))["data"][
+    c = (await gql(client, third, {"e": 0.3, "f": {"platform": "WEB", "country": "US"}}, token=t))["data"][
         "x"
     ]
     assert a["count"] == b["count"] == c["count"]
@@ -117,13 +117,13 @@ def _doc_with_20_aliases_and_fragments() -> tuple[str, Decimal, int]:
     for i in range(20):
         eps = Decimal("0.01") * (i + 1)
         country = countries[i % 10]
-        platform = "web" if i < 10 else "ios"
+        platform = "WEB" if i < 10 else "IOS"
         fields.append(
             f'a{i}: distinctUsers(epsilon: {eps}, filter: {{country: "{country}", platform: {platform}}}) '
             f"{{ __typename }}"
         )
         total += eps
-    fields.append('dup: distinctUsers(epsilon: 0.01, filter: {platform: web, country: "US"}) { __typename }')
+    fields.append('dup: distinctUsers(epsilon: 0.01, filter: {platform: WEB, country: "US"}) { __typename }')
     fields.append("skipped: orderValueSum(epsilon: 0.9) @skip(if: true) { __typename }")
     fields.append(
         "...Breakdowns ...Breakdowns"

@@ -40,7 +40,7 @@ COUNTRIES = [
     "IN",
     "OTHER",
 ]
-PLATFORMS = ["web", "ios", "android", "unknown"]
+PLATFORMS = ["WEB", "IOS", "ANDROID", None]  # None: any platform
 DOC = (
     "query($f: AudienceFilterInput) { distinctUsers(epsilon: 0.1, filter: $f) {"
     " __typename ... on BudgetExhausted { epsilonRemaining } } }"

@@ -18,8 +18,8 @@ import orjson
 import pytest
 
 from privacy.principal import Role
+from resolvers.common.limits import LimitsConfig
 from resolvers.config import DomainConfig
-from resolvers.limits import LimitsConfig
 from tests.conftest import make_settings, running_client
 from tests.schema_walk import RootField, live_schema, minimal_call, root_fields
 
@@ -37,6 +37,8 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
     **dict.fromkeys(
         (
             "hideInference",
+            "applyControl",
+            "undoControl",
             "setConsent",
             "objectToDirectMarketing",
             "withdrawMarketingObjection",

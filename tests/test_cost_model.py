@@ -8,7 +8,7 @@ import strawberry
 from graphql import parse
 
 from gateway.cost import operation_cost
-from resolvers.limits import LimitsConfig
+from resolvers.common.limits import LimitsConfig
 
 
 @strawberry.type

@@ -56,7 +56,7 @@ async def test_quadratic_documents_are_refused_before_validation(
 async def test_the_check_itself_does_bounded_work(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resolvers import document_limits
+    from resolvers.common import document_limits
 
     seen: list[int] = []
     original = document_limits.check_shape

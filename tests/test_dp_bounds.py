@@ -16,7 +16,7 @@ import pytest
 from privacy.dp import templates
 from privacy.dp.query import AudienceFilter, AudienceParams, DPQuery, Template
 from privacy.principal import Role
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
 from tests.conftest import gql
 from tests.dp_data import seed_audience
@@ -33,11 +33,14 @@ HEAVY_USER = [
     """INSERT INTO consents (user_id, purpose, granted, method, notice_version)
        VALUES ($1, 'analytics.aggregate', true, 'explicit', 1)""",
     """INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, views, add_to_carts, purchases,
-                                 total_spend_cents, spend_by_day, price_level_counts, feature_counts)
-       SELECT $1::bigint, 1000000, now() - interval '300 days', now(), 10000, 10000, 10000, 10000000000,
-              jsonb_build_object(to_char(current_date, 'YYYY-MM-DD'), 10000000000), ARRAY[0, 0, 0, 10000],
-              (SELECT jsonb_object_agg('feature_' || g, 10000 - g) FROM generate_series(1, 9998) g)
-              || '{"search": 100000, "wishlist": 100000}'""",
+                                 total_spend_cents, price_level_counts, distinct_features)
+       VALUES ($1::bigint, 1000000, now() - interval '300 days', now(), 10000, 10000, 10000, 10000000000,
+               ARRAY[0, 0, 0, 10000], 10000)""",
+    """INSERT INTO user_spend_days (user_id, day, cents) VALUES ($1::bigint, current_date, 10000000000)""",
+    # Written past the ingestion cap on purpose: the DP bound must not rely on it.
+    """INSERT INTO user_features (user_id, feature, uses)
+       SELECT $1::bigint, 'feature_' || g, 10000 - g FROM generate_series(1, 9998) g
+       UNION ALL VALUES ($1::bigint, 'search', 100000), ($1::bigint, 'wishlist', 100000)""",
     """INSERT INTO user_category_stats (user_id, category, views, add_to_carts, purchases, spend_cents)
        SELECT $1::bigint, c, 1000, 1000, 1000, 100000000
        FROM unnest(ARRAY['apparel', 'beauty', 'electronics', 'groceries', 'restaurants', 'pharmacy']) c
@@ -114,9 +117,7 @@ async def test_ten_thousand_rows_of_one_user_move_each_answer_by_at_most_its_sen
 
 
 async def test_a_key_held_by_one_user_is_never_released(pool: asyncpg.Pool) -> None:
-    await pool.execute(
-        "UPDATE user_signals SET feature_counts = feature_counts || '{\"only_mine\": 50}' WHERE user_id = 17"
-    )
+    await pool.execute("INSERT INTO user_features (user_id, feature, uses) VALUES (17, 'only_mine', 50)")
     q = DPQuery(Template.USERS_BY, Decimal(1), dimensions=("FEATURE",))
     single = common = 0
     counts = await templates.users_by_counts(pool, q, PARAMS)  # the SQL once, then 1,000 releases

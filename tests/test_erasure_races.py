@@ -39,7 +39,14 @@ async def test_erasure_racing_event_batches_leaves_no_events(
             calls = [gql(client, TRACK, {"events": b}, token=app) for b in batches]
             calls.insert(2, gql(client, ERASE, token=tok))
             await asyncio.gather(*calls)
-            for table in ("events", "user_signals", "user_category_stats", "users"):
+            for table in (
+                "events",
+                "user_signals",
+                "user_category_stats",
+                "user_cart",
+                "user_purchases",
+                "users",
+            ):
                 left = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE user_id = $1", user_id)
                 assert left == 0, f"{table} kept {left} rows of an erased user (round {round_})"
     finally:
@@ -57,13 +64,15 @@ async def test_erasure_waits_for_an_uncommitted_batch(db_dsn: str) -> None:
     try:
         await world.add_items(setup)
         await world.add_user(setup, 42)
-        await setup.execute(Q.ensure_user_signals, [42])
+        await setup.execute("INSERT INTO user_signals (user_id) VALUES (42)")
         tx = writer.transaction()
         await tx.start()
-        await writer.fetch(
-            Q.ingest_events,
-            [42], [uuid.uuid4()], ["session_start"], [None], [None], [None], [None], ["web"],
-            [datetime.now(UTC)], "req-race", "app", "shop-backend",
+        await writer.fetch(*Q.ingest_events.bind(
+                user_ids=[42], event_ids=[uuid.uuid4()], types=["session_start"], item_ids=[None],
+                values=[None], features=[None], queries=[None], platforms=["web"],
+                occurred_at=[datetime.now(UTC)], max_features=32, max_searches=20,
+                request_id="req-race", role="app", principal="shop-backend",
+            ),
         )  # fmt: skip
         erasure = asyncio.create_task(eraser.fetch("SELECT * FROM erase_user(42)"))
         await asyncio.sleep(0.5)

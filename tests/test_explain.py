@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from resolvers.explain import (
+from resolvers.explain.record import (
     Control,
     ControlKind,
     DecisionRecord,

@@ -10,7 +10,7 @@ import pytest
 
 from privacy.guard import Guard, load_snapshot
 from privacy.principal import Principal, Role
-from resolvers.inferences import describe_inferences
+from resolvers.account.inferences import describe_inferences
 from sql import create_pool
 from tests.conftest import gql
 from tests.personalization_world import add_user, set_signals, world

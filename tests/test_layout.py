@@ -149,7 +149,8 @@ async def test_without_profiling_consent_tags_are_defaults(
     )
     assert "user_signals" not in {r["table_name"] for r in reads}
     await db.execute(
-        "INSERT INTO hidden_inferences (user_id, inference) VALUES ($1, 'tag:experience')", POWER
+        "INSERT INTO user_controls (user_id, kind, target) VALUES ($1, 'hide_inference', 'tag:experience')",
+        POWER,
     )
     await make_power(client, token("user", POWER))
     hidden = (await gql(client, TAGS, token=token("user", POWER)))["data"]["viewer"]["tags"]
@@ -194,7 +195,8 @@ async def test_layout_get_answers_304_until_something_that_matters_changes(
     etag = after_level.headers["etag"]
 
     await db.execute(
-        "INSERT INTO hidden_inferences (user_id, inference) VALUES ($1, 'tag:price_tier')", NEWBIE
+        "INSERT INTO user_controls (user_id, kind, target) VALUES ($1, 'hide_inference', 'tag:price_tier')",
+        NEWBIE,
     )
     after_hiding = await layout_get(client, tok, etag)
     assert after_hiding.status_code == 200 and after_hiding.headers["etag"] != etag

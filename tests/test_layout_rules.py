@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from privacy.consent import ConsentSnapshot, Level
 from resolvers.config import TagThresholds
-from resolvers.explain import Mode, ReasonCode
-from resolvers.layout import evaluate_layout
-from resolvers.personal_config import LayoutConfig
-from resolvers.tags import SignalSnapshot, decide_tags
+from resolvers.explain.record import Mode, ReasonCode
+from resolvers.layout.config import LayoutConfig
+from resolvers.layout.rules import evaluate_layout
+from resolvers.model.signals import SignalSnapshot
+from resolvers.model.tags import decide_tags
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CFG = LayoutConfig()

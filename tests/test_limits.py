@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from gateway.schema import build_schema
 from gateway.settings import Environment, Settings
+from resolvers.common.limits import LimitsConfig
 from resolvers.config import DomainConfig
-from resolvers.limits import LimitsConfig
 from tests.conftest import TEST_SECRET, gql, running_client
 
 

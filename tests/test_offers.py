@@ -12,7 +12,7 @@ import pytest
 
 from privacy.principal import Role
 from resolvers.config import DomainConfig
-from resolvers.personalization_config import PersonalizationConfig
+from resolvers.offers.config import OffersConfig
 from tests.conftest import gql, running_client
 from tests.personalization_world import add_user, set_signals, world
 
@@ -154,9 +154,7 @@ async def test_offer_cap_holds_across_devices_and_concurrent_requests(client, co
 
 
 async def test_user_cap_is_stricter_than_offer_caps(settings, conn, token) -> None:
-    strict = settings.model_copy(
-        update={"domain": DomainConfig(personalization=PersonalizationConfig(user_offer_cap=3))}
-    )
+    strict = settings.model_copy(update={"domain": DomainConfig(offers=OffersConfig(user_offer_cap=3))})
     async with running_client(strict) as client:
         for name in ("A", "B"):
             await make_offer(

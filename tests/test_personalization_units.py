@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from resolvers.catalog import CatalogCache
-from resolvers.segment_rules import evaluate, validate_rule
+from resolvers.model.reference import CATALOG, ReferenceCache
+from resolvers.segments.rules import evaluate, validate_rule
 from sql import create_pool
 from tests.personalization_world import world
 
@@ -64,15 +64,15 @@ async def test_catalog_cache_is_per_pool_with_ttl(db_dsn: str) -> None:
     async with world(db_dsn) as conn:
         pool = await create_pool(db_dsn)
         try:
-            cache = CatalogCache()
-            first = await cache.get(pool, ttl_s=60)
+            cache = ReferenceCache()
+            first = await cache.get(pool, CATALOG, ttl_s=60)
             assert len(first.items) == 15 and first.complements[1][0] == (3, 1.0)
             await conn.execute("UPDATE items SET active = false WHERE item_id = 41")
-            assert await cache.get(pool, ttl_s=60) is first  # within the TTL: no query, old data
-            expiring = CatalogCache()
-            stale = await expiring.get(pool, ttl_s=0)  # expires at once: the next get reloads
+            assert await cache.get(pool, CATALOG, ttl_s=60) is first  # within the TTL: no query, old data
+            expiring = ReferenceCache()
+            stale = await expiring.get(pool, CATALOG, ttl_s=0)  # expires at once: the next get reloads
             await conn.execute("UPDATE items SET active = true WHERE item_id = 41")
-            fresh = await expiring.get(pool, ttl_s=0)
+            fresh = await expiring.get(pool, CATALOG, ttl_s=0)
             assert 41 not in stale.items and 41 in fresh.items
             assert "health" in fresh.sensitive_categories
         finally:

@@ -22,7 +22,7 @@ from privacy.dp import templates
 from privacy.dp.query import AudienceParams, DPQuery, Template
 from privacy.principal import Role
 from privacy.purposes import PURPOSES
-from resolvers.analytics_args import params_from
+from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
 from tests.conftest import gql
 from tests.dp_data import seed_audience

@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from resolvers.config import DPConfig, TagThresholds
-from resolvers.tags import SignalSnapshot, experience, price_tier
+from resolvers.model.signals import parse_activity
+from resolvers.model.tags import experience, price_tier
+from sql import load_queries
 from tests import world
 
 
@@ -30,26 +32,15 @@ async def test_python_and_sql_tag_rules_agree_on_the_demo_world(demo_dsn: str) -
                 list(DPConfig().countries),
             )
         }
-        rows = await conn.fetch(
-            "SELECT u.user_id, u.created_at, s.first_seen, coalesce(s.sessions, 0) AS sessions,"
-            " coalesce(s.feature_counts, '{}') AS feature_counts,"
-            " coalesce(s.price_level_counts, '{0,0,0,0}') AS levels"
-            " FROM users u LEFT JOIN user_signals s USING (user_id) WHERE u.user_id = ANY($1)",
-            list(sql_tags),
-        )
+        # The rollups as the user model reads them (the batch form of its activity query).
+        rows = await conn.fetch(load_queries().users_activity, list(sql_tags))
     finally:
         await conn.close()
     assert len(sql_tags) > 100
     now = datetime.now(UTC)
     seen = set()
     for r in rows:
-        since = min(r["created_at"], r["first_seen"] or r["created_at"])
-        snap = SignalSnapshot(
-            member_since=since,
-            sessions=r["sessions"],
-            feature_counts=r["feature_counts"],
-            price_level_counts=tuple(r["levels"]),  # type: ignore[arg-type]
-        )
+        snap = parse_activity(r)
         python = (experience(snap, t, now)[0].value, price_tier(snap, t)[0].value)
         assert python == sql_tags[r["user_id"]], f"user {r['user_id']}: {python} != {sql_tags[r['user_id']]}"
         seen.add(python)

@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from privacy.consent import ConsentSnapshot, Level
+from privacy.vocabulary import Experience, PriceTier
 from resolvers.config import TagThresholds
-from resolvers.explain import ControlKind, Mode, ReasonCode, SignalSource
-from resolvers.tags import (
+from resolvers.explain.record import ControlKind, Mode, ReasonCode, SignalSource
+from resolvers.model.signals import SignalSnapshot
+from resolvers.model.tags import (
     EXPERIENCE_KEY,
     PRICE_TIER_KEY,
-    Experience,
-    PriceTier,
-    SignalSnapshot,
     decide_tags,
     experience,
     price_tier,

@@ -14,20 +14,22 @@ import pytest
 
 from privacy.consent import ConsentSnapshot, Level
 from privacy.purposes import Source
-from resolvers.catalog import Catalog, Item
-from resolvers.config import TagThresholds
-from resolvers.explain import DecisionRecord, Mode
-from resolvers.feed_rules import FeedRequest, decide_feed, plan_feed
-from resolvers.offer_rules import Offer, SegmentVersion, decide_offers
-from resolvers.personalization_config import PersonalizationConfig
-from resolvers.signals import SignalSnapshot
-from resolvers.surfaces import Surface
-from resolvers.user_facts import UserFacts, attribute_values
+from resolvers.config import DomainConfig, TagThresholds
+from resolvers.explain.record import DecisionRecord, Mode
+from resolvers.feed.rules import FeedRequest, decide_feed, plan_feed
+from resolvers.model.catalog import Catalog, Item
+from resolvers.model.controls import NO_CONTROLS
+from resolvers.model.facts import AccountFacts, attribute_values, user_tags
+from resolvers.model.rulebook import Rulebook
+from resolvers.model.signals import SignalSnapshot
+from resolvers.model.surfaces import Surface
+from resolvers.offers.rules import Offer, decide_offers
+from resolvers.segments.rules import SegmentVersion
 from tests.conftest import gql
 from tests.personalization_world import ALL_PURPOSES, ITEMS, RELATIONS, add_user, set_signals, world
 
 NOW = datetime.now(UTC)
-CFG = PersonalizationConfig()
+CFG = DomainConfig()
 CATALOG = Catalog.build(
     [
         Item(i[0], i[2], i[3], i[4], "product", i[5], i[6], i[7] is not None, i[7], i[8], float(i[9]), i[10])
@@ -109,11 +111,22 @@ def test_thousand_random_evaluations_have_complete_why() -> None:
         req = FeedRequest(surface, rng.randint(1, 15), NOW, category)
         plan = plan_feed(consent, req, CATALOG)
         interests = tuple(rng.sample(["apparel", "sports", "health", "home"], 2))
-        ranked = decide_feed(req, consent, plan, CATALOG, CFG.weights, signals, interests)
+        rules = Rulebook.build(CATALOG, signals, NO_CONTROLS, NOW)
+        tags = user_tags(signals, consent, frozenset(), TagThresholds(), NOW, NOW - timedelta(days=40))
+        tier = tags.price_tier if tags.price_tier_record.mode is Mode.PERSONALIZED else None
+        ranked = decide_feed(req, consent, plan, CATALOG, CFG.feed, rules, signals, interests, tier)
         assert len(ranked) <= req.limit
         # The ranker only scores plausible candidates; it must agree with ranking everything.
         everything = decide_feed(
-            FeedRequest(surface, 100, NOW, category), consent, plan, CATALOG, CFG.weights, signals, interests
+            FeedRequest(surface, 100, NOW, category),
+            consent,
+            plan,
+            CATALOG,
+            CFG.feed,
+            rules,
+            signals,
+            interests,
+            tier,
         )
         assert [r.item.item_id for r in ranked] == [r.item.item_id for r in everything][: req.limit]
         for r in ranked:
@@ -123,9 +136,12 @@ def test_thousand_random_evaluations_have_complete_why() -> None:
                 assert r.item.item_id not in SENSITIVE
                 assert r.item.item_id not in signals.cart or plan.source is Source.STATED
                 assert "health" not in str(r.record.to_json()).lower()
-        facts = UserFacts(n + 1, NOW - timedelta(days=rng.randint(0, 30)), "DE", "ios", signals, frozenset())
-        attrs = attribute_values(facts, consent, CATALOG, TagThresholds(), NOW)
-        for q in decide_offers(OFFERS, SEGMENTS, attrs, signals, frozenset(), consent, "offers", CFG, NOW):
+        facts = AccountFacts(NOW - timedelta(days=rng.randint(0, 30)), "DE", "ios")
+        attrs = attribute_values(facts, signals, tags, consent, CATALOG, NOW)
+        offer_rules = Rulebook.build(CATALOG, signals, NO_CONTROLS, NOW)
+        for q in decide_offers(
+            OFFERS, SEGMENTS, attrs, signals, offer_rules, consent, "offers", CFG.offers, NOW
+        ):
             assert q.record.mode is Mode.PERSONALIZED
             assert_complete(q.record, consent)
     assert personalized > 1000  # the sample really exercises the personalized paths

@@ -97,7 +97,8 @@ async def set_level(conn: asyncpg.Connection, user_id: int, level: str) -> None:
 
 
 async def signals(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM user_signals WHERE user_id = $1", user_id)
+    """The user's rollups in one row (the narrow tables folded into JSON by the user_rollups view)."""
+    return await conn.fetchrow("SELECT * FROM user_rollups WHERE user_id = $1", user_id)
 
 
 async def event_count(conn: asyncpg.Connection, user_id: int | None = None) -> int:

@@ -11,23 +11,6 @@ LEFT JOIN consents c ON c.user_id = u.user_id
 WHERE u.user_id = ANY($1::bigint[])
 GROUP BY u.user_id
 
--- name: consent_snapshot_gpc
--- The snapshot of a request carrying Sec-GPC: 1, plus how many of the marketing purposes ($2)
--- at their notice versions ($3) still lack a GPC receipt (read only; uses consent_events_gpc_once).
-SELECT u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
-       coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
-       coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
-       coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
-       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides,
-       (SELECT count(*) FROM unnest($2::text[], $3::int[]) AS x(purpose, version)
-        WHERE NOT EXISTS (SELECT 1 FROM consent_events e
-                          WHERE e.user_id = $1 AND e.method = 'gpc'
-                            AND e.purpose = x.purpose AND e.notice_version = x.version)) AS gpc_missing
-FROM users u
-LEFT JOIN consents c ON c.user_id = u.user_id
-WHERE u.user_id = $1
-GROUP BY u.user_id
-
 -- name: record_gpc
 -- Record the GPC signal: one opt-out receipt per marketing purpose ($2) and notice version ($3),
 -- once (the unique partial index consent_events_gpc_once makes repeats and concurrent requests
@@ -41,23 +24,24 @@ FOR KEY SHARE OF u  -- waits for a concurrent erasure, then finds no account
 ON CONFLICT (user_id, purpose, notice_version) WHERE method = 'gpc' DO NOTHING
 
 -- name: set_consent
--- One explicit choice: receipt + current state + consent_version bump, in one statement (so in
--- one transaction). $5 = the request carries GPC; an opt-in to a marketing purpose ($6) while
--- GPC is on, or after a GPC receipt for the same notice version, is a conflict the user resolved.
+-- One explicit choice: receipt + current state + consent_version bump + audit, in one statement
+-- (so in one transaction). %(gpc)s = the request carries GPC; an opt-in to a marketing purpose
+-- while GPC is on, or after a GPC receipt for the same notice version, is a conflict the user resolved.
 WITH u AS (
     UPDATE users SET consent_version = consent_version + 1
-    WHERE user_id = $1
+    WHERE user_id = %(a_subject)s
     RETURNING user_id
 ), conflict AS (
-    SELECT $3::boolean AND $6::boolean AND (
-        $5::boolean OR EXISTS (
+    SELECT %(granted)s::boolean AND %(marketing)s::boolean AND (
+        %(gpc)s::boolean OR EXISTS (
             SELECT 1 FROM consent_events e
-            WHERE e.user_id = $1 AND e.purpose = $2 AND e.method = 'gpc' AND e.notice_version = $4
+            WHERE e.user_id = %(a_subject)s AND e.purpose = %(choice)s AND e.method = 'gpc'
+              AND e.notice_version = %(version)s
         )
     ) AS resolved
 ), receipt AS (
     INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
-    SELECT u.user_id, $2, $3, 'explicit', $4,
+    SELECT u.user_id, %(choice)s, %(granted)s, 'explicit', %(version)s,
            CASE WHEN conflict.resolved THEN
                'conflict with Global Privacy Control resolved by the user: this explicit opt-in '
                'overrides GPC for this purpose and notice version'
@@ -66,12 +50,18 @@ WITH u AS (
     RETURNING receipt_id, purpose, granted, method, notice_version, note, at
 ), current AS (
     INSERT INTO consents (user_id, purpose, granted, method, notice_version, updated_at, overrides_gpc)
-    SELECT u.user_id, $2, $3, 'explicit', $4, now(), conflict.resolved
+    SELECT u.user_id, %(choice)s, %(granted)s, 'explicit', %(version)s, now(), conflict.resolved
     FROM u, conflict
     ON CONFLICT (user_id, purpose) DO UPDATE
         SET granted = excluded.granted, method = excluded.method,
             notice_version = excluded.notice_version, updated_at = excluded.updated_at,
             overrides_gpc = excluded.overrides_gpc
+), audit AS (
+    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
+                           table_name, action)
+    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
+    FROM unnest(%(a_tables)s::text[]) AS t
+    WHERE EXISTS (SELECT 1 FROM u)
 )
 SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipt
 
@@ -79,20 +69,26 @@ SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM recei
 -- Objection to direct marketing (Art. 21): flag + every marketing purpose off, with receipts.
 WITH u AS (
     UPDATE users SET objected_to_marketing = true, consent_version = consent_version + 1
-    WHERE user_id = $1
+    WHERE user_id = %(a_subject)s
     RETURNING user_id
 ), receipts AS (
     INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
     SELECT u.user_id, x.purpose, false, 'objection', x.version, 'objection to direct marketing'
-    FROM u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+    FROM u, unnest(%(purposes)s::text[], %(versions)s::int[]) AS x(purpose, version)
     RETURNING receipt_id, purpose, granted, method, notice_version, note, at
 ), current AS (
     INSERT INTO consents (user_id, purpose, granted, method, notice_version, updated_at, overrides_gpc)
     SELECT u.user_id, x.purpose, false, 'objection', x.version, now(), false
-    FROM u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+    FROM u, unnest(%(purposes)s::text[], %(versions)s::int[]) AS x(purpose, version)
     ON CONFLICT (user_id, purpose) DO UPDATE
         SET granted = false, method = 'objection', notice_version = excluded.notice_version,
             updated_at = excluded.updated_at, overrides_gpc = false
+), audit AS (
+    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
+                           table_name, action)
+    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
+    FROM unnest(%(a_tables)s::text[]) AS t
+    WHERE EXISTS (SELECT 1 FROM u)
 )
 SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipts ORDER BY purpose
 
@@ -100,20 +96,37 @@ SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM recei
 -- Withdraw the objection explicitly; marketing purposes stay off until the user opts in again.
 WITH u AS (
     UPDATE users SET objected_to_marketing = false, consent_version = consent_version + 1
-    WHERE user_id = $1 AND objected_to_marketing
+    WHERE user_id = %(a_subject)s AND objected_to_marketing
     RETURNING user_id
+), receipts AS (
+    INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
+    SELECT u.user_id, x.purpose, false, 'explicit', x.version,
+           'objection to direct marketing withdrawn; this purpose stays off until you opt in'
+    FROM u, unnest(%(purposes)s::text[], %(versions)s::int[]) AS x(purpose, version)
+    RETURNING receipt_id, purpose, granted, method, notice_version, note, at
+), audit AS (
+    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
+                           table_name, action)
+    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
+    FROM unnest(%(a_tables)s::text[]) AS t
+    WHERE EXISTS (SELECT 1 FROM u)
 )
-INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
-SELECT u.user_id, x.purpose, false, 'explicit', x.version,
-       'objection to direct marketing withdrawn; this purpose stays off until you opt in'
-FROM u, unnest($2::text[], $3::int[]) AS x(purpose, version)
-RETURNING receipt_id, purpose, granted, method, notice_version, note, at
+SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipts ORDER BY purpose
 
 -- name: set_personalization_level
 -- Change the personalization level; bumps consent_version so snapshots and ETags change.
-UPDATE users SET personalization_level = $2, consent_version = consent_version + 1
-WHERE user_id = $1
-RETURNING personalization_level, consent_version
+WITH u AS (
+    UPDATE users SET personalization_level = %(level)s, consent_version = consent_version + 1
+    WHERE user_id = %(a_subject)s
+    RETURNING user_id, personalization_level, consent_version
+), audit AS (
+    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
+                           table_name, action)
+    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
+    FROM unnest(%(a_tables)s::text[]) AS t
+    WHERE EXISTS (SELECT 1 FROM u)
+)
+SELECT personalization_level, consent_version FROM u
 
 -- name: consent_history
 -- The user's receipts, newest first, bounded by $2.

@@ -1,5 +1,18 @@
 -- name: log_operation
 -- One operation's audit entries and decision records, in one round trip (see migration 0050).
-SELECT log_operation($1, $2, $3, $4, $5::bigint[], $6::text[], $7::text[], $8::text[],
-                     $9, $10::uuid[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[],
-                     $16::jsonb[], $17::text[], $18::timestamptz[])
+SELECT log_operation(%(request_id)s, %(role)s, %(principal_id)s, %(reader)s, %(subjects)s::bigint[],
+                     %(purposes)s::text[], %(tables)s::text[], %(actions)s::text[], %(decision_user)s,
+                     %(ids)s::uuid[], %(surfaces)s::text[], %(kinds)s::text[], %(subject_ids)s::text[],
+                     %(ranks)s::int[], %(modes)s::text[], %(records)s::jsonb[], %(snapshots)s::text[],
+                     %(generated)s::timestamptz[])
+
+-- name: state_versions
+-- What a cached layout depends on, as version counters only (no personal values): the public
+-- layout rule version and, for a known user, consent_version (bumped by every consent, level,
+-- objection and control change) and layout_inputs_version (bumped by ingestion when tag inputs
+-- change). One round trip; with no such user the counters are NULL.
+SELECT cv.version AS config_version, u.consent_version, coalesce(s.layout_inputs_version, 0) AS layout_inputs_version
+FROM config_versions cv
+LEFT JOIN users u ON u.user_id = $1
+LEFT JOIN user_signals s ON s.user_id = u.user_id
+WHERE cv.name = 'layout'

@@ -9,16 +9,27 @@ ORDER BY field
 SELECT field FROM profile_fields WHERE user_id = $1
 
 -- name: upsert_profile_fields
--- Store validated, declared fields (one statement: all or nothing).
-INSERT INTO profile_fields (user_id, field, value, data_category, purpose, stage, source, collected_at)
-SELECT $1, f, v, c, p, $6, 'stated_by_user', now()
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(f, v, c, p)
-ON CONFLICT (user_id, field) DO UPDATE
-    SET value = excluded.value, data_category = excluded.data_category, purpose = excluded.purpose,
-        stage = excluded.stage, source = excluded.source, collected_at = excluded.collected_at
-RETURNING field, value, data_category, purpose, stage, source, collected_at
-
--- name: set_birth_year_range
--- Keep the coarse age range on the account; a stated range can set the minor flag, never clear it.
-UPDATE users SET birth_year_range = $2, is_minor = is_minor OR $3, consent_version = consent_version + 1
-WHERE user_id = $1
+-- Store validated, declared fields, and (with a birth-year range) the coarse age range on the
+-- account, which can set the minor flag, never clear it: one statement, all or nothing.
+WITH f AS (
+    INSERT INTO profile_fields (user_id, field, value, data_category, purpose, stage, source, collected_at)
+    SELECT u.user_id, x.f, x.v, x.c, x.p, %(stage)s, 'stated_by_user', now()
+    FROM users u, unnest(%(fields)s::text[], %(values)s::text[], %(categories)s::text[], %(purposes)s::text[])
+         AS x(f, v, c, p)
+    WHERE u.user_id = %(a_subject)s
+    ON CONFLICT (user_id, field) DO UPDATE
+        SET value = excluded.value, data_category = excluded.data_category, purpose = excluded.purpose,
+            stage = excluded.stage, source = excluded.source, collected_at = excluded.collected_at
+    RETURNING field, value, data_category, purpose, stage, source, collected_at
+), age AS (
+    UPDATE users SET birth_year_range = %(birth_year_range)s, is_minor = is_minor OR %(minor)s,
+                     consent_version = consent_version + 1
+    WHERE user_id = %(a_subject)s AND %(birth_year_range)s::text IS NOT NULL
+), audit AS (
+    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
+                           table_name, action)
+    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
+    FROM unnest(%(a_tables)s::text[]) AS t
+    WHERE EXISTS (SELECT 1 FROM f)
+)
+SELECT field, value, data_category, purpose, stage, source, collected_at FROM f ORDER BY field

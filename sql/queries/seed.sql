@@ -116,109 +116,21 @@ FROM seed_events
 -- Empty the staging table between chunks (TRUNCATE leaves no dead rows behind, unlike DELETE).
 TRUNCATE seed_events
 
--- name: seed_build_user_signals
--- The per-user rollup, as ingestion would have left it after these events ($1: as-of time for
--- the 400-day spend window). Sensitive categories never feed category_affinity.
-INSERT INTO user_signals (user_id, sessions, first_seen, last_seen, views, clicks, add_to_carts,
-                          purchases, bookings, total_spend_cents, spend_by_day, price_level_counts,
-                          feature_counts, category_affinity, purchased_items, cart, cart_value_cents,
-                          cart_updated_at, updated_at)
-WITH base AS (
-    SELECT user_id,
-           count(*) FILTER (WHERE type = 'session_start') AS sessions,
-           min(occurred_at) AS first_seen,
-           max(occurred_at) AS last_seen,
-           count(*) FILTER (WHERE type = 'view') AS views,
-           count(*) FILTER (WHERE type = 'click') AS clicks,
-           count(*) FILTER (WHERE type = 'add_to_cart') AS add_to_carts,
-           count(*) FILTER (WHERE type = 'purchase') AS purchases,
-           count(*) FILTER (WHERE type = 'booking') AS bookings,
-           coalesce(sum(value) FILTER (WHERE type = 'purchase'), 0) AS total_spend_cents,
-           max(occurred_at) FILTER (WHERE type IN ('add_to_cart', 'remove_from_cart', 'purchase'))
-               AS cart_updated_at
-    FROM events GROUP BY user_id
-), spend AS (
-    SELECT user_id, jsonb_object_agg(day, cents) AS spend_by_day
-    FROM (SELECT user_id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
-                 sum(value) AS cents
-          FROM events
-          WHERE type = 'purchase' AND occurred_at >= $1::timestamptz - interval '400 days'
-          GROUP BY 1, 2) d
-    GROUP BY user_id
-), levels AS (
-    SELECT e.user_id,
-           ARRAY[count(*) FILTER (WHERE i.price_level = 1), count(*) FILTER (WHERE i.price_level = 2),
-                 count(*) FILTER (WHERE i.price_level = 3), count(*) FILTER (WHERE i.price_level = 4)]::int[]
-               AS price_level_counts
-    FROM events e JOIN items i ON i.item_id = e.item_id
-    WHERE e.type IN ('purchase', 'booking')
-    GROUP BY e.user_id
-), features AS (
-    SELECT user_id, jsonb_object_agg(feature, n) AS feature_counts
-    FROM (SELECT user_id, feature, count(*) AS n FROM events
-          WHERE type = 'feature_used' AND feature IS NOT NULL GROUP BY 1, 2) f
-    GROUP BY user_id
-), affinity AS (
-    SELECT user_id, jsonb_object_agg(category, weight) AS category_affinity
-    FROM (SELECT e.user_id, i.category,
-                 sum(CASE e.type WHEN 'view' THEN 1 WHEN 'click' THEN 2 WHEN 'add_to_cart' THEN 3
-                                 ELSE 5 END) AS weight
-          FROM events e JOIN items i ON i.item_id = e.item_id
-          WHERE e.type IN ('view', 'click', 'add_to_cart', 'purchase') AND i.sensitive_topic IS NULL
-          GROUP BY 1, 2) a
-    GROUP BY user_id
-), purchased AS (
-    SELECT user_id,
-           jsonb_object_agg(item_id::text,
-                            to_char(last_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
-               AS purchased_items
-    FROM (SELECT user_id, item_id, max(occurred_at) AS last_at FROM events
-          WHERE type = 'purchase' GROUP BY 1, 2) p
-    GROUP BY user_id
-), cleared AS (
-    SELECT user_id, item_id, max(occurred_at) AS cleared_at FROM events
-    WHERE type IN ('remove_from_cart', 'purchase') GROUP BY 1, 2
-), cart_lines AS (
-    -- Added after the item last left the cart (removed or bought).
-    SELECT e.user_id, e.item_id, count(*) AS qty
-    FROM events e
-    LEFT JOIN cleared c ON c.user_id = e.user_id AND c.item_id = e.item_id
-    WHERE e.type = 'add_to_cart' AND (c.cleared_at IS NULL OR e.occurred_at > c.cleared_at)
-    GROUP BY 1, 2
-), carts AS (
-    SELECT l.user_id, jsonb_object_agg(l.item_id::text, l.qty) AS cart,
-           sum(l.qty * i.price_cents) AS cart_value_cents
-    FROM cart_lines l JOIN items i ON i.item_id = l.item_id
-    GROUP BY l.user_id
-)
-SELECT u.user_id, coalesce(b.sessions, 0), b.first_seen, b.last_seen, coalesce(b.views, 0),
-       coalesce(b.clicks, 0), coalesce(b.add_to_carts, 0), coalesce(b.purchases, 0),
-       coalesce(b.bookings, 0), coalesce(b.total_spend_cents, 0), coalesce(s.spend_by_day, '{}'),
-       coalesce(l.price_level_counts, '{0,0,0,0}'), coalesce(f.feature_counts, '{}'),
-       coalesce(a.category_affinity, '{}'), coalesce(p.purchased_items, '{}'), coalesce(c.cart, '{}'),
-       coalesce(c.cart_value_cents, 0), b.cart_updated_at, $1::timestamptz
-FROM users u
-LEFT JOIN base b ON b.user_id = u.user_id
-LEFT JOIN spend s ON s.user_id = u.user_id
-LEFT JOIN levels l ON l.user_id = u.user_id
-LEFT JOIN features f ON f.user_id = u.user_id
-LEFT JOIN affinity a ON a.user_id = u.user_id
-LEFT JOIN purchased p ON p.user_id = u.user_id
-LEFT JOIN carts c ON c.user_id = u.user_id
-ORDER BY u.user_id
+-- name: seed_apply_rollups
+-- The rollups of every event of users $1 <= id < $2, built by the same function ingestion calls
+-- ($3 feature names and $4 searches kept per user).
+SELECT apply_rollups(array_agg(user_id), array_agg(type::text), array_agg(item_id), array_agg(value),
+                     array_agg(feature), array_agg(query), array_agg(occurred_at), $3, $4, NULL)
+FROM events WHERE user_id >= $1 AND user_id < $2
+HAVING count(*) > 0
 
--- name: seed_build_user_category_stats
--- Per user and product category: views, carts, purchases and spend (analytics rollup).
-INSERT INTO user_category_stats (user_id, category, views, add_to_carts, purchases, spend_cents)
-SELECT e.user_id, i.category,
-       count(*) FILTER (WHERE e.type = 'view'),
-       count(*) FILTER (WHERE e.type = 'add_to_cart'),
-       count(*) FILTER (WHERE e.type = 'purchase'),
-       coalesce(sum(e.value) FILTER (WHERE e.type = 'purchase'), 0)
-FROM events e JOIN items i ON i.item_id = e.item_id
-WHERE e.type IN ('view', 'add_to_cart', 'purchase') AND i.kind = 'product'
-GROUP BY e.user_id, i.category
-ORDER BY e.user_id, i.category
+-- name: seed_user_id_range
+-- The range of user ids to roll up.
+SELECT coalesce(min(user_id), 0) AS lo, coalesce(max(user_id), -1) AS hi FROM users
+
+-- name: seed_empty_signals
+-- Users without events still have their (empty) rollup row.
+INSERT INTO user_signals (user_id) SELECT user_id FROM users ON CONFLICT DO NOTHING
 
 -- name: seed_bump_dataset_version
 -- The audience data changed wholesale: released DP answers must not be reused.
@@ -226,7 +138,8 @@ UPDATE dataset_versions SET version = version + 1, updated_at = now() WHERE data
 
 -- name: seed_analyze
 -- Fresh statistics for the planner after a bulk load.
-ANALYZE users, events, user_signals, user_category_stats, consents, items, item_relations
+ANALYZE users, events, user_signals, user_category_stats, user_spend_days, user_purchases, user_cart,
+        user_features, user_searches, consents, items, item_relations
 
 -- name: seed_fingerprint
 -- An md5 per demo table over its rows in key order: equal fingerprints mean identical rows.
@@ -240,6 +153,14 @@ SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id)) FROM users t) AS
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.item_id, t.relation, t.related_item_id))
         FROM item_relations t) AS item_relations,
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.event_id)) FROM events t) AS events,
-       (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id)) FROM user_signals t) AS user_signals,
+       (SELECT md5(string_agg((t.user_id, t.sessions, t.first_seen, t.last_seen, t.views, t.clicks,
+                               t.add_to_carts, t.purchases, t.bookings, t.total_spend_cents,
+                               t.price_level_counts, t.cart_updated_at, t.distinct_features)::text,
+                              '|' ORDER BY t.user_id)) FROM user_signals t) AS user_signals,
+       (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.day)) FROM user_spend_days t) AS user_spend_days,
+       (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.item_id)) FROM user_purchases t) AS user_purchases,
+       (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.item_id)) FROM user_cart t) AS user_cart,
+       (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.feature)) FROM user_features t) AS user_features,
+       (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.term)) FROM user_searches t) AS user_searches,
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.category)) FROM user_category_stats t)
            AS user_category_stats

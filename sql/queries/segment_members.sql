@@ -2,21 +2,6 @@
 -- The next page of user ids after $1 (keyset), at most $2 of them.
 SELECT user_id FROM users WHERE user_id > $1 ORDER BY user_id LIMIT $2
 
--- name: segment_refresh_accounts
--- Account facts targeting may use and the inferences each user hid, for a batch of users.
-SELECT u.user_id, u.created_at, u.country, u.platform,
-       coalesce(array_agg(h.inference) FILTER (WHERE h.inference IS NOT NULL), '{}') AS hidden
-FROM users u
-LEFT JOIN hidden_inferences h ON h.user_id = u.user_id
-WHERE u.user_id = ANY ($1::bigint[])
-GROUP BY u.user_id
-
--- name: segment_refresh_signals
--- The behavioural rollups of a batch of users (the columns user_signal_snapshot reads).
-SELECT user_id, sessions, first_seen, last_seen, category_affinity, purchased_items, cart,
-       cart_value_cents, cart_updated_at, spend_by_day, price_level_counts, feature_counts
-FROM user_signals WHERE user_id = ANY ($1::bigint[])
-
 -- name: replace_segment_members
 -- Membership of users $1 in segments $2 becomes exactly the (user $3, segment $4, version $5) rows; counts of rows removed and written.
 WITH fresh AS (

@@ -1,0 +1,172 @@
+"""Output types of the analyst API, built from stored (JSON) answers so that a cache hit and a
+fresh release render identically. Every value carries its noise facts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from resolvers.analytics.args import Dimension, HistogramMetric
+
+
+@strawberry.type(description="A released value: noisy, with public facts about its noise.")
+class DPValue:
+    value: float = strawberry.field(description="Integer (count, cents) or rounded to whole cents.")
+    mechanism: str
+    noise_scale: float = strawberry.field(description="Laplace-equivalent scale (sensitivity / epsilon).")
+    ci95_low: float = strawberry.field(
+        description="95% interval, from public parameters and released values only."
+    )
+    ci95_high: float
+    epsilon: Decimal = strawberry.field(description="Epsilon this value's mechanism used.")
+    sensitivity: int | None = strawberry.field(
+        description="L1 sensitivity the noise is calibrated to; null for derived values."
+    )
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> DPValue:
+        return cls(
+            value=float(d["value"]),
+            mechanism=str(d["mechanism"]),
+            noise_scale=float(d["noise_scale"]),
+            ci95_low=float(d["ci_low"]),
+            ci95_high=float(d["ci_high"]),
+            epsilon=Decimal(str(d["epsilon"])),
+            sensitivity=d["sensitivity"],
+        )
+
+
+@strawberry.type(
+    description="The analyst's privacy budget would be exceeded; nothing ran and nothing was charged."
+)
+class BudgetExhausted:
+    message: str
+    dataset: str
+    epsilon_requested: Decimal = strawberry.field(description="Epsilon the whole operation needed.")
+    epsilon_remaining: Decimal
+
+
+@strawberry.type
+class AudienceCount:
+    count: DPValue
+    epsilon_charged: Decimal = strawberry.field(description="0 when this answer was already released.")
+
+
+@strawberry.type
+class AudienceGroup:
+    keys: list[str]
+    count: DPValue
+
+
+@strawberry.type
+class AudienceBreakdown:
+    dimensions: list[Dimension]
+    groups: list[AudienceGroup]
+    threshold: int | None = strawberry.field(
+        description="Tau for non-public keys (keys below it are not released); null when all keys are public."
+    )
+    epsilon_charged: Decimal
+
+
+@strawberry.type
+class OrderValueSum:
+    sum: DPValue = strawberry.field(description="Cents; each user's spend clamped to the declared bound.")
+    epsilon_charged: Decimal
+
+
+@strawberry.type
+class OrderValueMean:
+    mean: DPValue = strawberry.field(description="Cents per buyer: noisy sum / noisy buyer count.")
+    sum: DPValue
+    count: DPValue
+    epsilon_charged: Decimal
+
+
+@strawberry.type
+class HistogramBin:
+    lower: int
+    upper: int | None = strawberry.field(description="Exclusive; null for the open last bin.")
+    count: DPValue
+
+
+@strawberry.type
+class Histogram:
+    metric: HistogramMetric
+    bins: list[HistogramBin]
+    epsilon_charged: Decimal
+
+
+@strawberry.type
+class FunnelGroup:
+    key: str
+    viewed: DPValue
+    added_to_cart: DPValue
+    purchased: DPValue
+
+
+@strawberry.type(description="Users at each stage; post-processed to be monotone and non-negative.")
+class Funnel:
+    dimension: Dimension
+    groups: list[FunnelGroup]
+    epsilon_charged: Decimal
+
+
+@strawberry.type
+class MedianOrderValue:
+    median: DPValue
+    epsilon_charged: Decimal
+
+
+@strawberry.type
+class PrivacyBudget:
+    dataset: str
+    cap: Decimal
+    spent: Decimal
+    remaining: Decimal
+
+
+@strawberry.type(description="What an operation would charge; estimating is free.")
+class CostEstimate:
+    epsilon: Decimal
+    delta: Decimal
+    aggregates: int = strawberry.field(description="Aggregate fields that would execute.")
+    cached: int = strawberry.field(description="Of those, already released (free).")
+
+
+def render(template: str, answer: dict[str, Any], charged: Decimal) -> Any:
+    """The schema object for a stored answer of `template`."""
+    v = DPValue.of
+    if template == "distinct_users":
+        return AudienceCount(count=v(answer["count"]), epsilon_charged=charged)
+    if template == "users_by":
+        return AudienceBreakdown(
+            dimensions=[Dimension(d) for d in answer["dimensions"]],
+            groups=[AudienceGroup(keys=g["keys"], count=v(g["count"])) for g in answer["groups"]],
+            threshold=answer["threshold"],
+            epsilon_charged=charged,
+        )
+    if template == "order_value_sum":
+        return OrderValueSum(sum=v(answer["sum"]), epsilon_charged=charged)
+    if template == "order_value_mean":
+        return OrderValueMean(
+            mean=v(answer["mean"]), sum=v(answer["sum"]), count=v(answer["count"]), epsilon_charged=charged
+        )
+    if template == "histogram":
+        bins = [HistogramBin(lower=b["lower"], upper=b["upper"], count=v(b["count"])) for b in answer["bins"]]
+        return Histogram(metric=HistogramMetric(answer["metric"]), bins=bins, epsilon_charged=charged)
+    if template == "funnel":
+        groups = [
+            FunnelGroup(
+                key=g["key"],
+                viewed=v(g["viewed"]),
+                added_to_cart=v(g["added_to_cart"]),
+                purchased=v(g["purchased"]),
+            )
+            for g in answer["groups"]
+        ]
+        return Funnel(dimension=Dimension(answer["dimension"]), groups=groups, epsilon_charged=charged)
+    if template == "median_order_value":
+        return MedianOrderValue(median=v(answer["median"]), epsilon_charged=charged)
+    raise ValueError(f"unknown template {template}")

@@ -1,0 +1,124 @@
+"""The feed over GraphQL: asks the user model for the inputs the plan allows, calls the pure
+decision, renders each `why` from its record and hands the records to the decision log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+from strawberry.types import Info
+
+from privacy.consent import ANONYMOUS_SNAPSHOT
+from privacy.purposes import CONTENT, PROFILING, Source
+from privacy.vocabulary import PriceTier
+from resolvers.common.errors import InvalidArgument
+from resolvers.context import Context
+from resolvers.explain.record import Mode, Why, render_why
+from resolvers.feed.rules import FeedPlan, FeedRequest, Ranked, decide_feed, plan_feed
+from resolvers.model.catalog import Item
+from resolvers.model.rulebook import Rulebook
+from resolvers.model.signals import SignalSnapshot
+from resolvers.model.surfaces import Surface
+from resolvers.model.user import UserModel
+
+
+@strawberry.type(name="Item", description="A catalog item (public data).")
+class ItemType:
+    item_id: strawberry.Private[int]
+    name: str
+    category: str
+    subcategory: str
+    price_level: int
+    price_cents: int
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.item_id))
+
+    @classmethod
+    def of(cls, item: Item) -> ItemType:
+        return cls(
+            item_id=item.item_id,
+            name=item.name,
+            category=item.category,
+            subcategory=item.subcategory,
+            price_level=item.price_level,
+            price_cents=item.price_cents,
+        )
+
+
+@strawberry.type(description="One ranked item and why it is here.")
+class FeedItem:
+    item: ItemType
+    rank: int
+    why: Why
+
+
+def _request(ctx: Context, surface: Surface, limit: int, category: str | None, now: datetime) -> FeedRequest:
+    top = ctx.config.feed.max_limit
+    if not 1 <= limit <= top:
+        raise InvalidArgument(f"limit: must be between 1 and {top}")
+    if category is not None and not category.strip():
+        raise InvalidArgument("category: must not be empty")
+    return FeedRequest(surface=surface, limit=limit, now=now, category=category)
+
+
+async def price_tier_signal(ctx: Context, model: UserModel) -> PriceTier | None:
+    """The price tier as a ranking signal: only when profiling may use it, it is not hidden, and it
+    comes from something bought (the default tier of a person who bought nothing says nothing)."""
+    if not model.allows(PROFILING, Source.DERIVED):
+        return None
+    tags = await model.tags(ctx.config.tags)
+    signals = await model.signals(PROFILING)
+    if tags.price_tier_record.mode is not Mode.PERSONALIZED or signals is None:
+        return None
+    return tags.price_tier if signals.mean_price_level is not None else None
+
+
+def _render(ranked: list[Ranked]) -> list[FeedItem]:
+    return [
+        FeedItem(item=ItemType.of(r.item), rank=r.record.rank or i, why=render_why(r.record))
+        for i, r in enumerate(ranked, start=1)
+    ]
+
+
+async def viewer_feed(
+    info: Info[Context, None], surface: Surface, limit: int, category: str | None
+) -> list[FeedItem]:
+    ctx = info.context
+    model = await ctx.model()
+    req = _request(ctx, surface, limit, category, model.now)
+    cat = await ctx.catalog()
+    plan = plan_feed(model.consent, req, cat)
+    signals: SignalSnapshot | None = None
+    interests: tuple[str, ...] = ()
+    tier: PriceTier | None = None
+    if plan.source is Source.BEHAVIOURAL:
+        signals = await model.signals(CONTENT)
+        tier = await price_tier_signal(ctx, model)
+    elif plan.source is Source.STATED:
+        interests = await model.interests(CONTENT)
+    rules = Rulebook.build(cat, signals, model.controls, model.now)
+    ranked = decide_feed(req, model.consent, plan, cat, ctx.config.feed, rules, signals, interests, tier)
+    ctx.log_decisions([r.record for r in ranked])
+    return _render(ranked)
+
+
+@strawberry.type
+class FeedQuery:
+    @strawberry.field(
+        description=(
+            "The non-personalized feed (editorial, popular, or the category page's context): what "
+            "anonymous visitors and level-NONE users see. Signed-in users ask `viewer { feed }`."
+        )
+    )
+    async def feed(
+        self, info: Info[Context, None], surface: Surface, limit: int = 10, category: str | None = None
+    ) -> list[FeedItem]:
+        ctx = info.context
+        req = _request(ctx, surface, limit, category, datetime.now(UTC))
+        cat = await ctx.catalog()
+        ranked = decide_feed(
+            req, ANONYMOUS_SNAPSHOT, FeedPlan(None), cat, ctx.config.feed, Rulebook.anonymous(cat)
+        )
+        return _render(ranked)

@@ -1,0 +1,211 @@
+"""The mobile layout, evaluated (pure): sections in order, the number of offers, flags, each with
+the DecisionRecord behind it. Tag combinations map to a layout: simplified onboarding sections for
+newbies, the user's most-used features first for power users, the offer count by price tier.
+The result holds only evaluated choices: no rules, thresholds, raw values or prices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from privacy.consent import ConsentSnapshot
+from privacy.purposes import PROFILING
+from privacy.vocabulary import DataCategory, Experience
+from resolvers.explain.record import (
+    Control,
+    ControlKind,
+    DecisionRecord,
+    Mode,
+    Reason,
+    ReasonCode,
+    RuleRef,
+    SignalSource,
+)
+from resolvers.layout.config import LayoutConfig
+from resolvers.model.tags import Tags
+
+SURFACE = "layout"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One evaluated choice (a section, the offer count, a flag) and the record behind it."""
+
+    key: str
+    record: DecisionRecord
+    enabled: bool = True
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    config_version: int
+    tags: Tags
+    sections: tuple[Choice, ...]
+    offers: Choice
+    flags: tuple[Choice, ...]
+
+    @property
+    def choice_records(self) -> list[DecisionRecord]:
+        """The layout's own choices (the tags' records belong to the operation's tags)."""
+        return [*(c.record for c in self.sections), self.offers.record, *(f.record for f in self.flags)]
+
+    @property
+    def records(self) -> list[DecisionRecord]:
+        return [*self.tags.records, *self.choice_records]
+
+
+@dataclass(frozen=True, slots=True)
+class _Builder:
+    consent: ConsentSnapshot
+    now: datetime
+    version: int
+
+    def record(
+        self,
+        subject: str,
+        code: ReasonCode,
+        text: str,
+        personalized: bool,
+        rank: int | None = None,
+        criteria: tuple[str, ...] = (),
+    ) -> DecisionRecord:
+        controls = (
+            Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
+            Control(ControlKind.OPEN_CONSENT, "Manage consent for profiling", PROFILING),
+        )
+        return DecisionRecord(
+            surface=SURFACE,
+            subject_kind="layout",
+            subject_id=subject,
+            mode=Mode.PERSONALIZED if personalized else Mode.NON_PERSONALIZED,
+            summary=text,
+            reasons=(Reason(code, text, 1.0),),
+            signal_sources=(SignalSource.YOUR_ACTIVITY_HERE,) if personalized else (),
+            data_categories=(DataCategory.SESSIONS,) if personalized else (),
+            purposes=(PROFILING,) if personalized else (),
+            consent_snapshot_id=self.consent.snapshot_id,
+            generated_at=self.now,
+            rank=rank,
+            rule=RuleRef("layout_rule", subject.split(":")[0], self.version),
+            matched_criteria=criteria,
+            controls=controls,
+        )
+
+
+def _sections(b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig) -> tuple[Choice, ...]:
+    personalized = tags.experience_record.mode is Mode.PERSONALIZED
+    if personalized and tags.experience is Experience.NEWBIE:
+        text = "A simpler layout while you are new here"
+        return tuple(
+            Choice(key, b.record(f"section:{key}", ReasonCode.EXPERIENCE, text, True, rank))
+            for rank, key in enumerate(cfg.newbie_sections, start=1)
+        )
+    promoted: list[str] = []
+    if personalized and tags.experience is Experience.POWER:
+        used = [(n, f) for f, n in features.items() if f in cfg.feature_sections and n > 0]
+        promoted = [f for _, f in sorted(used, key=lambda t: (-t[0], t[1]))]
+    order = promoted + [s for s in cfg.default_sections if s not in promoted]
+    out: list[Choice] = []
+    for rank, key in enumerate(order, start=1):
+        if key in promoted:
+            rec = b.record(
+                f"section:{key}",
+                ReasonCode.MOST_USED_FEATURE,
+                "One of the features you use most, so it comes first",
+                True,
+                rank,
+                ("among your most-used features",),
+            )
+        elif personalized:
+            rec = b.record(
+                f"section:{key}",
+                ReasonCode.EXPERIENCE,
+                "Standard section for how you use the app",
+                True,
+                rank,
+            )
+        else:
+            rec = b.record(
+                f"section:{key}",
+                ReasonCode.EDITORIAL,
+                "Standard layout, not based on your activity",
+                False,
+                rank,
+            )
+        out.append(Choice(key, rec))
+    return tuple(out)
+
+
+def _offers(b: _Builder, tags: Tags, cfg: LayoutConfig) -> Choice:
+    count = cfg.offers_by_tier.get(tags.price_tier.value, cfg.offers_by_tier.get("MID", 2))
+    if tags.price_tier_record.mode is Mode.PERSONALIZED:
+        text = "How many offers to show, chosen from the price range you usually buy in"
+        return Choice("offers", b.record("offers", ReasonCode.PRICE_TIER, text, True), count=count)
+    text = "The standard number of offers, not based on your activity"
+    return Choice("offers", b.record("offers", ReasonCode.EDITORIAL, text, False), count=count)
+
+
+def _experience_flag(b: _Builder, key: str, tags: Tags, on_for: Experience, on: str, off: str) -> Choice:
+    personalized = tags.experience_record.mode is Mode.PERSONALIZED
+    if not personalized:
+        text = "Standard setting, not based on your activity"
+        return Choice(key, b.record(f"flag:{key}", ReasonCode.EDITORIAL, text, False), enabled=False)
+    enabled = tags.experience is on_for
+    return Choice(
+        key, b.record(f"flag:{key}", ReasonCode.EXPERIENCE, on if enabled else off, True), enabled=enabled
+    )
+
+
+def _flags(b: _Builder, tags: Tags, platform: str) -> tuple[Choice, ...]:
+    native = platform in ("ios", "android")
+    context = b.record(
+        "flag:native_share",
+        ReasonCode.CONTEXT,
+        "Available in the mobile apps" if native else "Not available on the web",
+        False,
+    )
+    return (
+        _experience_flag(
+            b,
+            "onboarding_tips",
+            tags,
+            Experience.NEWBIE,
+            "Tips are shown while you are new here",
+            "Tips are off once you know your way around",
+        ),
+        _experience_flag(
+            b,
+            "quick_actions",
+            tags,
+            Experience.POWER,
+            "Shortcuts to the features you use most",
+            "Shortcuts are for frequent users",
+        ),
+        # Depends on the request's platform only, never on the user.
+        Choice(
+            "native_share",
+            replace(context, mode=Mode.CONTEXTUAL, signal_sources=(SignalSource.CONTEXT,)),
+            enabled=native,
+        ),
+    )
+
+
+def evaluate_layout(
+    tags: Tags,
+    features: Mapping[str, int],
+    cfg: LayoutConfig,
+    consent: ConsentSnapshot,
+    now: datetime,
+    config_version: int,
+    platform: str,
+) -> Layout:
+    b = _Builder(consent, now, config_version)
+    return Layout(
+        config_version=config_version,
+        tags=tags,
+        sections=_sections(b, tags, features, cfg),
+        offers=_offers(b, tags, cfg),
+        flags=_flags(b, tags, platform),
+    )

@@ -1,0 +1,139 @@
+"""GraphQL for the layout tags (`viewer { tags }`) and `layoutConfig(platform, appVersion)`.
+
+Resolvers only load inputs (resolvers.model.user) and render the pure decisions (resolvers.model.tags,
+resolvers.layout.rules); every rendered `why` comes from the record that decided, and the records go
+to the decision log."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from privacy.purposes import PROFILING
+from privacy.vocabulary import Experience, Platform, PriceTier
+from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.context import Context
+from resolvers.explain.record import Mode, Why, render_why
+from resolvers.layout.rules import Choice, Layout, evaluate_layout
+from resolvers.layout.versions import config_version
+from resolvers.model.tags import Tags
+
+_APP_VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")
+
+
+@strawberry.type(name="Tags", description="The user's layout tags, each with its own why.")
+class TagsType:
+    experience: Experience
+    price_tier: PriceTier
+    experience_why: Why
+    price_tier_why: Why
+
+
+def render_tags(tags: Tags) -> TagsType:
+    return TagsType(
+        experience=tags.experience,
+        price_tier=tags.price_tier,
+        experience_why=render_why(tags.experience_record),
+        price_tier_why=render_why(tags.price_tier_record),
+    )
+
+
+@strawberry.type(description="One section of the layout, in display order.")
+class LayoutSection:
+    key: str
+    position: int
+    why: Why
+
+
+@strawberry.type(description="A feature flag, evaluated for this user and platform.")
+class LayoutFlag:
+    key: str
+    enabled: bool
+    why: Why
+
+
+@strawberry.type(description="How many offers the layout shows.")
+class LayoutOffers:
+    count: int
+    why: Why
+
+
+@strawberry.type(
+    name="LayoutConfig",
+    description="The evaluated mobile layout: only results, never rules, thresholds, raw values or prices.",
+)
+class LayoutConfigType:
+    config_version: int
+    mode: Mode
+    tags: TagsType
+    sections: list[LayoutSection]
+    offers: LayoutOffers
+    flags: list[LayoutFlag]
+
+
+def _section(position: int, c: Choice) -> LayoutSection:
+    return LayoutSection(key=c.key, position=position, why=render_why(c.record))
+
+
+def render_layout(layout: Layout) -> LayoutConfigType:
+    personalized = any(r.mode is Mode.PERSONALIZED for r in layout.records)
+    return LayoutConfigType(
+        config_version=layout.config_version,
+        mode=Mode.PERSONALIZED if personalized else Mode.NON_PERSONALIZED,
+        tags=render_tags(layout.tags),
+        sections=[_section(i, c) for i, c in enumerate(layout.sections, start=1)],
+        offers=LayoutOffers(count=layout.offers.count or 0, why=render_why(layout.offers.record)),
+        flags=[LayoutFlag(key=f.key, enabled=f.enabled, why=render_why(f.record)) for f in layout.flags],
+    )
+
+
+async def operation_tags(ctx: Context) -> Tags:
+    """The operation's tags (decided once by the user model), logged once: `viewer { tags }`
+    and `layoutConfig` render the same records (same decision ids)."""
+    tags = await (await ctx.model()).tags(ctx.config.tags)
+    if not ctx.memo.get("tags_logged"):
+        ctx.memo["tags_logged"] = True
+        ctx.log_decisions(tags.records)
+    return tags
+
+
+async def resolve_tags(info: Info[Context, None]) -> TagsType:
+    return render_tags(await operation_tags(info.context))
+
+
+LayoutConfigPayload = Annotated[LayoutConfigType | InvalidInput, strawberry.union("LayoutConfigPayload")]
+
+
+@strawberry.type
+class LayoutQuery:
+    @strawberry.field(
+        description="The evaluated layout for this app; anonymous callers get the default layout."
+    )
+    async def layout_config(
+        self, info: Info[Context, None], platform: Platform, app_version: str
+    ) -> LayoutConfigPayload:
+        if not _APP_VERSION.match(app_version):
+            return InvalidInput(
+                message="invalid appVersion",
+                errors=[FieldError(field="appVersion", message="expected a version like 4.2.0")],
+            )
+        ctx = info.context
+        model = await ctx.model()
+        tags = await operation_tags(ctx)
+        # Most-used features order a power user's sections: read under profiling, like the tags.
+        signals = await model.signals(PROFILING) if tags.experience is Experience.POWER else None
+        features = signals.feature_counts if signals is not None else {}
+        layout = evaluate_layout(
+            tags,
+            features,
+            ctx.config.layout,
+            model.consent,
+            model.now,
+            await config_version(ctx, "layout"),
+            platform.value,
+        )
+        ctx.log_decisions(layout.choice_records)
+        return render_layout(layout)

@@ -1,0 +1,208 @@
+"""Offers over GraphQL: marketers define them; a user's `viewer { offers }` runs the pure
+targeting over the user model and the rulebook, then serves qualifying offers only while their
+frequency caps allow. The cap checks and the impression inserts are one statement under a lock
+on the user's own row (`serve_offers`), so two devices or two workers can never both take the
+last slot (strictest of offer and user cap wins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from privacy.principal import Role
+from privacy.purposes import OFFERS, Source
+from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.ids import row_id
+from resolvers.common.permissions import require
+from resolvers.context import Context
+from resolvers.explain.record import Why, render_why
+from resolvers.feed.schema import price_tier_signal
+from resolvers.model.rulebook import Rulebook
+from resolvers.model.surfaces import Surface
+from resolvers.model.user import UserModel
+from resolvers.offers.input import parse_offer
+from resolvers.offers.rules import LIVE_OFFERS, Qualified, decide_offers
+from resolvers.segments.rules import LIVE_SEGMENTS
+from sql import load_queries
+
+Q = load_queries()
+MARKETER = [require(Role.MARKETER, Role.ADMIN)]
+
+
+@strawberry.type(name="Offer", description="A marketer-defined offer.")
+class OfferType:
+    offer_id: strawberry.Private[int]
+    name: str
+    kind: str
+    discount_pct: int | None
+    surface: str
+    channel: str | None
+    item_id: strawberry.ID | None
+    segment_id: strawberry.ID | None
+    params: JSON
+    cap_per_window: int | None
+    cap_window_hours: int | None
+    priority: int
+    active: bool
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.offer_id))
+
+    @classmethod
+    def of(cls, row: asyncpg.Record | dict[str, Any]) -> OfferType:
+        return cls(
+            offer_id=row["offer_id"],
+            name=row["name"],
+            kind=row["kind"],
+            discount_pct=row["discount_pct"],
+            surface=row["surface"],
+            channel=row["channel"],
+            item_id=strawberry.ID(str(row["item_id"])) if row["item_id"] is not None else None,
+            segment_id=strawberry.ID(str(row["segment_id"])) if row["segment_id"] is not None else None,
+            params=row["params"],
+            cap_per_window=row["cap_per_window"],
+            cap_window_hours=row["cap_window_hours"],
+            priority=row["priority"],
+            active=row["active"],
+        )
+
+
+@strawberry.type(description="An offer served to you, and why.")
+class ServedOffer:
+    offer: OfferType
+    why: Why
+
+
+@strawberry.input
+class OfferInput:
+    name: str
+    kind: str
+    segment_id: strawberry.ID | None = None
+    item_id: strawberry.ID | None = None
+    discount_pct: int | None = None
+    surface: str = "offers"
+    channel: str | None = None
+    params: JSON = strawberry.field(default_factory=dict)
+    cap_per_window: int | None = None
+    cap_window_hours: int | None = None
+    priority: int = 0
+    active: bool = True
+
+
+OfferResult = Annotated[OfferType | InvalidInput, strawberry.union("OfferResult")]
+
+
+async def _validated(ctx: Context, data: OfferInput) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    raw = dict(vars(data))
+    for key in ("segment_id", "item_id"):
+        if raw[key] is not None:
+            raw[key] = row_id(raw[key])
+    spec, errors = parse_offer(raw)
+    if spec is None:
+        return None, errors
+    catalog = await ctx.catalog()
+    if spec.item_id is not None:
+        item = catalog.items.get(spec.item_id)
+        if item is None:
+            errors.append(FieldError(field="input.itemId", message="no such active item"))
+        elif item.sensitive:
+            errors.append(FieldError(field="input.itemId", message="sensitive items are never targeted"))
+    if spec.segment_id is not None and await ctx.pool.fetchrow(Q.segment_by_id, spec.segment_id) is None:
+        errors.append(FieldError(field="input.segmentId", message="no such segment"))
+    if errors:
+        return None, errors
+    d = spec.model_dump()
+    columns = (
+        *("name", "kind", "segment_id", "item_id", "discount_pct", "surface", "channel", "params"),
+        *("cap_per_window", "cap_window_hours", "priority", "active"),
+    )
+    return {c: d[c] for c in columns}, []
+
+
+@strawberry.type
+class OfferMutation:
+    @strawberry.mutation(permission_classes=MARKETER, description="Define a new offer.")
+    async def create_offer(self, info: Info[Context, None], input: OfferInput) -> OfferResult:
+        ctx = info.context
+        args, errors = await _validated(ctx, input)
+        if args is None:
+            return InvalidInput(message="offer not saved", errors=errors)
+        row = await ctx.pool.fetchrow(*Q.insert_offer.bind(**args, created_by=ctx.principal.label))
+        assert row is not None
+        return OfferType.of(row)
+
+    @strawberry.mutation(permission_classes=MARKETER, description="Replace an offer's definition.")
+    async def update_offer(
+        self, info: Info[Context, None], offer_id: strawberry.ID, input: OfferInput
+    ) -> OfferResult:
+        ctx = info.context
+        args, errors = await _validated(ctx, input)
+        if args is None:
+            return InvalidInput(message="offer not saved", errors=errors)
+        oid = row_id(offer_id)
+        row = await ctx.pool.fetchrow(*Q.update_offer.bind(**args, offer_id=oid))
+        if row is None:
+            return InvalidInput(
+                message="offer not saved", errors=[FieldError(field="offerId", message="no such offer")]
+            )
+        return OfferType.of(row)
+
+
+async def _serve_within_caps(ctx: Context, model: UserModel, qualified: list[Qualified]) -> list[Qualified]:
+    """Record impressions for as many qualifying offers as the caps allow, atomically per user."""
+    assert model.user_id is not None
+    cfg = ctx.config.offers
+    device = ctx.request.headers.get("x-device-id") if ctx.request is not None else None
+    rows = await model.guard.write(
+        Q.serve_offers,
+        # Counting what we showed is not profiling: account-kind data, so the welcome gift a minor
+        # may get is capped too.
+        purpose=OFFERS,
+        source=Source.ACCOUNT,
+        tables=("impressions",),
+        subject_user_id=model.user_id,
+        offers=[q.offer.offer_id for q in qualified],
+        caps=[q.offer.cap_per_window for q in qualified],
+        windows=[q.offer.cap_window_hours or 1 for q in qualified],
+        channels=[q.offer.channel for q in qualified],
+        device=device[:200] if device else None,
+        user_cap=cfg.user_offer_cap,
+        user_window_hours=cfg.user_offer_cap_window_hours,
+        max=cfg.offers_per_request,
+    )
+    served = {r["offer_id"] for r in rows}
+    return [q for q in qualified if q.offer.offer_id in served]
+
+
+async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[ServedOffer]:
+    ctx = info.context
+    model = await ctx.model()
+    if not model.allows(OFFERS, Source.ACCOUNT):  # GPC, objection, level, no consent: not read at all
+        return []
+    catalog = await ctx.catalog()
+    live = await ctx.reference(LIVE_OFFERS)
+    offers = [o for o, _ in live.values() if o.surface == surface.value]
+    if not offers:
+        return []
+    window = ctx.config.model.spend_window_days
+    attrs = await model.attributes(catalog, ctx.config.tags, window)
+    signals = await model.signals(OFFERS)
+    tier = await price_tier_signal(ctx, model)
+    segments = await ctx.reference(LIVE_SEGMENTS)
+    rules = Rulebook.build(catalog, signals, model.controls, model.now)
+    qualified = decide_offers(
+        offers, segments, attrs, signals, rules, model.consent, surface.value, ctx.config.offers,
+        model.now, window, tier,
+    )  # fmt: skip
+    if not qualified:
+        return []
+    served = await _serve_within_caps(ctx, model, qualified)
+    ctx.log_decisions([q.record for q in served])
+    return [
+        ServedOffer(offer=OfferType.of(live[q.offer.offer_id][1]), why=render_why(q.record)) for q in served
+    ]
