@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format typecheck schema bench clean
+.PHONY: run test install lint format typecheck schema bench graphiql-assets clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -41,6 +41,10 @@ schema: $(STAMP)
 ## Benchmarks -> docs/benchmarks.md (BENCH_ARGS="--big" adds the 1M-user DP run; see that file)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Re-fetch GraphiQL's vendored assets from the npm registry and verify their pinned hashes
+graphiql-assets: $(STAMP)
+	$(BIN)/python scripts/vendor_graphiql.py --check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -218,6 +219,7 @@ def main() -> int:
         shapes,
     )
     print(f"wrote {args.output}", file=sys.stderr)
+    shutil.rmtree(log_dir, ignore_errors=True)  # kept only when the run failed, for its logs
     return 0
 
 

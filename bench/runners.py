@@ -136,9 +136,11 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
                             **dict(zip(INGEST_PARAMS, cols, strict=True)),
                             max_features=32,
                             max_searches=20,
-                            request_id="bench-probe",
-                            role="app",
-                            principal="bench-app",
+                            a_request_id="bench-probe",
+                            a_role="app",
+                            a_principal="bench-app",
+                            a_purpose="essential.service",
+                            a_tables=["events"],
                         )
                     )
                 times[label].append(time.perf_counter() - start)

@@ -16,11 +16,12 @@ from starlette.routing import Route
 from gateway.auth import Verifier
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.embedded import embedded_postgres
+from gateway.graphiql import ASSET_PATH, GraphiQL
 from gateway.graphql import GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.middleware import RequestContextMiddleware
 from gateway.observability import AccessLogMiddleware, OperationLabels, PoolCollector, metrics_endpoint
-from gateway.persisted import PersistedEndpoint, Registry
+from gateway.persisted import Registry
 from gateway.ratelimit import RateLimitMiddleware, build_limiter
 from gateway.schema import build_schema
 from gateway.settings import Settings
@@ -55,16 +56,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     verifier = Verifier.from_settings(settings)
     schema = build_schema(settings)
     limits = settings.domain.limits
-    documents = Registry.load(schema)
+    documents = Registry.load(schema, extra=settings.documents_dir)
+    graphiql = GraphiQL() if settings.graphiql_enabled else None
+    # Registered at start: documents clients register at run time (development) take no label.
     operation_labels = OperationLabels([d.text for d in documents.by_id.values()], limits)
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     limiter = build_limiter(limits, settings.workers, redis_url, settings.redis_prefix)
     graphql_app = GatewayGraphQL(
         schema,
         settings.domain,
-        graphiql=settings.graphiql_enabled,
+        graphiql=graphiql,
         documents=documents,
         persisted_only=settings.persisted_only,
+        persisted_registration=settings.persisted_registration_enabled,
     )
 
     @asynccontextmanager
@@ -95,15 +99,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
-        Route(
-            "/graphql/persisted/{document_id:str}",
-            PersistedEndpoint(documents, graphql_app, settings.domain).endpoint,
-            methods=["GET"],
-        ),
+        Route("/graphql/persisted/{document_id:str}", graphql_app.persisted.endpoint, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint(limits, PoolCollector()), methods=["GET"]),
     ]
+    if graphiql is not None:  # development only: the page's pinned assets
+        routes.append(Route(ASSET_PATH + "/{name:str}", graphiql.asset, methods=["GET"]))
     return Starlette(
         routes=routes,
         # Outermost first: the access log sees every response; the request context sets the

@@ -1,4 +1,7 @@
-"""The GraphQL endpoint: builds the per-request Context and closes it after the operation."""
+"""The GraphQL endpoint: builds the per-request Context and closes it after the operation, speaks
+the GraphQL-over-HTTP spec's media types (gateway/media.py) and Apollo's persisted-query
+protocol (gateway/apq.py), and serves GraphiQL from local assets in development
+(gateway/graphiql.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +11,36 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
-from gateway import json_input
+from gateway import apq, json_input
 from gateway.errors import closing_failed, error_body
-from gateway.persisted import Registry
+from gateway.graphiql import GraphiQL
+from gateway.media import (
+    GRAPHQL_RESPONSE_CONTENT_TYPE,
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    MethodNotAllowed,
+    is_request_error,
+    negotiate,
+)
+from gateway.persisted import PersistedEndpoint, Registry, parse_variables
 from privacy.principal import ANONYMOUS
 from resolvers.config import DomainConfig
 from resolvers.context import Context
 
-HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def _media(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("graphql_media", JSON))
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -28,9 +48,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self,
         schema: Any,
         config: DomainConfig,
-        graphiql: bool,
-        documents: Registry | None = None,
+        graphiql: GraphiQL | None,
+        documents: Registry,
         persisted_only: bool = False,
+        persisted_registration: bool = False,
     ) -> None:
         super().__init__(
             schema,
@@ -39,52 +60,92 @@ class GatewayGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
         )
         self.config = config
+        self.graphiql = graphiql
         self.documents = documents
         self.persisted_only = persisted_only
+        self.runtime_documents = apq.RuntimeDocuments() if persisted_registration else None
+        self.persisted = PersistedEndpoint(documents, self, config)
 
-    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        """HTTP errors (bad body, unsupported content type, ...) as JSON with the request id,
-        like every other error, instead of Strawberry's plain text."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        media = negotiate(request.headers.get("accept"))
+        scope.setdefault("state", {})["graphql_media"] = media
         try:
-            return await super().run(request, context, root_value)
+            response = await self._trusted_get(request, media) or await self.run(request)
         except HTTPException as exc:
-            request_id = request.scope.get("state", {}).get("request_id", "")
-            code = HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
-            body = error_body(exc.reason, code, request_id)
-            return Response(body, status_code=exc.status_code, media_type="application/json")
+            response = _http_error(exc, media, scope["state"].get("request_id", ""))
+        if media == GRAPHQL_RESPONSE_JSON and response.headers.get("content-type") == JSON:
+            response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
+        await response(scope, receive, send)
 
-    def decode_json(self, data: str | bytes) -> object:
-        """Bodies (bytes) and GET `variables` / `extensions` (str): gateway/json_input.py."""
-        limit = self.config.limits.max_json_depth
+    async def _trusted_get(self, request: Request, media: str) -> Response | None:
+        """GET with the hash of a trusted document: served like GET /graphql/persisted/{id},
+        with its caching headers (and ETag / 304 for the layout)."""
+        if request.method != "GET":
+            return None
+        params = request.query_params
+        if params.get("query") or not params.get("extensions"):
+            return None
         try:
-            if isinstance(data, bytes):
-                return json_input.loads_body(data, limit)
-            return json_input.loads(data, limit, "the `variables` or `extensions` parameter")
-        except json_input.BadJson as exc:
-            raise HTTPException(400, exc.message) from None
+            extensions = orjson.loads(params["extensions"])
+        except orjson.JSONDecodeError:
+            return None  # the ordinary path answers this
+        sha256 = apq.requested_hash(extensions)
+        doc = self.documents.get(sha256) if sha256 else None
+        if doc is None:
+            return None
+        variables = parse_variables(params.get("variables"), self.config.limits.max_json_depth)
+        return await self.persisted.serve(request, doc, variables, media)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        """Registered documents may be sent by id; with persisted_only, nothing else is run."""
         data = await super().parse_http_body(request)
-        if self.documents is None:
-            return data
-        items = data if isinstance(data, list) else [data]
-        for item in items:
-            by_id = ((item.extensions or {}).get("persistedQuery") or {}).get("sha256Hash")
-            if item.query is None and isinstance(by_id, str):
-                doc = self.documents.get(by_id)
-                if doc is None:
-                    raise HTTPException(400, "PersistedQueryNotFound: unknown document id")
-                item.query = doc.text
-            elif self.persisted_only and (item.query is None or not self.documents.knows_text(item.query)):
-                raise HTTPException(
-                    400,
-                    "This server runs registered (persisted) documents only and this document is not "
-                    "registered; send a registered one, or its id in extensions.persistedQuery.sha256Hash.",
-                )
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
         return data
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, with persisted queries resolved first and a GET mutation answered 405."""
+        lookup = apq.resolve(request_data, self.documents, self.runtime_documents, self.persisted_only)
+        if lookup.not_found:
+            request.scope.setdefault("state", {})["persisted_query_not_found"] = True
+            return apq.not_found()
+        method = request_adapter.method
+        try:
+            result = await self.schema.execute(
+                lookup.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=OperationType.from_http(method),
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if method == "GET":
+                raise MethodNotAllowed(exc.as_http_error_reason(method), allow="POST") from exc
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+        if lookup.register and lookup.query and not isinstance(result, PreExecutionError):
+            assert self.runtime_documents is not None
+            self.runtime_documents.add(lookup.register, lookup.query)  # it parsed and validated
+        return result
 
     async def get_context(self, request: Request, response: Response | Any) -> Context:  # type: ignore[override]
         state = request.scope.get("state", {})
@@ -109,7 +170,43 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 # The audit / decision log could not be written: answer nothing rather than
                 # data whose reading was not recorded.
                 result = closing_failed(ctx, exc, self.config.limits.unavailable_retry_after_s)
-        return await super().process_result(request, result)
+        body = await super().process_result(request, result)
+        state = request.scope.get("state", {})
+        if state.get("persisted_query_not_found"):
+            # Apollo's answer: HTTP 200 and no data, whatever the media type; the client retries.
+            body.pop("data", None)
+        elif _media(request) == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            body.pop("data", None)
+            if ctx is not None and not getattr(ctx.response, "status_code", None):
+                ctx.response.status_code = 400
+        return body
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # a GET carrying a persisted query's hash is an operation, whatever its Accept says
+        return super().should_render_graphql_ide(request) and not request.query_params.get("extensions")
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        assert self.graphiql is not None
+        return self.graphiql.page(request)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies (bytes) and GET `variables` / `extensions` (str): gateway/json_input.py."""
+        limit = self.config.limits.max_json_depth
+        try:
+            if isinstance(data, bytes):
+                return json_input.loads_body(data, limit)
+            return json_input.loads(data, limit, "the `variables` or `extensions` parameter")
+        except json_input.BadJson as exc:
+            raise HTTPException(400, exc.message) from None
+
+
+def _http_error(exc: HTTPException, media: str, request_id: str) -> Response:
+    """A request refused before execution, as a GraphQL response in the negotiated media type."""
+    code = _ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
+    body = error_body(exc.reason, code, request_id)
+    headers = {"Allow": getattr(exc, "allow", "GET, POST")} if exc.status_code == 405 else None
+    content_type = GRAPHQL_RESPONSE_CONTENT_TYPE if media == GRAPHQL_RESPONSE_JSON else JSON
+    return Response(body, status_code=exc.status_code, media_type=content_type, headers=headers)

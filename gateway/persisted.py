@@ -1,12 +1,14 @@
 """Persisted (trusted) documents: GET by document id, with an ETag and 304 for the layout.
 
-Documents live in gateway/documents/*.graphql; a document's id is the sha256 (hex) of its text.
-`GET /graphql/persisted/{document_id}?variables={json}` executes a registered query. For
-documents with an ETag scope (the layout), the ETag is computed first from versions only (one
-small SQL query: config version, consent version, level, granted purposes, hidden inferences,
-the tag-inputs counter) and a matching `If-None-Match` is answered `304 Not Modified` without
-executing the GraphQL operation. With `persisted_only`, POST /graphql accepts only registered
-documents too (by text, or by id in `extensions.persistedQuery.sha256Hash`)."""
+Documents live in gateway/documents/*.graphql (and in `documents_dir` when configured, e.g. a
+client app's persisted-query manifest); a document's id is the sha256 (hex) of its text.
+`GET /graphql/persisted/{document_id}?variables={json}` executes a registered query, and so does
+`GET /graphql?extensions={"persistedQuery":{"version":1,"sha256Hash":id}}&variables={json}`
+(Apollo's protocol, gateway/apq.py). For documents with an ETag scope (the layout), the ETag is
+computed first from versions only (one small SQL query: config version, consent version, level,
+granted purposes, hidden inferences, the tag-inputs counter) and a matching `If-None-Match` is
+answered `304 Not Modified` without executing the GraphQL operation. With `persisted_only`,
+POST /graphql accepts only registered documents too (by text, or by id)."""
 
 from __future__ import annotations
 
@@ -19,14 +21,17 @@ from typing import Any
 
 import asyncpg
 import orjson
+from cross_web import HTTPException
 from graphql import DocumentNode, OperationDefinitionNode, parse, validate
 from graphql.execution.values import get_variable_values
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from gateway import json_input
 from gateway.errors import error_body
+from gateway.media import GRAPHQL_RESPONSE_CONTENT_TYPE, GRAPHQL_RESPONSE_JSON, JSON, MethodNotAllowed
 from privacy.guard import state_versions
 from privacy.principal import ANONYMOUS, Principal
 from privacy.purposes import PURPOSES
@@ -60,18 +65,13 @@ class Registry:
         self.by_name = {d.name: d for d in documents}
 
     @classmethod
-    def load(cls, schema: Any, directory: Path = DOCUMENTS_DIR) -> Registry:
-        documents = []
-        for path in sorted(directory.glob("*.graphql")):
-            text = path.read_text()
-            errors = validate(schema._schema, parse(text))
-            if errors:
-                raise ValueError(
-                    f"persisted document {path.name} does not match the schema: {errors[0].message}"
-                )
-            documents.append(
-                PersistedDocument(document_id(text), path.stem, text, ETAG_SCOPES.get(path.stem))
-            )
+    def load(cls, schema: Any, directory: Path = DOCUMENTS_DIR, extra: Path | None = None) -> Registry:
+        """The documents in `directory`, and in `extra` (without ETag scopes: a scope promises
+        that the result depends only on what the ETag reads, which holds for ours only)."""
+        documents = [*_read(schema, directory, ETAG_SCOPES), *(_read(schema, extra, {}) if extra else [])]
+        names = [d.name for d in documents]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two persisted documents have the same name: {sorted(names)}")
         return cls(documents)
 
     def get(self, document_id: str) -> PersistedDocument | None:
@@ -79,6 +79,19 @@ class Registry:
 
     def knows_text(self, text: str) -> bool:
         return document_id(text) in self.by_id
+
+
+def _read(schema: Any, directory: Path, scopes: dict[str, str]) -> list[PersistedDocument]:
+    if not directory.is_dir():
+        raise ValueError(f"persisted documents directory {directory} does not exist")
+    documents = []
+    for path in sorted(directory.glob("*.graphql")):
+        text = path.read_text(encoding="utf-8")
+        errors = validate(schema._schema, parse(text))
+        if errors:
+            raise ValueError(f"persisted document {path.name} does not match the schema: {errors[0].message}")
+        documents.append(PersistedDocument(document_id(text), path.stem, text, scopes.get(path.stem)))
+    return documents
 
 
 def _sorted_set(value: object) -> list[object]:
@@ -155,10 +168,29 @@ def etag_variables(schema: Any, doc: PersistedDocument, variables: dict[str, Any
 
 def _error(status: int, message: str, code: str, request: Request) -> Response:
     request_id = request.scope.get("state", {}).get("request_id", "")
-    return Response(error_body(message, code, request_id), status_code=status, media_type="application/json")
+    return Response(
+        error_body(message, code, request_id),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def parse_variables(raw: str | None, max_depth: int) -> dict[str, Any]:
+    """GET `variables`, decoded like every JSON input (gateway/json_input.py)."""
+    try:
+        variables = json_input.loads(raw or "{}", max_depth, "`variables`")
+    except json_input.BadJson as exc:
+        raise HTTPException(400, exc.message) from None
+    if not isinstance(variables, dict):
+        raise HTTPException(400, "`variables` must be a JSON object")
+    return variables
 
 
 class PersistedEndpoint:
+    """Runs trusted documents by id, for GET /graphql/persisted/{id} and for GET /graphql with
+    Apollo's `extensions.persistedQuery` (the same caching headers, ETag and 304 on both)."""
+
     def __init__(self, registry: Registry, view: Any, config: DomainConfig) -> None:
         self.registry = registry
         self.view = view  # the GatewayGraphQL view: same context, closing and error masking
@@ -169,13 +201,17 @@ class PersistedEndpoint:
         doc = self.registry.get(request.path_params["document_id"])
         if doc is None:
             return _error(404, "unknown persisted document id", "PERSISTED_QUERY_NOT_FOUND", request)
-        raw = request.query_params.get("variables") or "{}"
         try:
-            variables = json_input.loads(raw, self.config.limits.max_json_depth, "`variables`")
-        except json_input.BadJson as exc:
-            return _error(400, exc.message, "BAD_REQUEST", request)
-        if not isinstance(variables, dict):
-            return _error(400, "`variables` must be a JSON object", "BAD_REQUEST", request)
+            variables = parse_variables(
+                request.query_params.get("variables"), self.config.limits.max_json_depth
+            )
+            return await self.serve(request, doc, variables)
+        except HTTPException as exc:
+            return _error(exc.status_code, exc.reason, "BAD_REQUEST", request)
+
+    async def serve(
+        self, request: Request, doc: PersistedDocument, variables: dict[str, Any], media: str = JSON
+    ) -> Response:
         state = request.scope.get("state", {})
         principal: Principal = state.get("principal", ANONYMOUS)
         visibility = "public" if principal.is_anonymous else "private"
@@ -191,17 +227,29 @@ class PersistedEndpoint:
             headers["ETag"] = etag
             if _matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=headers)
-        context = await self.view.get_context(request, Response())
+        sub_response = await self.view.get_sub_response(request)
+        context = await self.view.get_context(request, sub_response)
         if declared is not None:
             # The answer is computed from the very version the ETag names, never a cached older one.
             context.memo[LAYOUT_VERSION_MEMO] = layout_version
-        result = await self.view.schema.execute(
-            doc.text,
-            variable_values=variables,
-            context_value=context,
-            allowed_operation_types={OperationType.QUERY},
-        )
+        try:
+            result = await self.view.schema.execute(
+                doc.text,
+                variable_values=variables,
+                context_value=context,
+                allowed_operation_types={OperationType.QUERY},
+            )
+        except InvalidOperationTypeError as exc:
+            await context.close()
+            raise MethodNotAllowed("only queries run by GET; send mutations by POST", allow="POST") from exc
         body = await self.view.process_result(request, result)  # also closes the context
         if result.errors:
             headers = {"Cache-Control": "no-store"}
-        return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+        response = Response(
+            orjson.dumps(body),
+            status_code=sub_response.status_code or 200,
+            media_type=GRAPHQL_RESPONSE_CONTENT_TYPE if media == GRAPHQL_RESPONSE_JSON else JSON,
+            headers=headers,
+        )
+        response.headers.update({k: v for k, v in sub_response.headers.items() if k != "content-type"})
+        return response

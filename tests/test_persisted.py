@@ -37,7 +37,11 @@ async def test_registered_documents_run_by_text_or_id(strict_client: httpx.Async
     by_id = await strict_client.post("/graphql", json={"variables": VARIABLES, "extensions": ext})
     assert by_id.status_code == 200 and by_id.json()["data"]["layoutConfig"]["offers"]["count"] == 2
     unknown = {"persistedQuery": {"version": 1, "sha256Hash": "f" * 64}}
-    assert (await strict_client.post("/graphql", json={"extensions": unknown})).status_code == 400
+    not_found = await strict_client.post("/graphql", json={"extensions": unknown})
+    assert not_found.status_code == 200  # Apollo's protocol: the client retries with the text
+    assert not_found.json() == {
+        "errors": [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]
+    }
 
 
 async def test_open_server_still_accepts_any_document(client: httpx.AsyncClient) -> None:

@@ -2,7 +2,7 @@
 enforce one limit; an unreachable Redis leaves each instance counting on its own.
 
 Needs a Redis server: TEST_REDIS_URL, default redis://127.0.0.1:6379/0. Without one these tests
-skip, unless GATEWAY_TEST_REQUIRE_REDIS=1 (CI sets it), where a missing Redis is a failure."""
+skip, unless GATEWAY_REQUIRE_REDIS=1 (CI sets it), where a missing Redis is a failure."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def redis_url() -> Iterator[str]:
         client.ping()
     except redis.RedisError as exc:
         client.close()
-        if os.environ.get("GATEWAY_TEST_REQUIRE_REDIS") == "1":
-            pytest.fail(f"GATEWAY_TEST_REQUIRE_REDIS=1 but Redis at {url} does not answer: {exc}")
+        if os.environ.get("GATEWAY_REQUIRE_REDIS") == "1":
+            pytest.fail(f"GATEWAY_REQUIRE_REDIS=1 but Redis at {url} does not answer: {exc}")
         pytest.skip(f"no Redis at {url} ({type(exc).__name__}); set TEST_REDIS_URL to run these")
     yield url
     client.close()

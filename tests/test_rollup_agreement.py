@@ -67,9 +67,11 @@ async def test_ingestion_rebuilds_the_seeded_rollups(demo_dsn: str) -> None:
                     occurred_at=columns[8],
                     max_features=32,
                     max_searches=20,
-                    request_id="rollup-check",
-                    role="app",
-                    principal="test",
+                    a_request_id="rollup-check",
+                    a_role="app",
+                    a_principal="test",
+                    a_purpose="essential.service",
+                    a_tables=["events"],
                 ),
             )
         rebuilt = await _snapshot(conn, users)

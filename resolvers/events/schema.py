@@ -21,7 +21,8 @@ from strawberry.types import Info
 
 from privacy.consent import ConsentSnapshot
 from privacy.principal import Role
-from privacy.snapshots import load_snapshots
+from privacy.purposes import ESSENTIAL
+from privacy.snapshots import BatchGuard, load_snapshots
 from privacy.vocabulary import EventType, Platform
 from resolvers.common.errors import FieldError, Forbidden, InvalidInput
 from resolvers.common.permissions import require
@@ -113,31 +114,34 @@ async def _owners(
     return [u if u in snapshots else None for u in user_ids], snapshots, errors
 
 
-async def _write(ctx: Context, batch: Checked) -> set[uuid.UUID]:
+# What a batch writes: the events and every rollup apply_rollups keeps.
+INGEST_TABLES = ("events", "user_signals", "user_spend_days", "user_purchases", "user_cart",
+                 "user_features", "user_searches", "user_category_stats")  # fmt: skip
+
+
+async def _write(ctx: Context, batch: Checked, snapshots: dict[int, ConsentSnapshot]) -> set[uuid.UUID]:
     """Store the batch, its rollups and the audit entries of the write in one statement (one
     commit per batch); the ids actually inserted."""
     if not batch.store:
         return set()
     s = batch.store
     cfg = ctx.config
-    # One autocommit statement, atomic on its own: events, rollups and the audit of the write.
-    rows = await ctx.pool.fetch(
-        *Q.ingest_events.bind(
-            user_ids=[e.user_id for e in s],
-            event_ids=[e.event_id for e in s],
-            types=[e.type.value for e in s],
-            item_ids=[e.item_id for e in s],
-            values=[e.value for e in s],
-            features=[e.feature for e in s],
-            queries=[e.query for e in s],
-            platforms=[e.platform for e in s],
-            occurred_at=[e.occurred_at for e in s],
-            max_features=cfg.ingest.max_features_per_user,
-            max_searches=cfg.model.searches_kept,
-            request_id=ctx.request_id,
-            role=ctx.principal.role.value,
-            principal=ctx.principal.subject,
-        ),
+    guard = BatchGuard(ctx.pool, ctx.principal, ctx.request_id, snapshots)
+    rows = await guard.write_audited(
+        Q.ingest_events,
+        purpose=ESSENTIAL,
+        tables=INGEST_TABLES,
+        user_ids=[e.user_id for e in s],
+        event_ids=[e.event_id for e in s],
+        types=[e.type.value for e in s],
+        item_ids=[e.item_id for e in s],
+        values=[e.value for e in s],
+        features=[e.feature for e in s],
+        queries=[e.query for e in s],
+        platforms=[e.platform for e in s],
+        occurred_at=[e.occurred_at for e in s],
+        max_features=cfg.ingest.max_features_per_user,
+        max_searches=cfg.model.searches_kept,
     )
     return {r["event_id"] for r in rows}
 
@@ -169,7 +173,7 @@ class EventsMutation:
         if errors or isinstance(checked, list):
             errors.sort(key=lambda e: (e.index if e.index is not None else -1, e.field))
             return InvalidInput(message="no event was stored", errors=errors)
-        inserted = await _write(ctx, checked)
+        inserted = await _write(ctx, checked, snapshots)
         if ctx.principal.role is Role.APP:  # see the module doc
             received = [m.id for m in models if m is not None]
             return TrackEventsResult(

@@ -17,7 +17,7 @@ class FeedWeights(BaseModel):
     # How well the item's price level fits the user's price tier (1 inside the tier's band).
     price_fit: float = Field(default=0.8, ge=0)
     # The item matches one of the user's recent searches (decays like purchases).
-    search: float = Field(default=1.2, ge=0)
+    search: float = Field(default=1.5, ge=0)
     # Recency: purchase-related boosts halve every `recency_half_life_days` after the purchase,
     # and affinities halve with the same half-life after the user was last seen.
     recency_half_life_days: float = Field(default=30.0, gt=0)

@@ -73,8 +73,9 @@ class Catalog:
     by_word: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def matches(self, term: str) -> dict[int, float]:
-        """Items matching a search text: the share of its words each item holds (0..1]."""
-        wanted = words(term)
+        """Items matching a search text: the share of its words each item holds (0..1], counting
+        only words the catalog knows ("winter coat" in a catalog without winter is about coats)."""
+        wanted = [w for w in words(term) if w in self.by_word]
         if not wanted:
             return {}
         hits: dict[int, int] = {}

@@ -87,7 +87,8 @@ class OfferInput:
     discount_pct: int | None = None
     surface: str = "offers"
     channel: str | None = None
-    params: JSON = strawberry.field(default_factory=dict)
+    # Null, not {}: an object default cannot be rendered in introspection's defaultValue.
+    params: JSON | None = None
     cap_per_window: int | None = None
     cap_window_hours: int | None = None
     priority: int = 0
@@ -99,6 +100,8 @@ OfferResult = Annotated[OfferType | InvalidInput, strawberry.union("OfferResult"
 
 async def _validated(ctx: Context, data: OfferInput) -> tuple[dict[str, Any] | None, list[FieldError]]:
     raw = dict(vars(data))
+    if raw["params"] is None:
+        raw["params"] = {}
     for key in ("segment_id", "item_id"):
         if raw[key] is not None:
             raw[key] = row_id(raw[key])

@@ -24,7 +24,7 @@ import asyncpg
 
 from privacy.principal import Principal
 from privacy.purposes import ESSENTIAL, OFFERS, PROFILING, Source
-from privacy.snapshots import BatchGuard, load_snapshots
+from privacy.snapshots import BatchGuard
 from resolvers.config import DomainConfig
 from resolvers.model.catalog import Catalog
 from resolvers.model.facts import AccountFacts, attribute_values, user_tags
@@ -72,18 +72,18 @@ async def refresh_members(
     after = 0
     request_id = request_id or str(uuid.uuid4())
     while segments:
-        ids = [r["user_id"] for r in await pool.fetch(Q.segment_refresh_users, after, batch_users)]
+        guard = await BatchGuard.page(pool, principal, request_id, after, batch_users)
+        ids = guard.user_ids
         if not ids:
             break
         after = ids[-1]
-        snapshots = await load_snapshots(pool, ids, gpc=False)  # a stored GPC signal is in the consents
-        guard = BatchGuard(pool, principal, request_id, snapshots)
         counts = await _refresh_page(pool, guard, config, catalog, segments, ids)
         await guard.flush()
         total = RefreshCounts(*(a + b for a, b in zip(_tuple(total), _tuple(counts), strict=True)))
     if segment_ids is None:
-        pruned = await pool.execute(Q.prune_segment_members)
-        total = RefreshCounts(total.users, total.skipped, total.memberships, total.changed + _rows(pruned))
+        guard = BatchGuard(pool, principal, request_id, {})
+        pruned = await guard.write(Q.prune_segment_members, [], purpose=OFFERS, tables=("segment_members",))
+        total = RefreshCounts(total.users, total.skipped, total.memberships, total.changed + _count(pruned))
     if total.changed:
         await pool.execute(Q.bump_audience_version)
     return total
@@ -93,8 +93,8 @@ def _tuple(c: RefreshCounts) -> tuple[int, int, int, int]:
     return (c.users, c.skipped, c.memberships, c.changed)
 
 
-def _rows(status: str) -> int:
-    return int(status.split()[-1]) if status and status.split()[-1].isdigit() else 0
+def _count(row: asyncpg.Record | None) -> int:
+    return int(row["removed"]) if row is not None else 0
 
 
 async def _refresh_page(

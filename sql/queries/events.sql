@@ -35,10 +35,9 @@ WITH live AS (
     HAVING count(*) > 0
 ), audit AS (
     INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose, table_name, action)
-    SELECT %(request_id)s, %(role)s, %(principal)s, u.user_id, 'essential.service', t, 'write'
+    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, u.user_id, %(a_purpose)s, t, 'write'
     FROM (SELECT DISTINCT user_id FROM ins) u
-    CROSS JOIN unnest(ARRAY['events', 'user_signals', 'user_spend_days', 'user_purchases', 'user_cart',
-                             'user_features', 'user_searches', 'user_category_stats']) AS t
+    CROSS JOIN unnest(%(a_tables)s::text[]) AS t
     ORDER BY u.user_id
     RETURNING 1
 )

@@ -134,3 +134,16 @@ SELECT receipt_id, purpose, granted, method, notice_version, note, at
 FROM consent_events WHERE user_id = $1
 ORDER BY at DESC, receipt_id
 LIMIT $2
+
+-- name: consent_snapshot_page
+-- The next page of users after id $1 (keyset, at most $2), with what consent_snapshots returns.
+SELECT u.user_id, u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
+       coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
+       coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
+       coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
+       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides
+FROM (SELECT user_id FROM users WHERE user_id > $1 ORDER BY user_id LIMIT $2) page
+JOIN users u ON u.user_id = page.user_id
+LEFT JOIN consents c ON c.user_id = u.user_id
+GROUP BY u.user_id
+ORDER BY u.user_id

@@ -1,7 +1,3 @@
--- name: segment_refresh_users
--- The next page of user ids after $1 (keyset), at most $2 of them.
-SELECT user_id FROM users WHERE user_id > $1 ORDER BY user_id LIMIT $2
-
 -- name: replace_segment_members
 -- Membership of users $1 in segments $2 becomes exactly the (user $3, segment $4, version $5) rows; counts of rows removed and written.
 WITH fresh AS (
@@ -24,8 +20,12 @@ SELECT (SELECT count(*) FROM gone) AS removed, (SELECT count(*) FROM put) AS wri
 
 -- name: prune_segment_members
 -- Rows of archived segments: a full refresh leaves no membership of a segment that is gone.
-DELETE FROM segment_members m USING segments g
-WHERE g.segment_id = m.segment_id AND g.archived
+WITH gone AS (
+    DELETE FROM segment_members m USING segments g
+    WHERE g.segment_id = m.segment_id AND g.archived
+    RETURNING 1
+)
+SELECT count(*) AS removed FROM gone
 
 -- name: live_segment_keys
 -- The public key set of the SEGMENT dimension: ids of live (not archived) segments.
