@@ -21,6 +21,8 @@ from gateway.graphql import GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.middleware import RequestContextMiddleware
 from gateway.observability import AccessLogMiddleware, OperationLabels, PoolCollector, metrics_endpoint
+from gateway.pages import ASSET_PATH as PAGE_ASSETS
+from gateway.pages import PAGES, Pages
 from gateway.persisted import Registry
 from gateway.ratelimit import RateLimitMiddleware, build_limiter
 from gateway.schema import build_schema
@@ -104,6 +106,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint(limits, PoolCollector()), methods=["GET"]),
     ]
+    pages = Pages()  # the privacy center and the analyst console, in every environment
+    routes += [Route(path, pages.page, methods=["GET"]) for path in PAGES]
+    routes.append(Route(PAGE_ASSETS + "/{name:str}", pages.asset, methods=["GET"]))
     if graphiql is not None:  # development only: the page's pinned assets
         routes.append(Route(ASSET_PATH + "/{name:str}", graphiql.asset, methods=["GET"]))
     return Starlette(

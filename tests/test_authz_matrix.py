@@ -77,6 +77,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "medianOrderValue",
             "estimateCost",
             "privacyBudget",
+            "privacyLedger",
         ),
         frozenset({"analyst"}),
     ),

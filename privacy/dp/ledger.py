@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -93,3 +94,21 @@ async def set_cap(
     if row is None:
         return None
     return Budget(dataset, row["epsilon_cap"], row["epsilon_spent"], row["delta_cap"], row["delta_spent"])
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One append-only ledger event: a charge, a refund or a cap change."""
+
+    event_id: int
+    kind: str
+    epsilon: Decimal
+    delta: Decimal
+    queries: int
+    at: datetime
+
+
+async def entries(pool: asyncpg.Pool, analyst: str, dataset: str, limit: int) -> list[Entry]:
+    """The analyst's own ledger, newest first."""
+    rows = await pool.fetch(Q.dp_ledger_entries, analyst, dataset, limit)
+    return [Entry(r["event_id"], r["kind"], r["epsilon"], r["delta"], r["queries"], r["at"]) for r in rows]

@@ -30,6 +30,7 @@ from resolvers.analytics.types import (
     CostEstimate,
     Funnel,
     Histogram,
+    LedgerEntry,
     MedianOrderValue,
     OrderValueMean,
     OrderValueSum,
@@ -37,7 +38,7 @@ from resolvers.analytics.types import (
     render,
 )
 from resolvers.common import document_limits
-from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.errors import FieldError, InvalidArgument, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
 
@@ -206,6 +207,24 @@ class AnalyticsQuery:
             aggregates=len(valid),
             cached=sum(1 for pf in valid if pf.cached is not None),
         )
+
+    @strawberry.field(permission_classes=Analyst, description="Your own privacy ledger, newest first.")
+    async def privacy_ledger(
+        self,
+        info: Info[Context, None],
+        limit: Annotated[int, strawberry.argument(description="At most this many events (1..200).")] = 20,
+    ) -> list[LedgerEntry]:
+        ctx = info.context
+        if not 1 <= limit <= 200:
+            raise InvalidArgument("limit: must be between 1 and 200")
+        found = await ledger.entries(ctx.pool, analyst_id(ctx), ctx.config.dp.dataset, limit)
+        return [
+            LedgerEntry(
+                id=strawberry.ID(str(e.event_id)), kind=e.kind, epsilon=e.epsilon, delta=e.delta,
+                queries=e.queries, at=e.at,
+            )
+            for e in found
+        ]  # fmt: skip
 
     @strawberry.field(permission_classes=Analyst, description="Your privacy budget on the audience dataset.")
     async def privacy_budget(self, info: Info[Context, None]) -> PrivacyBudget:

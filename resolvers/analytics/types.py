@@ -3,6 +3,7 @@ fresh release render identically. Every value carries its noise facts."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -125,6 +126,18 @@ class PrivacyBudget:
     cap: Decimal
     spent: Decimal
     remaining: Decimal
+
+
+@strawberry.type(
+    description="One event of your privacy ledger (append-only): a charge, a refund or a cap change."
+)
+class LedgerEntry:
+    id: strawberry.ID = strawberry.field(description="The event's position in the ledger.")
+    kind: str = strawberry.field(description="charge, refund or cap_set.")
+    epsilon: Decimal = strawberry.field(description="Epsilon charged (or refunded, or the new cap).")
+    delta: Decimal = strawberry.field(description="Delta charged.")
+    queries: int = strawberry.field(description="How many releases the charge paid for.")
+    at: datetime = strawberry.field(description="When it happened.")
 
 
 @strawberry.type(description="What an operation would charge; estimating is free.")

@@ -63,3 +63,11 @@ SELECT answer FROM ins
 UNION ALL
 SELECT answer FROM dp_answers
 WHERE dataset = $1 AND query_hash = $2 AND data_version = $3 AND NOT EXISTS (SELECT 1 FROM ins)
+
+-- name: dp_ledger_entries
+-- One analyst's own ledger on one dataset, newest first ($3 at most).
+SELECT event_id, kind, epsilon, delta, cardinality(query_hashes) AS queries, at
+FROM privacy_events
+WHERE analyst_id = $1 AND dataset = $2
+ORDER BY event_id DESC
+LIMIT $3
