@@ -47,7 +47,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def response_headers(headers: list[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:
     """The headers a response leaves with: its own, the request id and the hardening set."""
     names = {key.lower() for key, _ in headers}
-    out = [*headers, (b"x-request-id", request_id.encode()), *HARDENING_HEADERS]
+    out = [*headers, (b"x-request-id", request_id.encode())]
+    out += [header for header in HARDENING_HEADERS if header[0] not in names]  # a route's own win
     if b"cache-control" not in names:
         out.append(NO_STORE)
     content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
@@ -66,7 +67,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         supplied = _header(scope, b"x-request-id")
-        request_id = supplied if supplied and _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request_id = supplied if supplied and _SAFE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["gpc"] = _header(scope, b"sec-gpc") == "1"

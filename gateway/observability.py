@@ -82,7 +82,7 @@ def operation_name(name: str | None) -> str:
     A log line is one record, so the name costs no label memory there."""
     if not name:
         return "-"
-    return name if _OPERATION_NAME.match(name) else "other"
+    return name if _OPERATION_NAME.fullmatch(name) else "other"
 
 
 class OperationLabels:
@@ -98,7 +98,7 @@ class OperationLabels:
             return "-"
         if name in self.registered or name in self.dynamic:
             return name
-        if role in STAFF_ROLES and len(self.dynamic) < self.max_dynamic and _OPERATION_NAME.match(name):
+        if role in STAFF_ROLES and len(self.dynamic) < self.max_dynamic and _OPERATION_NAME.fullmatch(name):
             self.dynamic.add(name)
             return name
         return "other"

@@ -297,3 +297,41 @@ async def test_an_unexpected_exception_is_a_json_500_with_the_request_id(
     assert "below the door" not in response.text
     logged = [r for r in caplog.records if getattr(r, "request_id", None) == response.headers["x-request-id"]]
     assert any(r.exc_info for r in logged), "the cause is logged with the request id"
+
+
+# Formats checked by a regular expression ending in `$`, which also matches before a final
+# newline: each such value must be refused by its field, not stored nor failing in SQL.
+NEWLINE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "mutation($e: [EventInput!]!) { trackEvents(events: $e) { __typename "
+        "... on InvalidInput { errors { field } } } }",
+        {"e": [world.ev("feature_used", feature="wishlist\n")]},
+        "trackEvents",
+    ),
+    (
+        "mutation($k: String!) { hideInference(key: $k) { __typename } }",
+        {"k": "tag:experience\n"},
+        "hideInference",
+    ),
+    (
+        "query($v: String!) { layoutConfig(platform: IOS, appVersion: $v) { __typename } }",
+        {"v": "4.2.0\n"},
+        "layoutConfig",
+    ),
+    (
+        "mutation($t: String!) { applyControl(kind: HIDE, target: $t) { __typename } }",
+        {"t": "item:101\n"},
+        "applyControl",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "variables", "field"), NEWLINE_CASES)
+async def test_a_trailing_newline_is_a_field_error(
+    client: httpx.AsyncClient, token: Any, world_db: Any, query: str, variables: dict[str, Any], field: str
+) -> None:
+    body = await gql(client, query, variables, token=token(Role.USER, "1"))
+    assert "errors" not in body, body
+    assert body["data"][field]["__typename"] == "InvalidInput", body
+    for table in ("events", "user_controls"):
+        assert await world_db.fetchval(f"SELECT count(*) FROM {table}") == 0, table

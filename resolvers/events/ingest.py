@@ -147,7 +147,7 @@ def _check(
     elif ev.query is not None:
         errors.append(_field(i, "query", f"{ev.type.value} takes no query"))
     if ev.type is EventType.FEATURE_USED:
-        if ev.feature is None or not _FEATURE.match(ev.feature):
+        if ev.feature is None or not _FEATURE.fullmatch(ev.feature):
             errors.append(_field(i, "feature", "feature_used needs a feature name like 'wishlist'"))
     elif ev.feature is not None:
         errors.append(_field(i, "feature", f"{ev.type.value} takes no feature"))
