@@ -22,6 +22,7 @@ COPY resolvers ./resolvers
 COPY privacy ./privacy
 COPY sql ./sql
 COPY demo ./demo
+COPY jobs ./jobs
 # Runtime dependencies only (no [dev] extra), at the versions pinned in constraints.txt.
 RUN /opt/venv/bin/pip install -c constraints.txt . \
     && /opt/venv/bin/pip check

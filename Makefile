@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## Start the gateway on http://127.0.0.1:8000/graphql (embedded PostgreSQL + demo data unless DATABASE_URL is set)
+## Start the gateway on http://127.0.0.1:8000/graphql and the job worker beside it (embedded PostgreSQL +
+## demo data unless DATABASE_URL is set); Ctrl-C stops both
 run: $(STAMP)
-	$(BIN)/gateway serve --seed-if-empty
+	$(BIN)/gateway serve --seed-if-empty --worker
 
 ## Run the test suite (embedded PostgreSQL, or TEST_DATABASE_URL when set)
 test: $(STAMP)
@@ -32,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy gateway resolvers privacy sql demo
+	$(BIN)/mypy gateway resolvers privacy sql demo jobs
 
 ## Regenerate the committed GraphQL schema
 schema: $(STAMP)

@@ -169,23 +169,24 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
 async def _load_catalog(
     conn: asyncpg.Connection, items: list[w.Item], popularity: np.ndarray, ranks: list[int | None]
 ) -> None:
+    upsert = Q.seed_upsert_item
     await conn.executemany(
-        Q.seed_upsert_item,
+        upsert.text,
         [
-            (
-                it.item_id,
-                it.sku,
-                it.name,
-                it.category,
-                it.subcategory,
-                it.kind,
-                it.price_cents,
-                it.price_level,
-                it.is_consumable,
-                it.repurchase_days,
-                it.sensitive_topic,
-                float(popularity[i]),
-                ranks[i],
+            upsert.args(
+                item_id=it.item_id,
+                sku=it.sku,
+                name=it.name,
+                category=it.category,
+                subcategory=it.subcategory,
+                kind=it.kind,
+                price_cents=it.price_cents,
+                price_level=it.price_level,
+                is_consumable=it.is_consumable,
+                repurchase_days=it.repurchase_days,
+                sensitive_topic=it.sensitive_topic,
+                popularity=float(popularity[i]),
+                editorial_rank=ranks[i],
             )
             for i, it in enumerate(items)
         ],

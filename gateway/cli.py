@@ -1,4 +1,4 @@
-"""`gateway serve | migrate | seed | refresh-segments | token | export-schema`."""
+"""`gateway serve | worker | jobs | migrate | seed | refresh-segments | token | export-schema`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,24 +125,115 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                     progress=sys.stderr.isatty(),
                 )
             )
-        # Workers inherit the database through the environment, so only this process owns the
-        # embedded server and it stops when serving ends.
+        # Workers (and the job worker) inherit the database through the environment, so only
+        # this process owns the embedded server and it stops when serving ends.
         os.environ["DATABASE_URL"] = dsn
         # uvicorn re-raises the signal that stopped it; turn SIGTERM into SystemExit so the
         # embedded server is stopped by the context manager instead of being left running.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        print(f"serving on http://{settings.host}:{settings.port}/graphql", file=sys.stderr)
-        uvicorn.run(
-            "gateway.cli:app_from_environment",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers if settings.workers > 1 else None,
-            loop="uvloop" if sys.platform != "win32" else "asyncio",
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-        )
+        worker = _start_worker() if args.worker else None
+        try:
+            print(f"serving on http://{settings.host}:{settings.port}/graphql", file=sys.stderr)
+            uvicorn.run(
+                "gateway.cli:app_from_environment",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers if settings.workers > 1 else None,
+                loop="uvloop" if sys.platform != "win32" else "asyncio",
+                log_level="warning",
+                access_log=False,
+                proxy_headers=False,
+            )
+        finally:
+            if worker is not None:
+                _stop_worker(worker)
+    return 0
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """`gateway worker` beside the server, on the same database (DATABASE_URL is set by now).
+    In its own session, so a Ctrl-C in the terminal reaches only this process, which then stops
+    the worker once (gracefully) after the server; and it exits by itself if this process dies."""
+    print("starting the job worker", file=sys.stderr)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "worker", "--no-migrate", "--exit-with-parent"],
+        start_new_session=True,
+    )
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    from jobs.worker import SHUTDOWN_GRACE_S
+
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)  # the worker's first signal: finish running jobs, then exit
+    try:
+        worker.wait(SHUTDOWN_GRACE_S + 10)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        worker.send_signal(signal.SIGTERM)  # a second Ctrl-C, or too slow: stop now
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the background jobs (schedules, outbox delivery, retention) until SIGINT/SIGTERM."""
+    from jobs.worker import run_worker
+
+    with database(settings) as dsn:
+        if not args.no_migrate:
+            _migrate(dsn)
+        parent = os.getppid() if args.exit_with_parent else None
+        asyncio.run(run_worker(dsn, settings.jobs, settings.domain, parent_pid=parent))
+    return 0
+
+
+async def _jobs(dsn: str, args: argparse.Namespace) -> str:
+    import asyncpg
+
+    from jobs import status
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        if args.action == "run":
+            from pgqueuer import AsyncpgDriver, Queries
+
+            from jobs.queue import enqueue
+
+            job_id = await enqueue(Queries(AsyncpgDriver(conn)), args.name)
+            return (
+                f"queued {args.name} as job {job_id}"
+                if job_id
+                else f"{args.name} is already queued or running"
+            )
+        if args.action == "retry":
+            from pgqueuer import AsyncpgDriver, JobId, Queries
+
+            await Queries(AsyncpgDriver(conn)).requeue_jobs([JobId(args.job_id)])
+            return f"job {args.job_id} queued again (if it was held as failed)"
+        runs = await status.job_runs(conn, args.status, args.name, args.limit)
+        return status.table(runs, await status.schedules(conn))
+    finally:
+        await conn.close()
+
+
+def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    """List the background jobs (status, last error) and schedules, or queue one now."""
+    from jobs import status
+    from jobs.queue import BY_NAME
+
+    if args.action == "run" and args.name not in BY_NAME:
+        print(f"no job named {args.name!r}; jobs: {', '.join(BY_NAME)}", file=sys.stderr)
+        return 2
+    if args.action == "list" and not 1 <= args.limit <= status.MAX_LIMIT:
+        print(f"--limit must be between 1 and {status.MAX_LIMIT}", file=sys.stderr)
+        return 2
+    with database(settings) as dsn:
+        _migrate(dsn)
+        print(asyncio.run(_jobs(dsn, args)))
     return 0
 
 
@@ -190,7 +282,25 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="migrate, optionally seed, and serve HTTP")
     s.add_argument("--seed-if-empty", action="store_true", help="load demo data when there are no users")
     s.add_argument("--no-migrate", action="store_true")
+    s.add_argument("--worker", action="store_true", help="also run the job worker beside the server")
     s.set_defaults(func=cmd_serve)
+
+    w = sub.add_parser("worker", help="run the background jobs until SIGINT/SIGTERM")
+    w.add_argument("--no-migrate", action="store_true")
+    w.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    w.set_defaults(func=cmd_worker)
+
+    j = sub.add_parser("jobs", help="list background jobs and schedules, or queue a job now")
+    jsub = j.add_subparsers(dest="action", required=True)
+    jl = jsub.add_parser("list", help="the newest jobs with status and last error, and the schedules")
+    jl.add_argument("--status", choices=["queued", "picked", "successful", "exception", "canceled", "failed"])
+    jl.add_argument("--name", help="only this job")
+    jl.add_argument("--limit", type=int, default=30)
+    jr = jsub.add_parser("run", help="queue a job now (no-op while one is queued or running)")
+    jr.add_argument("name")
+    jy = jsub.add_parser("retry", help="queue a job held as failed again")
+    jy.add_argument("job_id", type=int)
+    j.set_defaults(func=cmd_jobs)
 
     m = sub.add_parser("migrate", help="apply pending migrations")
     m.set_defaults(func=cmd_migrate)

@@ -105,7 +105,19 @@ class OperationLabels:
 
 
 class JsonFormatter(logging.Formatter):
-    FIELDS = ("request_id", "operation", "role", "status", "duration_ms", "method", "path")
+    # `job`, `result`, `delivery`: the worker (jobs/); the delivery line is the log sink's message.
+    FIELDS = (
+        "request_id",
+        "operation",
+        "role",
+        "status",
+        "duration_ms",
+        "method",
+        "path",
+        "job",
+        "result",
+        "delivery",
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 
 from gateway.extension import gateway_extension
 from gateway.settings import Settings
+from jobs.schema import JobsQuery
 from resolvers.account.channels import ChannelMutation
 from resolvers.account.consent import ConsentMutation, ConsentQuery
 from resolvers.account.controls import ControlMutation
@@ -22,7 +23,9 @@ from resolvers.account.inferences import InferenceMutation
 from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
 from resolvers.account.rights import RightsMutation
+from resolvers.account.time_zone import TimeZoneMutation
 from resolvers.account.viewer import AccountQuery
+from resolvers.analytics.admin import SpenderAdminMutation, SpenderAdminQuery
 from resolvers.analytics.plan import RefuseSeeds
 from resolvers.analytics.schema import AnalyticsMutation, AnalyticsQuery
 from resolvers.common.scalars import SCALAR_OVERRIDES
@@ -42,6 +45,9 @@ QUERY_TYPES: tuple[type, ...] = (
     ConsentQuery,
     # analytics
     AnalyticsQuery,
+    SpenderAdminQuery,
+    # background jobs (admins)
+    JobsQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
@@ -54,10 +60,12 @@ MUTATION_TYPES: tuple[type, ...] = (
     ConsentMutation,
     LevelMutation,
     ChannelMutation,
+    TimeZoneMutation,
     ProfileMutation,
     RightsMutation,
     # analytics
     AnalyticsMutation,
+    SpenderAdminMutation,
 )
 
 

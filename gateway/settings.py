@@ -13,6 +13,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jobs.config import JobsConfig
 from resolvers.config import DomainConfig
 
 DEV_SECRET_FILE = "jwt-dev-secret"
@@ -70,6 +71,8 @@ class Settings(BaseSettings):
     persisted_registration: bool | None = None
 
     domain: DomainConfig = DomainConfig()
+    # The worker (`gateway worker`): schedules, retries, delivery sinks; see jobs/config.py.
+    jobs: JobsConfig = JobsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -90,6 +93,7 @@ class Settings(BaseSettings):
                 raise ValueError("GraphiQL cannot be enabled in production")
             if self.persisted_registration:
                 raise ValueError("production accepts only trusted documents: persisted_registration is off")
+            self.jobs.check_production()
         if self.persisted_only and self.persisted_registration:
             raise ValueError("persisted_only accepts only trusted documents: persisted_registration is off")
         return self

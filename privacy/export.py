@@ -3,9 +3,10 @@ of everything kept about the user, read through the guard (purpose essential.ser
 action `export`) so the export itself is in the audit log.
 
 Size is bounded so one call stays cheap whatever the history: the newest EVENTS_MAX events,
-DECISIONS_MAX decisions and HISTORY_MAX consent receipts, each section with the total count, so
-the user can see when a list was cut. Rollups (signals, per-category stats, frequency counters,
-audit summary) are complete: they are small by construction.
+DECISIONS_MAX decisions, MESSAGES_MAX messages and HISTORY_MAX consent receipts, each section
+with the total count, so the user can see when a list was cut. Rollups (signals, per-category
+stats, frequency counters, audit summary) are complete: they are small by construction. The
+`retention` section says how long each kind of record is kept (privacy/retention.py).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import asyncpg
 from privacy.guard import Guard
 from privacy.profile_fields import FIELDS
 from privacy.purposes import ESSENTIAL, PURPOSES, Source
+from privacy.retention import DEFAULT_RETENTION, UNTIL_ERASURE, RetentionPolicy
 from sql import load_queries
 
 Q = load_queries()
 FORMAT = "gateway-export/1"
 EVENTS_MAX = 1000
 DECISIONS_MAX = 200
+MESSAGES_MAX = 200
 HISTORY_MAX = 1000
 
 
@@ -51,18 +54,28 @@ def _rows(rows: Sequence[asyncpg.Record], skip: Sequence[str] = ()) -> list[dict
     return [{k: plain(v) for k, v in r.items() if k not in skip} for r in rows]
 
 
-async def build_export(guard: Guard, user_id: int, inferences: list[dict[str, Any]]) -> dict[str, Any]:
+async def build_export(
+    guard: Guard,
+    user_id: int,
+    inferences: list[dict[str, Any]],
+    retention: RetentionPolicy = DEFAULT_RETENTION,
+) -> dict[str, Any]:
     """The bundle. `inferences` are the derived tags and segments with their logic, described by
-    the personalization domain (resolvers sit above privacy, so they are passed in)."""
+    the personalization domain (resolvers sit above privacy, so they are passed in); `retention`
+    is the policy in force (the retention job enforces the same one)."""
 
     # One connection and one repeatable-read snapshot: every section (and each total next to its
     # items) describes the same moment, not 13 separate ones.
     async with guard.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _read_all(guard, user_id, conn, inferences)
+        return await _read_all(guard, user_id, conn, inferences, retention)
 
 
 async def _read_all(
-    guard: Guard, user_id: int, conn: asyncpg.Connection, inferences: list[dict[str, Any]]
+    guard: Guard,
+    user_id: int,
+    conn: asyncpg.Connection,
+    inferences: list[dict[str, Any]],
+    retention: RetentionPolicy,
 ) -> dict[str, Any]:
     async def read(query: str, *args: Any, tables: tuple[str, ...], source: Source) -> list[asyncpg.Record]:
         return await guard.fetch(
@@ -105,13 +118,23 @@ async def _read_all(
     decisions = await read(Q.export_decisions, DECISIONS_MAX, tables=("decisions",), source=Source.DERIVED)
     impressions = await read(Q.export_impression_counts, tables=("impressions",), source=Source.BEHAVIOURAL)
     audit = await read(Q.export_audit_summary, tables=("audit_log",), source=Source.ACCOUNT)
+    messages = await read(Q.export_messages, MESSAGES_MAX, tables=("outbox",), source=Source.ACCOUNT)
 
     event_rows = [r for r in events if r["event_id"] is not None]
     return {
         "format": FORMAT,
         "generatedAt": plain(datetime.now(UTC)),
         "subject": {"userId": str(user_id)},
-        "limits": {"events": EVENTS_MAX, "decisions": DECISIONS_MAX, "consentHistory": HISTORY_MAX},
+        "limits": {
+            "events": EVENTS_MAX,
+            "decisions": DECISIONS_MAX,
+            "messages": MESSAGES_MAX,
+            "consentHistory": HISTORY_MAX,
+        },
+        "retention": {
+            "periods": retention.periods(),
+            "untilErasure": dict(UNTIL_ERASURE),
+        },
         "account": _rows(account)[0] if account else None,
         "profile": [
             {
@@ -124,7 +147,12 @@ async def _read_all(
             "current": _rows(consents),
             "history": _rows(history),
             "notices": {
-                k: {"title": p.title, "notice": p.notice_text, "version": p.version}
+                k: {
+                    "title": p.title,
+                    "notice": p.notice_text,
+                    "retention": p.retention_text(retention),
+                    "version": p.version,
+                }
                 for k, p in PURPOSES.items()
             },
         },
@@ -140,6 +168,10 @@ async def _read_all(
             "items": _rows(decisions, skip=("total",)),
         },
         "frequencyCounters": _rows(impressions),
+        "messages": {
+            "total": messages[0]["total"] if messages else 0,
+            "items": _rows(messages, skip=("total",)),
+        },
         "events": {
             "total": events[0]["total"] if events else 0,
             "byType": plain(events[0]["by_type"]) if events else {},

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from privacy.retention import DataKind, RetentionPolicy
+
 
 class Source(StrEnum):
     """What kind of personal data a read touches; personalization levels gate on it."""
@@ -31,11 +33,17 @@ class Purpose:
     source: Source = Source.STATED
     # fideslang data categories the purpose may use, for notices and the export.
     data_categories: tuple[str, ...] = ()
+    # The kinds of records the purpose makes us keep; the notice says for how long.
+    keeps: tuple[DataKind, ...] = ()
 
     @property
     def notice_text(self) -> str:
         """The plain-language notice in one sentence: what is used, why, what you get."""
         return f"We use {self.uses} {self.why}. You get {self.benefit}."
+
+    def retention_text(self, policy: RetentionPolicy) -> str:
+        """How long the records this purpose creates are kept, under `policy`."""
+        return policy.sentence(self.keeps)
 
 
 PURPOSES: dict[str, Purpose] = {
@@ -51,6 +59,7 @@ PURPOSES: dict[str, Purpose] = {
             required=True,
             source=Source.ACCOUNT,
             data_categories=("user.account", "user.contact", "user.financial"),
+            keeps=(DataKind.AUDIT,),
         ),
         Purpose(
             "personalize.content",
@@ -65,6 +74,7 @@ PURPOSES: dict[str, Purpose] = {
                 "user.behavior.purchase_history",
                 "user.preference",
             ),
+            keeps=(DataKind.EVENTS, DataKind.DECISIONS),
         ),
         Purpose(
             "personalize.profiling",
@@ -75,6 +85,7 @@ PURPOSES: dict[str, Purpose] = {
             1,
             source=Source.DERIVED,
             data_categories=("user.behavior", "user.derived.inferred"),
+            keeps=(DataKind.EVENTS, DataKind.DECISIONS),
         ),
         Purpose(
             "marketing.offers",
@@ -86,6 +97,7 @@ PURPOSES: dict[str, Purpose] = {
             marketing=True,
             source=Source.DERIVED,
             data_categories=("user.derived.inferred", "user.behavior.purchase_history"),
+            keeps=(DataKind.IMPRESSIONS, DataKind.DECISIONS),
         ),
         Purpose(
             "marketing.communications.email",
@@ -96,6 +108,7 @@ PURPOSES: dict[str, Purpose] = {
             1,
             marketing=True,
             data_categories=("user.contact.email",),
+            keeps=(DataKind.MESSAGES, DataKind.DECISIONS),
         ),
         Purpose(
             "marketing.communications.sms",
@@ -106,6 +119,7 @@ PURPOSES: dict[str, Purpose] = {
             1,
             marketing=True,
             data_categories=("user.contact.phone_number",),
+            keeps=(DataKind.MESSAGES, DataKind.DECISIONS),
         ),
         Purpose(
             "marketing.communications.push",
@@ -116,6 +130,7 @@ PURPOSES: dict[str, Purpose] = {
             1,
             marketing=True,
             data_categories=("user.device",),
+            keeps=(DataKind.MESSAGES, DataKind.DECISIONS),
         ),
         Purpose(
             "analytics.aggregate",
@@ -126,6 +141,7 @@ PURPOSES: dict[str, Purpose] = {
             1,
             source=Source.BEHAVIOURAL,
             data_categories=("user.behavior",),
+            keeps=(DataKind.EVENTS,),
         ),
     )
 }

@@ -51,13 +51,16 @@ class BatchGuard:
         purpose: str,
         source: Source,
         tables: Sequence[str],
+        conn: asyncpg.Connection | None = None,
     ) -> list[asyncpg.Record]:
-        """Run `query` (its first parameter: the user ids) for the allowed users only."""
+        """Run `query` (its first parameter: the user ids) for the allowed users only; on `conn`
+        when given (inside the caller's transaction)."""
         ids = self.allowed(user_ids, purpose, source)
         if not ids:
             return []
         self.audit.extend(AuditEntry(u, purpose, t, "read") for u in ids for t in tables)
-        return list(await self.pool.fetch(query, ids, *args))
+        runner = conn if conn is not None else self.pool
+        return list(await runner.fetch(query, ids, *args))
 
     def record(
         self, user_ids: Sequence[int], purpose: str, tables: Sequence[str], action: str = "read"
@@ -66,12 +69,19 @@ class BatchGuard:
         self.audit.extend(AuditEntry(u, purpose, t, action) for u in user_ids for t in tables)
 
     async def write(
-        self, query: str, user_ids: Sequence[int], *args: Any, purpose: str, tables: Sequence[str]
+        self,
+        query: str,
+        user_ids: Sequence[int],
+        *args: Any,
+        purpose: str,
+        tables: Sequence[str],
+        conn: asyncpg.Connection | None = None,
     ) -> asyncpg.Record | None:
         """A write derived for these users (their own snapshots allowed what it is derived
-        from); audited as a write per user, flushed with the reads."""
+        from); audited as a write per user, flushed with the reads; on `conn` when given."""
         self.record(user_ids, purpose, tables, "write")
-        return await self.pool.fetchrow(query, *args)
+        runner = conn if conn is not None else self.pool
+        return await runner.fetchrow(query, *args)
 
     @classmethod
     async def page(

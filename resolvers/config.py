@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from privacy.dp.config import DPConfig
+from privacy.retention import RetentionPolicy
 from resolvers.common.limits import LimitsConfig
 from resolvers.events.config import IngestConfig
 from resolvers.feed.config import FeedConfig
@@ -32,6 +33,8 @@ class DomainConfig(BaseModel):
     segments: SegmentsConfig = SegmentsConfig()
     ingest: IngestConfig = IngestConfig()
     explanations_max_limit: int = Field(default=100, ge=1)
+    # --- privacy ---
+    retention: RetentionPolicy = RetentionPolicy()
     # --- analytics ---
     dp: DPConfig = DPConfig()
     # --- the door ---

@@ -28,13 +28,17 @@ class Query:
     text: str
     params: tuple[str, ...]
 
-    def bind(self, **values: Any) -> tuple[Any, ...]:
-        """The statement followed by the values of its parameters, in order."""
+    def args(self, **values: Any) -> tuple[Any, ...]:
+        """The values of its parameters, in order (for `executemany`)."""
         missing = [p for p in self.params if p not in values]
         unknown = sorted(set(values) - set(self.params))
         if missing or unknown:
             raise TypeError(f"query {self.name!r}: missing {missing}, unknown {unknown}")
-        return (self.text, *(values[p] for p in self.params))
+        return tuple(values[p] for p in self.params)
+
+    def bind(self, **values: Any) -> tuple[Any, ...]:
+        """The statement followed by the values of its parameters, in order."""
+        return (self.text, *self.args(**values))
 
 
 class Queries(dict[str, Any]):

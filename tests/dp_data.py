@@ -52,3 +52,45 @@ async def seed_audience(dsn: str, first: int, last: int, consent: bool = True) -
             await conn.execute(CATEGORY_STATS, first, last)
     finally:
         await conn.close()
+
+
+async def register(
+    dsn: str,
+    spender_id: str = "ana",
+    role: str = "analyst",
+    epsilon_cap: float | str = 10,
+    delta_cap: float | str = "1e-5",
+    dataset: str = "audience",
+) -> None:
+    """An analyst or marketer as an admin's createAnalyst leaves them (analysts get nothing
+    before that)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO analysts (analyst_id, name, role, created_by) VALUES ($1, $1, $2, 'test')",
+                spender_id,
+                role,
+            )
+            await conn.execute(
+                "INSERT INTO privacy_budgets (analyst_id, dataset, epsilon_cap, delta_cap)"
+                " VALUES ($1, $2, $3::text::numeric, $4::text::numeric)",
+                spender_id,
+                dataset,
+                str(epsilon_cap),
+                str(delta_cap),
+            )
+    finally:
+        await conn.close()
+
+
+async def set_dataset_cap(dsn: str, epsilon_cap: float | str, dataset: str = "audience") -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "UPDATE dataset_budgets SET epsilon_cap = $1::text::numeric WHERE dataset = $2",
+            str(epsilon_cap),
+            dataset,
+        )
+    finally:
+        await conn.close()

@@ -52,9 +52,21 @@ def start(server: Any) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port: any (the OS picks), or one of GATEWAY_TEST_PORTS ("8300-8309") where a
+    shared machine gives each checkout its own range."""
+    span = os.environ.get("GATEWAY_TEST_PORTS")
+    candidates = [0]
+    if span:
+        low, _, high = span.partition("-")
+        candidates = list(range(int(low), int(high or low) + 1))
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError(f"no free port in GATEWAY_TEST_PORTS={span}")
 
 
 @contextmanager

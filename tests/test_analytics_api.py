@@ -18,7 +18,7 @@ from resolvers.analytics.args import params_from
 from resolvers.common.limits import LimitsConfig
 from resolvers.config import DomainConfig, DPConfig
 from tests.conftest import gql, running_client
-from tests.dp_data import seed_audience
+from tests.dp_data import register, seed_audience
 from tests.privacy_helpers import sql
 
 COUNT = (
@@ -36,6 +36,7 @@ SET_CAP = """mutation($a: String!, $c: Float!) {
 @pytest.fixture
 async def audience(db_dsn: str) -> str:
     await seed_audience(db_dsn, 1, 300)
+    await register(db_dsn, "ana")
     return db_dsn
 
 
@@ -318,14 +319,14 @@ async def test_estimate_is_free_and_cache_hits_cost_nothing(
     )
     est = (
         "query($q: String!) { estimateCost(query: $q) {"
-        " ... on CostEstimate { epsilon delta aggregates cached } } }"
+        " ... on CostEstimate { epsilon delta aggregates alreadyPaid } } }"
     )
     assert (await gql(client, est, {"q": doc}, token=t))["data"]["estimateCost"] == {
-        "epsilon": "0.3", "delta": "0", "aggregates": 2, "cached": 0}  # fmt: skip
+        "epsilon": "0.3", "delta": "0", "aggregates": 2, "alreadyPaid": 0}  # fmt: skip
     assert await _spent(audience) == (Decimal(0), 0)
     await gql(client, doc, token=t)
     assert (await gql(client, est, {"q": doc}, token=t))["data"]["estimateCost"] == {
-        "epsilon": "0", "delta": "0", "aggregates": 2, "cached": 2}  # fmt: skip
+        "epsilon": "0", "delta": "0", "aggregates": 2, "alreadyPaid": 2}  # fmt: skip
     feature = "{ usersBy(dimensions: [FEATURE], epsilon: 0.4) { __typename } }"
     assert (await gql(client, est, {"q": feature}, token=t))["data"]["estimateCost"]["delta"] == "1E-7"
     assert await _spent(audience) == (Decimal("0.3"), 1)

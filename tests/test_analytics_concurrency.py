@@ -1,6 +1,6 @@
 """Two real server processes race for one analyst's budget ("Done when" 3): 50 concurrent,
 distinct queries of 0.1 against a cap of 1.0 give exactly 10 releases, 20 times over, and the
-ledger never exceeds its cap."""
+ledger never exceeds its cap. The same holds for the dataset's cap across several analysts."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from gateway.settings import Environment, Settings
 from privacy.principal import Role
 from tests import pg
 from tests.conftest import TEST_SECRET
-from tests.dp_data import seed_audience
+from tests.dp_data import register, seed_audience, set_dataset_cap
 from tests.outage import gateway_process
 
 COUNTRIES = [
@@ -67,11 +67,11 @@ def two_servers(
         pg.drop_database(admin_dsn, name)
 
 
-def _token() -> str:
+def _token(analyst: str = "ana") -> str:
     settings = Settings(
         environment=Environment.TEST, jwt_secret=SecretStr(TEST_SECRET), database_url=SecretStr("x")
     )
-    return issue_token(settings, Role.ANALYST, "ana", ttl_s=600)
+    return issue_token(settings, Role.ANALYST, analyst, ttl_s=600)
 
 
 async def test_fifty_concurrent_queries_across_two_processes_get_exactly_ten(
@@ -81,9 +81,8 @@ async def test_fifty_concurrent_queries_across_two_processes_get_exactly_ten(
     headers = {"Authorization": f"Bearer {_token()}"}
     filters = [{"country": c, "platform": p} for c in COUNTRIES for p in PLATFORMS][:50]
     db = await asyncpg.connect(dsn)
-    await db.execute(
-        "INSERT INTO privacy_budgets (analyst_id, dataset, epsilon_cap) VALUES ('ana', 'audience', 1.0)"
-    )
+    await register(dsn, "ana", epsilon_cap="1.0")
+    await set_dataset_cap(dsn, 1000)
     limits = httpx.Limits(max_connections=100)
     try:
         async with httpx.AsyncClient(limits=limits, timeout=30) as client:
@@ -109,5 +108,46 @@ async def test_fifty_concurrent_queries_across_two_processes_get_exactly_ten(
                     "SELECT epsilon FROM privacy_events WHERE event_id > $1 AND kind = 'charge'", first_event
                 )
                 assert [r["epsilon"] for r in charged] == [Decimal("0.1")] * 10
+    finally:
+        await db.close()
+
+
+async def test_the_dataset_cap_holds_across_analysts_and_processes(
+    two_servers: tuple[list[str], str],
+) -> None:
+    """Five analysts with ample budgets race 50 distinct queries of 0.1 through two processes
+    against a dataset cap of 1.0 (the bound per person): exactly 10 releases, 10 times over."""
+    urls, dsn = two_servers
+    analysts = [f"pool{i}" for i in range(5)]
+    for a in analysts:
+        await register(dsn, a, epsilon_cap=100)
+    headers = {a: {"Authorization": f"Bearer {_token(a)}"} for a in analysts}
+    filters = [{"country": c, "platform": p} for c in COUNTRIES for p in PLATFORMS][:50]
+    db = await asyncpg.connect(dsn)
+    try:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=30) as client:
+
+            async def ask(i: int) -> str:
+                body = {"query": DOC, "variables": {"f": filters[i]}}
+                r = await client.post(f"{urls[i % 2]}/graphql", json=body, headers=headers[analysts[i % 5]])
+                return str(r.json()["data"]["distinctUsers"]["__typename"])
+
+            for repeat in range(10):
+                await db.execute(
+                    "UPDATE dataset_versions SET version = version + 1 WHERE dataset = 'audience'"
+                )
+                await db.execute("UPDATE privacy_budgets SET epsilon_spent = 0, delta_spent = 0")
+                await db.execute(
+                    "UPDATE dataset_budgets SET epsilon_cap = 1.0, epsilon_spent = 0, delta_spent = 0"
+                )
+                first_event = await db.fetchval("SELECT coalesce(max(event_id), 0) FROM privacy_events")
+                kinds = await asyncio.gather(*(ask(i) for i in range(50)))
+                assert kinds.count("AudienceCount") == 10, (repeat, kinds)
+                assert await db.fetchval("SELECT epsilon_spent FROM dataset_budgets") == Decimal("1.0")
+                charged = await db.fetch(
+                    "SELECT dataset_epsilon FROM privacy_events WHERE event_id > $1 AND kind = 'charge'",
+                    first_event,
+                )
+                assert [r["dataset_epsilon"] for r in charged] == [Decimal("0.1")] * 10
     finally:
         await db.close()

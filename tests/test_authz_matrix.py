@@ -21,6 +21,7 @@ from privacy.principal import Role
 from resolvers.common.limits import LimitsConfig
 from resolvers.config import DomainConfig
 from tests.conftest import make_settings, running_client
+from tests.dp_data import register
 from tests.schema_walk import RootField, live_schema, minimal_call, root_fields
 
 ALL = frozenset({"anonymous", "user_a", "user_b", "app", "analyst", "marketer", "admin"})
@@ -45,6 +46,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "setPersonalizationLevel",
             "setPreferredChannel",
             "setChannelSubscription",
+            "setTimeZone",
             "updateProfile",
             "requestDataExport",
             "eraseMyData",
@@ -65,6 +67,10 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
         ),
         frozenset({"marketer", "admin"}),
     ),
+    # a person's own match against a segment
+    "segmentPreview": USERS,
+    # segment sizes reach marketers only as DP counts charged to their own budget
+    "segmentSizes": frozenset({"marketer"}),
     # analysts get differentially private aggregates only
     **dict.fromkeys(
         (
@@ -76,12 +82,17 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "funnel",
             "medianOrderValue",
             "estimateCost",
-            "privacyBudget",
-            "privacyLedger",
         ),
         frozenset({"analyst"}),
     ),
-    "setPrivacyBudget": frozenset({"admin"}),
+    **dict.fromkeys(("privacyBudget", "privacyLedger"), frozenset({"analyst", "marketer"})),
+    # admins register who may spend privacy budget and cap each dataset across all of them
+    **dict.fromkeys(
+        ("setPrivacyBudget", "createAnalyst", "analysts", "setDatasetBudget", "datasetBudgets"),
+        frozenset({"admin"}),
+    ),
+    # background jobs: status and errors, no personal data
+    "jobs": frozenset({"admin"}),
 }
 
 # Two users with values that appear nowhere else: finding B's in A's response is a leak.
@@ -134,6 +145,9 @@ async def test_role_matrix(root: RootField, db_dsn: str, tmp_path: Path, token) 
         USER_B,
     )
     await conn.close()
+    # The analyst and the marketer an admin registered (tokens for anyone else get nothing).
+    await register(db_dsn, "ana", "analyst")
+    await register(db_dsn, "mark", "marketer")
     allowed = EXPECTED_ROLES.get(root.name)
     if allowed is None:
         pytest.fail(f"{root.name} is not in EXPECTED_ROLES")

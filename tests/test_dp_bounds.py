@@ -19,7 +19,7 @@ from privacy.principal import Role
 from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
 from tests.conftest import gql
-from tests.dp_data import seed_audience
+from tests.dp_data import register, seed_audience
 from tests.privacy_helpers import sql
 
 PARAMS: AudienceParams = params_from(DomainConfig())
@@ -135,12 +135,8 @@ async def test_small_counts_exceed_the_truth_sometimes_over_the_api(
     client: httpx.AsyncClient, token: Any, db_dsn: str
 ) -> None:
     await seed_audience(db_dsn, 1, 5)
+    await register(db_dsn, "ana", epsilon_cap=100)
     t = token(Role.ANALYST, "ana")
-    await gql(
-        client,
-        'mutation { setPrivacyBudget(analystId: "ana", dataset: "audience", cap: 100) { __typename } }',
-        token=token(Role.ADMIN, "root"),
-    )
     values = []
     for _ in range(20):  # a new data version each time, so each answer is a fresh release
         await sql(db_dsn, "UPDATE dataset_versions SET version = version + 1 WHERE dataset = 'audience'")
@@ -175,6 +171,7 @@ async def test_funnels_are_monotone_and_counts_non_negative(
     client: httpx.AsyncClient, token: Any, db_dsn: str
 ) -> None:
     await seed_audience(db_dsn, 1, 60)
+    await register(db_dsn, "ana")
     doc = """{
       f: funnel(dimension: CATEGORY, epsilon: 0.05) { ... on Funnel { groups {
            viewed { value } addedToCart { value } purchased { value } } } }

@@ -14,6 +14,7 @@ from privacy.dp import ledger
 from privacy.dp.epsilon import EpsilonRefused, to_cap, to_epsilon
 from privacy.dp.mechanisms import NoiseSpec, release_counts
 from privacy.dp.partition import single_user_release_probability, tau
+from tests.dp_data import register, set_dataset_cap
 
 CAP = Decimal("1.0")
 
@@ -124,6 +125,7 @@ def test_cap_boundary_table(raw: object, ok: bool) -> None:
             to_cap(raw)
 
 
+@pytest.mark.parametrize("capped", ["spender", "dataset"])
 @pytest.mark.parametrize(
     ("cap", "charges", "accepted"),
     [
@@ -135,25 +137,41 @@ def test_cap_boundary_table(raw: object, ok: bool) -> None:
         ("0", ["0.000000001"], [False]),
     ],
 )
-async def test_ledger_boundary_table(db_dsn: str, cap: str, charges: list[str], accepted: list[bool]) -> None:
+async def test_ledger_boundary_table(
+    db_dsn: str, capped: str, cap: str, charges: list[str], accepted: list[bool]
+) -> None:
+    """The same boundaries hold for a spender's cap and for the dataset's cap across spenders."""
+    await register(db_dsn, "ana", epsilon_cap=cap if capped == "spender" else "100")
+    await set_dataset_cap(db_dsn, cap if capped == "dataset" else "100")
     pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=2)
     try:
-        defaults = ledger.Defaults(Decimal(cap), Decimal("1e-5"))
-        got = [
-            (
-                await ledger.charge(pool, "ana", "audience", Decimal(c), Decimal(0), defaults, "r", ["h"])
-            ).charged
-            for c in charges
-        ]
+        ana = ledger.Spender("ana", ledger.SpenderRole.ANALYST)
+        refused = (
+            ledger.Outcome.SPENDER_EXHAUSTED if capped == "spender" else ledger.Outcome.DATASET_EXHAUSTED
+        )
+        got = []
+        for c in charges:
+            cost = ledger.Cost(Decimal(c), Decimal(0), Decimal(c), Decimal(0))
+            result = await ledger.charge(pool, ana, "audience", cost, "r", ["h"], (1, 1))
+            assert result.outcome in (ledger.Outcome.CHARGED, refused)
+            got.append(result.charged)
         assert got == accepted
-        b = await ledger.budget(pool, "ana", "audience", defaults)
-        assert b.spent == sum((Decimal(c) for c, ok in zip(charges, got, strict=True) if ok), Decimal(0))
-        assert b.spent <= b.cap
+        b = await ledger.budget(pool, ana, "audience")
+        assert b is not None
+        spent = sum((Decimal(c) for c, ok in zip(charges, got, strict=True) if ok), Decimal(0))
+        assert b.spent == spent
+        (d,) = await ledger.dataset_budgets(pool)
+        assert d.spent == spent and d.spent <= d.cap and b.spent <= b.cap
         events = await pool.fetchval("SELECT count(*) FROM privacy_events WHERE kind = 'charge'")
         assert events == sum(got)
         if events:
             with pytest.raises(asyncpg.RaiseError, match="append-only"):
                 await pool.execute("UPDATE privacy_events SET epsilon = 0")
+        nobody = ledger.Spender("nobody", ledger.SpenderRole.ANALYST)
+        cost = ledger.Cost(Decimal("0.1"), Decimal(0), Decimal("0.1"), Decimal(0))
+        unknown = await ledger.charge(pool, nobody, "audience", cost, "r", ["h"], (1, 1))
+        assert unknown.outcome is ledger.Outcome.UNKNOWN_SPENDER  # no budget on first charge
+        assert await pool.fetchval("SELECT count(*) FROM privacy_budgets WHERE analyst_id = 'nobody'") == 0
     finally:
         await pool.close()
 

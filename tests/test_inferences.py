@@ -80,12 +80,11 @@ async def test_inferences_list_hide_and_stop_targeting(client, conn, token, db_d
     assert found[f"segment:{sid}"]["hidden"] is True and found[f"segment:{sid}"]["why"] is None
     sim = await gql(
         client,
-        'query($s: ID!) { simulateSegment(userId: "400", segmentId: $s)'
-        " { ... on SegmentSimulation { passed } } }",
+        "query($s: ID!) { segmentPreview(segmentId: $s) { ... on SegmentSimulation { passed } } }",
         {"s": sid},
-        token=m,
+        token=tok,
     )
-    assert sim["data"]["simulateSegment"]["passed"] is False  # the same evaluator skips it
+    assert sim["data"]["segmentPreview"]["passed"] is False  # the same evaluator skips it
     await gql(client, HIDE, {"k": "tag:price_tier"}, token=tok)
     tier = {i["key"]: i for i in (await data(client, INFERENCES, tok))["viewer"]["inferences"]}[
         "tag:price_tier"

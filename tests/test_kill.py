@@ -63,7 +63,7 @@ async def _backends(dsn: str, waiting: bool) -> int:
         return int(
             await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gateway' "
-                "AND ($1::bool IS FALSE OR wait_event_type = 'Lock')",
+                "AND datname = current_database() AND ($1::bool IS FALSE OR wait_event_type = 'Lock')",
                 waiting,
             )
         )

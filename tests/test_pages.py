@@ -4,6 +4,7 @@ and by keyboard, and a screenshot of each (.artifacts/screenshots)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from gateway import Settings
 from gateway.pages import CSP, PAGES
 from privacy.principal import Role
 from tests.browser import local_only_page, save_screenshot
+from tests.dp_data import register
 from tests.live import live_server
 from tests.tools import JS_DIR
 
@@ -84,9 +86,10 @@ def test_the_privacy_center_lets_a_person_withdraw_consent_and_see_the_why_chang
 
 @pytest.mark.slow
 def test_the_analyst_console_prices_a_question_runs_it_and_charts_intervals(
-    chromium: str, node: str, demo_settings: Settings, demo_token: Callable[..., str]
+    chromium: str, node: str, demo_settings: Settings, demo_token: Callable[..., str], demo_dsn: str
 ) -> None:
     token = demo_token(Role.ANALYST, "console-analyst")
+    asyncio.run(register(demo_dsn, "console-analyst"))  # an admin registered this analyst
     with live_server(demo_settings) as base, local_only_page() as (page, log):
         page.goto(f"{base}/analytics#token={token}")
         page.locator("#budget meter").wait_for()

@@ -18,7 +18,10 @@ CREATE = """mutation($n: String!, $r: JSON!) { createSegment(name: $n, rule: $r)
   ... on InvalidInput { message errors { field message } } } }"""
 UPDATE = """mutation($id: ID!, $r: JSON!) { updateSegment(segmentId: $id, rule: $r) {
   __typename ... on Segment { id version } ... on InvalidInput { errors { field message } } } }"""
-SIMULATE = """query($u: ID!, $s: ID!) { simulateSegment(userId: $u, segmentId: $s) {
+SIMULATE = """query($s: ID!, $p: JSON!) { simulateSegment(segmentId: $s, profile: $p) {
+  __typename ... on SegmentSimulation { passed version conditions { path attribute operator passed } }
+  ... on InvalidInput { errors { field message } } } }"""
+PREVIEW = """query($s: ID!) { segmentPreview(segmentId: $s) {
   __typename ... on SegmentSimulation { passed version conditions { path attribute operator passed } } } }"""
 CREATE_OFFER = """mutation($i: OfferInput!) { createOffer(input: $i) {
   __typename ... on Offer { id } ... on InvalidInput { errors { field message } } } }"""
@@ -95,7 +98,7 @@ async def test_bad_rules_are_refused_and_nothing_is_stored(client, conn, token) 
 async def test_only_marketers_manage_segments(client, conn, token) -> None:
     body = await gql(client, CREATE, {"n": "x", "r": BIG_SPENDERS}, token=token(Role.USER, "1"))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    body = await gql(client, SIMULATE, {"u": "1", "s": "1"}, token=token(Role.ANALYST, "a"))
+    body = await gql(client, SIMULATE, {"s": "1", "p": {}}, token=token(Role.ANALYST, "a"))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
@@ -116,7 +119,7 @@ async def test_edits_make_versions(client, conn, token) -> None:
     assert await conn.fetchval("SELECT current_version FROM segments") == 2
 
 
-async def test_simulation_matches_offer_targeting(client, conn, token) -> None:
+async def test_previews_and_synthetic_profiles_match_offer_targeting(client, conn, token) -> None:
     tok = token(Role.MARKETER, "m1")
     seg = await create(client, tok, BIG_SPENDERS, name="big spenders")
     offer = await gql(
@@ -135,24 +138,34 @@ async def test_simulation_matches_offer_targeting(client, conn, token) -> None:
     await set_signals(conn, 202, purchased={1: 5}, spend_by_day={day: 24000})
     expected = {200: True, 201: False, 202: False}
     for user_id, should in expected.items():
-        sim = (await gql(client, SIMULATE, {"u": str(user_id), "s": seg["id"]}, token=tok))["data"][
-            "simulateSegment"
+        # The user's own preview, from their own data under their own consent.
+        sim = (await gql(client, PREVIEW, {"s": seg["id"]}, token=token(sub=user_id)))["data"][
+            "segmentPreview"
         ]
         served = (await gql(client, OFFERS, token=token(sub=user_id)))["data"]["viewer"]["offers"]
         got = any(o["offer"]["id"] == offer_id for o in served)
         assert sim["passed"] is should and got is should, (user_id, sim, served)
         assert [c["path"] for c in sim["conditions"]] == ["rule.and[0]", "rule.and[1]", "rule.and[2].not"]
         assert "24000" not in str(sim) and "DE" not in str(sim)  # no raw user values
-    assert [
-        c["passed"]
-        for c in (await gql(client, SIMULATE, {"u": "201", "s": seg["id"]}, token=tok))["data"][
-            "simulateSegment"
-        ]["conditions"]
-    ] == [False, True, False]
+    own = (await gql(client, PREVIEW, {"s": seg["id"]}, token=token(sub=201)))["data"]["segmentPreview"]
+    assert [c["passed"] for c in own["conditions"]] == [False, True, False]
+    # The marketer's view of the same people: synthetic profiles shaped like them.
+    profiles = {
+        200: ({"spend_90d_cents": 24000, "purchased_category": ["apparel"], "country": "DE"}, True),
+        201: ({"spend_90d_cents": 500, "purchased_category": ["apparel"], "country": "DE"}, False),
+        # no marketing consent: nothing about them is available to targeting
+        202: ({}, False),
+    }
+    for user_id, (profile, should) in profiles.items():
+        sim = (await gql(client, SIMULATE, {"s": seg["id"], "p": profile}, token=tok))["data"]
+        assert sim["simulateSegment"]["passed"] is should, (user_id, sim)
     served = (await gql(client, OFFERS, token=token(sub=200)))["data"]["viewer"]["offers"][0]
     assert served["why"]["reasons"][0]["code"] == "SEGMENT_MATCH"
     assert served["why"]["rule"] == {"id": seg["id"], "version": 1}
-    audit = await conn.fetch(
-        "SELECT principal_role, subject_user_id FROM audit_log WHERE principal_role = 'marketer'"
-    )
-    assert audit and {r["subject_user_id"] for r in audit} <= {200, 201, 202}
+    # A preview reads the user's own data, audited with them as reader and subject; a marketer
+    # reads nobody's.
+    audit = await conn.fetch("SELECT principal_role, principal_id, subject_user_id FROM audit_log")
+    assert not [r for r in audit if r["principal_role"] == "marketer" and r["subject_user_id"] is not None]
+    assert {(r["principal_id"], r["subject_user_id"]) for r in audit if r["principal_role"] == "user"} >= {
+        ("200", 200)
+    }

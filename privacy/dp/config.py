@@ -18,8 +18,12 @@ class DPConfig(BaseModel):
 
     dataset: str = "audience"
     per_query_epsilon_cap: Decimal = Field(default=Decimal("1.0"), gt=0)
+    # Caps createAnalyst gives when the admin names none (nobody gets a budget without an admin).
     default_epsilon_cap: Decimal = Field(default=Decimal("10"), ge=0)
     default_delta_cap: Decimal = Field(default=Decimal("1e-5"), ge=0, lt=1)
+    # Released answers are reused within one period of the clock (epoch = now / period), never
+    # across periods: the cache's state depends on the clock, not on the data (PROOFS.md).
+    release_period_s: int = Field(default=86_400, ge=1, le=31 * 86_400)
     # delta spent by one release of a non-public dimension (partition selection, tau).
     selection_delta: Decimal = Field(default=Decimal("1e-7"), gt=0, lt=1)
     # Per-user order value is clamped to [0, order_value_max_cents]: the sum's sensitivity.

@@ -58,3 +58,19 @@ def to_cap(raw: object) -> Decimal:
     if isinstance(exponent, int) and exponent < -MAX_PLACES:
         raise EpsilonRefused(f"cap has more than {MAX_PLACES} decimal places")
     return value.normalize()
+
+
+def to_delta_cap(raw: object) -> Decimal:
+    """Validate a delta cap set by an admin: finite, >= 0 and below 1 (delta is a probability;
+    1 would allow anything)."""
+    try:
+        value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise EpsilonRefused("delta cap must be a number") from None
+    if not value.is_finite():
+        raise EpsilonRefused("delta cap must be finite")
+    if value < 0:
+        raise EpsilonRefused("delta cap must be at least 0")
+    if value >= 1:
+        raise EpsilonRefused("delta cap must be below 1")
+    return value.normalize()

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from privacy.principal import Role
 from privacy.purposes import ESSENTIAL, MARKETING_PURPOSES, PURPOSES, Purpose, Source
+from privacy.retention import RetentionPolicy
 from resolvers.account.own import account_gone, own_guard
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
@@ -40,6 +41,7 @@ class Notice:
     benefit: str
     version: int
     text: str
+    retention: str = strawberry.field(description="How long the records this purpose creates are kept.")
 
 
 @strawberry.type(description="A purpose data may be used for, with its notice.")
@@ -88,8 +90,15 @@ class MarketingObjection:
 SetConsentResult = Annotated[ConsentReceipt | InvalidInput, strawberry.union("SetConsentResult")]
 
 
-def notice_of(p: Purpose) -> Notice:
-    return Notice(uses=p.uses, why=p.why, benefit=p.benefit, version=p.version, text=p.notice_text)
+def notice_of(p: Purpose, retention: RetentionPolicy) -> Notice:
+    return Notice(
+        uses=p.uses,
+        why=p.why,
+        benefit=p.benefit,
+        version=p.version,
+        text=p.notice_text,
+        retention=p.retention_text(retention),
+    )
 
 
 def receipt_of(row: Any) -> ConsentReceipt:
@@ -124,7 +133,7 @@ async def viewer_consent(info: Info[Context, None]) -> list[ConsentState]:
             ConsentState(
                 purpose=key,
                 title=p.title,
-                notice=notice_of(p),
+                notice=notice_of(p, info.context.config.retention),
                 granted=p.required or bool(row and row["granted"]),
                 method=ConsentMethod(row["method"]) if row else ConsentMethod.DEFAULT,
                 updated_at=row["updated_at"] if row else None,
@@ -162,12 +171,13 @@ _USER = [require(Role.USER)]
 @strawberry.type
 class ConsentQuery:
     @strawberry.field(description="Every purpose with its plain-language notice (public).")
-    def purposes(self) -> list[PurposeNotice]:
+    def purposes(self, info: Info[Context, None]) -> list[PurposeNotice]:
+        retention = info.context.config.retention
         return [
             PurposeNotice(
                 key=p.key,
                 title=p.title,
-                notice=notice_of(p),
+                notice=notice_of(p, retention),
                 marketing=p.marketing,
                 required=p.required,
                 data_categories=list(p.data_categories),

@@ -54,8 +54,9 @@ class RightsMutation:
     )
     async def request_data_export(self, info: Info[Context, None]) -> DataExport:
         guard, user_id = await own_guard(info)
+        config = info.context.config
         bundle = await build_export(
-            guard, user_id, await inferences_for_export(guard, user_id, info.context.config)
+            guard, user_id, await inferences_for_export(guard, user_id, config), config.retention
         )
         return DataExport(
             format=bundle["format"],

@@ -46,6 +46,7 @@ class Viewer:
     country: str | None
     platform: str | None
     preferred_channel: str | None
+    time_zone: str = strawberry.field(description="Your IANA time zone; messages respect quiet hours in it.")
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -125,6 +126,7 @@ async def load_viewer(info: Info[Context, None]) -> Viewer | None:
         country=account.country,
         platform=account.platform.value if account.platform else None,
         preferred_channel=account.preferred_channel.value if account.preferred_channel else None,
+        time_zone=account.time_zone,
     )
 
 

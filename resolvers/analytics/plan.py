@@ -1,11 +1,13 @@
 """Operation-wide charging: the first aggregate field of an operation plans the whole operation.
 
 The plan walks the operation's document (fragments, inline fragments and aliases expanded,
-@skip/@include honoured) to find every aggregate field that will execute, subtracts answers
-already released (cache hits, and duplicates inside the operation), and charges the rest in one
-atomic ledger update. If the ledger refuses, every aggregate field of the operation answers
-`BudgetExhausted` and no data query runs: all or nothing. The plan lives in the per-request
-memo, so it is built exactly once per operation, before any aggregate runs.
+@skip/@include honoured) to find every aggregate field that will execute, leaves out answers
+the spender already paid for in the current release slot (and duplicates inside the
+operation), and charges the rest in one ledger call, to the spender and, for answers not yet
+released in the slot, to the dataset's cap across all spenders. If the ledger refuses, every
+aggregate field of the operation answers `BudgetExhausted` and no data query runs: all or
+nothing. The plan lives in the per-request memo, so it is built exactly once per operation,
+before any aggregate runs. Only a spender an admin registered gets a plan.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -36,21 +38,30 @@ from strawberry.extensions import AddValidationRules
 from privacy import telemetry
 from privacy.dp import cache, ledger
 from privacy.dp.query import AudienceParams, DPQuery, Template
+from privacy.principal import Role
 from resolvers.analytics.args import params_from, query_from
-from resolvers.common.errors import FieldError
+from resolvers.common.errors import FieldError, Forbidden
 from resolvers.context import Context
 from sql import load_queries
 
 Q = load_queries()
 
-AGGREGATE_FIELDS: dict[str, Template] = {
-    "distinctUsers": Template.DISTINCT_USERS,
-    "usersBy": Template.USERS_BY,
-    "orderValueSum": Template.ORDER_VALUE_SUM,
-    "orderValueMean": Template.ORDER_VALUE_MEAN,
-    "histogram": Template.HISTOGRAM,
-    "funnel": Template.FUNNEL,
-    "medianOrderValue": Template.MEDIAN_ORDER_VALUE,
+# Root field -> (template, arguments the field fixes). segmentSizes is the marketers' view of
+# usersBy(dimensions: [SEGMENT]): the same release, so it shares that query's cache entry.
+AGGREGATE_FIELDS: dict[str, tuple[Template, dict[str, Any]]] = {
+    "distinctUsers": (Template.DISTINCT_USERS, {}),
+    "usersBy": (Template.USERS_BY, {}),
+    "orderValueSum": (Template.ORDER_VALUE_SUM, {}),
+    "orderValueMean": (Template.ORDER_VALUE_MEAN, {}),
+    "histogram": (Template.HISTOGRAM, {}),
+    "funnel": (Template.FUNNEL, {}),
+    "medianOrderValue": (Template.MEDIAN_ORDER_VALUE, {}),
+    "segmentSizes": (Template.USERS_BY, {"dimensions": ["SEGMENT"]}),
+}
+# Who may run each aggregate field (its permission class says the same): a field the caller may
+# not run is never priced nor charged, even when the operation also holds fields they may run.
+FIELD_ROLES: dict[str, Role] = {name: Role.ANALYST for name in AGGREGATE_FIELDS} | {
+    "segmentSizes": Role.MARKETER
 }
 SEED_NAMES = frozenset({"seed", "random_state", "randomState", "randomSeed", "random_seed"})
 
@@ -88,21 +99,35 @@ class PlannedField:
     errors: list[FieldError]
     hash: str = ""
     canonical: str = ""
-    cached: dict[str, Any] | None = None
+    cached: dict[str, Any] | None = None  # the answer released in this slot, whoever paid for it
+    received: bool = False  # the spender already paid for that answer in this slot: free
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseFailure:
+    """A release that failed after the charge; its share was refunded (or, when the refund could
+    not be written, kept: the conservative side)."""
+
+    refunded: Decimal
 
 
 @dataclass
 class Plan:
     fields: dict[str, PlannedField]
     params: AudienceParams
-    data_version: int
-    epsilon: Decimal
-    delta: Decimal
-    refused: bool = False
-    remaining: Decimal = Decimal(0)
-    # Answers released during this operation, by query hash (duplicates share one release).
-    released: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slot: cache.Slot | None
+    cost: ledger.Cost
+    # The share of the charge of each answer the spender pays for, by query hash.
+    costs: dict[str, ledger.Cost] = field(default_factory=dict)
+    charge: ledger.Charge | None = None
+    # How each answer of this operation came out (released answer or failure), by query hash:
+    # duplicates inside the operation share one release.
+    outcomes: dict[str, dict[str, Any] | ReleaseFailure] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        return self.charge is not None and not self.charge.charged
 
 
 def _included(node: FieldNode | FragmentSpreadNode | InlineFragmentNode, variables: VariableValues) -> bool:
@@ -138,18 +163,20 @@ def aggregate_fields(
     operation: OperationDefinitionNode,
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: VariableValues,
+    role: Role,
 ) -> dict[str, tuple[Template, dict[str, Any]]]:
-    """Every aggregate field that will execute, by response key (alias or name)."""
+    """Every aggregate field that will execute for `role`, by response key (alias or name)."""
     found: dict[str, tuple[Template, dict[str, Any]]] = {}
     if operation.operation is not OperationType.QUERY or schema.query_type is None:
         return found
     for node in _root_fields(operation.selection_set, fragments, variables):
-        template = AGGREGATE_FIELDS.get(node.name.value)
-        if template is None:
+        entry = AGGREGATE_FIELDS.get(node.name.value)
+        if entry is None or FIELD_ROLES[node.name.value] is not role:
             continue
+        template, fixed = entry
         key = node.alias.value if node.alias else node.name.value
         definition = schema.query_type.fields[node.name.value]
-        found.setdefault(key, (template, get_argument_values(definition, node, variables)))
+        found.setdefault(key, (template, {**get_argument_values(definition, node, variables), **fixed}))
     return found
 
 
@@ -160,13 +187,27 @@ async def audience_params(ctx: Context) -> AudienceParams:
     return replace(params_from(ctx.config), segments=tuple(r["key"] for r in rows))
 
 
+@dataclass
+class Priced:
+    fields: dict[str, PlannedField]
+    params: AudienceParams
+    slot: cache.Slot | None
+    cost: ledger.Cost
+    costs: dict[str, ledger.Cost]
+
+
 async def price(
-    ctx: Context, fields: Mapping[str, tuple[Template, dict[str, Any]]]
-) -> tuple[dict[str, PlannedField], AudienceParams, int, Decimal, Decimal]:
-    """Validate and price each field: (planned fields, params, data version, epsilon, delta)."""
+    ctx: Context, fields: Mapping[str, tuple[Template, dict[str, Any]]], spender: ledger.Spender
+) -> Priced:
+    """Validate and price each field. The spender pays epsilon for every answer they have not
+    paid for in the current slot, whether or not someone else has (so the price tells them
+    nothing about others); the dataset pays only for answers not yet released in the slot."""
+    params = params_from(ctx.config)
+    planned: dict[str, PlannedField] = {}
+    if not fields:
+        return Priced(planned, params, None, ledger.Cost(), {})
     cfg = ctx.config.dp
     params = await audience_params(ctx)
-    planned: dict[str, PlannedField] = {}
     for key, (template, raw) in fields.items():
         q, errors = query_from(template, raw, ctx.config)
         pf = PlannedField(q, errors)
@@ -175,17 +216,23 @@ async def price(
             pf.hash = cache.query_hash(pf.canonical)
         planned[key] = pf
     hashes = sorted({pf.hash for pf in planned.values() if pf.query is not None})
-    version, hits = await cache.lookup(ctx.pool, cfg.dataset, hashes)
-    epsilon, delta, counted = Decimal(0), Decimal(0), set()
+    slot, hits = await cache.lookup(ctx.pool, cfg.dataset, spender.spender_id, hashes, cfg.release_period_s)
+    total, costs = ledger.Cost(), {}
     for pf in planned.values():
         if pf.query is None:
             continue
-        pf.cached = hits.get(pf.hash)
-        if pf.cached is None and pf.hash not in counted:
-            counted.add(pf.hash)
-            epsilon += pf.query.epsilon
-            delta += pf.query.delta(params)
-    return planned, params, version, epsilon, delta
+        hit = hits.get(pf.hash)
+        pf.cached = hit.answer if hit else None
+        pf.received = bool(hit and hit.received)
+        if pf.received or pf.hash in costs:
+            continue
+        eps, delta = pf.query.epsilon, pf.query.delta(params)
+        share = (
+            ledger.Cost(eps, delta, Decimal(0), Decimal(0)) if hit else ledger.Cost(eps, delta, eps, delta)
+        )
+        costs[pf.hash] = share
+        total += share
+    return Priced(planned, params, slot, total, costs)
 
 
 async def plan_operation(ctx: Context, info: Any) -> Plan:
@@ -195,35 +242,64 @@ async def plan_operation(ctx: Context, info: Any) -> Plan:
         existing: Plan | None = ctx.memo.get("dp_plan")
         if existing is not None:
             return existing
+        spender = await current_spender(ctx)
         raw = info._raw_info
         variables = raw.variable_values
         if not isinstance(variables, VariableValues):  # the executor hands resolvers a plain dict
             variables = VariableValues(sources={}, coerced=dict(variables))
-        fields = aggregate_fields(raw.schema, raw.operation, raw.fragments, variables)
-        planned, params, version, epsilon, delta = await price(ctx, fields)
-        plan = Plan(planned, params, version, epsilon, delta)
-        if epsilon > 0 or delta > 0:
+        fields = aggregate_fields(raw.schema, raw.operation, raw.fragments, variables, ctx.principal.role)
+        priced = await price(ctx, fields, spender)
+        plan = Plan(priced.fields, priced.params, priced.slot, priced.cost, priced.costs)
+        if not priced.cost.is_free and priced.slot is not None:
             cfg = ctx.config.dp
-            analyst = analyst_id(ctx)
-            defaults = ledger.Defaults(cfg.default_epsilon_cap, cfg.default_delta_cap)
-            hashes = sorted({pf.hash for pf in planned.values() if pf.query and pf.cached is None})
             result = await ledger.charge(
-                ctx.pool, analyst, cfg.dataset, epsilon, delta, defaults, ctx.request_id, hashes
-            )
-            plan.refused = not result.charged
-            plan.remaining = result.remaining
+                ctx.pool, spender, cfg.dataset, priced.cost, ctx.request_id, sorted(priced.costs),
+                priced.slot.key(),
+            )  # fmt: skip
+            if result.outcome is ledger.Outcome.UNKNOWN_SPENDER:  # removed since current_spender
+                raise NotRegistered(_UNREGISTERED.format(role=spender.role.value, id=spender.spender_id))
+            plan.charge = result
             if result.charged:
-                telemetry.record_budget_spent(float(epsilon), cfg.dataset)
+                telemetry.record_budget_spent(float(priced.cost.epsilon), cfg.dataset)
             else:
                 telemetry.record_budget_refused()
         ctx.memo["dp_plan"] = plan
         return plan
 
 
-def analyst_id(ctx: Context) -> str:
-    subject = ctx.principal.subject
-    if not subject:
-        from resolvers.common.errors import Forbidden
+class NotRegistered(Forbidden):
+    """A token whose subject no admin registered as an analyst or marketer of its role."""
 
-        raise Forbidden("an analyst token must name its analyst")
-    return subject
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"code": "FORBIDDEN"}
+
+
+_UNREGISTERED = (
+    "{role} '{id}' is not registered: an admin creates analysts and marketers (createAnalyst) "
+    "and gives them their budget"
+)
+SPENDER_ROLES = {Role.ANALYST: ledger.SpenderRole.ANALYST, Role.MARKETER: ledger.SpenderRole.MARKETER}
+
+
+async def current_spender(ctx: Context) -> ledger.Spender:
+    """The registered spender behind this request (checked once per operation); Forbidden for a
+    token whose subject no admin registered in that role."""
+    memo = ctx.memo.get("dp_spender")
+    if isinstance(memo, NotRegistered):
+        raise memo
+    if memo is not None:
+        return cast(ledger.Spender, memo)
+    subject = ctx.principal.subject
+    role = SPENDER_ROLES.get(ctx.principal.role)
+    if not subject or role is None:
+        raise NotRegistered(
+            "a privacy budget belongs to an analyst or a marketer token that names its subject"
+        )
+    spender = ledger.Spender(subject, role)
+    if not await ledger.spender_exists(ctx.pool, spender):
+        refused = NotRegistered(_UNREGISTERED.format(role=role.value, id=subject))
+        ctx.memo["dp_spender"] = refused
+        raise refused
+    ctx.memo["dp_spender"] = spender
+    return spender

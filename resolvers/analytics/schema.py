@@ -1,15 +1,19 @@
-"""The analyst API (role analyst): fixed DP templates over the audience, never free SQL.
+"""The analyst API (role analyst): fixed DP templates over the audience, never free SQL; and the
+marketers' one DP view, segment sizes.
 
-Every aggregate field is charged by the operation-wide plan (resolvers/analytics_plan.py)
-before any of them runs; a field then answers from the cache, from an earlier identical field
-of the same operation, or by running its template once and storing the released answer.
+Every aggregate field is charged by the operation-wide plan (resolvers/analytics/plan.py)
+before any of them runs; a field then answers from an answer the spender already paid for in
+this release slot, from one someone else released in it (paid for like a fresh one), from an
+earlier identical field of the same operation, or by running its template once and storing the
+released answer. A release that fails after the charge is refunded before the error is returned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
-from typing import Annotated, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse
@@ -22,11 +26,21 @@ from privacy.dp.epsilon import EpsilonRefused, to_cap
 from privacy.dp.query import ANALYTICS_PURPOSE, Template
 from privacy.principal import Role
 from resolvers.analytics.args import AudienceFilterInput, Dimension, HistogramMetric
-from resolvers.analytics.plan import aggregate_fields, analyst_id, plan_operation, price
+from resolvers.analytics.plan import (
+    NotRegistered,
+    Plan,
+    PlannedField,
+    ReleaseFailure,
+    aggregate_fields,
+    current_spender,
+    plan_operation,
+    price,
+)
 from resolvers.analytics.types import (
     AudienceBreakdown,
     AudienceCount,
     BudgetExhausted,
+    BudgetScope,
     CostEstimate,
     Funnel,
     Histogram,
@@ -35,6 +49,7 @@ from resolvers.analytics.types import (
     OrderValueMean,
     OrderValueSum,
     PrivacyBudget,
+    ReleaseFailed,
     render,
 )
 from resolvers.common import document_limits
@@ -42,41 +57,96 @@ from resolvers.common.errors import FieldError, InvalidArgument, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
 
+log = logging.getLogger("resolvers.analytics")
 T = TypeVar("T")
 ROLLUPS = ("users", "consents", "user_signals", "user_category_stats")
 Analyst = [require(Role.ANALYST)]
+Spenders = [require(Role.ANALYST, Role.MARKETER)]
 
 
 async def _aggregate(
     info: Info[Context, None], template: Template, kind: type[T]
-) -> T | BudgetExhausted | InvalidInput:
+) -> T | BudgetExhausted | InvalidInput | ReleaseFailed:
     ctx = info.context
     plan = await plan_operation(ctx, info)
     pf = plan.fields[str(info.path.key)]
     if pf.query is None:
         return InvalidInput(message="the analytics request was not accepted", errors=pf.errors)
     if plan.refused:
-        return BudgetExhausted(
-            message="privacy budget exhausted: the operation was refused whole and ran no query",
-            dataset=ctx.config.dp.dataset,
-            epsilon_requested=plan.epsilon,
-            epsilon_remaining=plan.remaining,
+        assert plan.charge is not None
+        dataset_wide = plan.charge.outcome in (
+            ledger.Outcome.DATASET_EXHAUSTED,
+            ledger.Outcome.UNKNOWN_DATASET,
         )
-    if pf.cached is not None:
+        return BudgetExhausted(
+            message=(
+                "the dataset's privacy budget across all analysts and marketers is exhausted"
+                if dataset_wide
+                else "privacy budget exhausted"
+            )
+            + ": the operation was refused whole and ran no query",
+            dataset=ctx.config.dp.dataset,
+            scope=BudgetScope.DATASET if dataset_wide else BudgetScope.SPENDER,
+            epsilon_requested=plan.cost.epsilon,
+            epsilon_remaining=plan.charge.remaining or Decimal(0),
+        )
+    if pf.received and pf.cached is not None:  # paid for earlier in this release slot
         return cast(T, render(template.value, pf.cached, Decimal(0)))
     async with plan.locks.setdefault(pf.hash, asyncio.Lock()):
-        if pf.hash in plan.released:  # the same query twice in one operation: released once
-            return cast(T, render(template.value, plan.released[pf.hash], Decimal(0)))
+        outcome = plan.outcomes.get(pf.hash)
+        first = outcome is None
+        if outcome is None:
+            outcome = await _release(ctx, plan, pf)
+            plan.outcomes[pf.hash] = outcome
+    if isinstance(outcome, ReleaseFailure):
+        return ReleaseFailed(
+            message=(
+                "the release failed before anything was returned; "
+                + ("its charge was refunded" if outcome.refunded else "nothing more was charged")
+                + ". Retry the query."
+            ),
+            epsilon_refunded=outcome.refunded if first else Decimal(0),
+            retryable=True,
+        )
+    # The first field of a query released in this operation reports its charge; duplicates 0.
+    return cast(T, render(template.value, outcome, pf.query.epsilon if first else Decimal(0)))
+
+
+async def _release(ctx: Context, plan: Plan, pf: PlannedField) -> dict[str, Any] | ReleaseFailure:
+    """The answer for one query the spender just paid for: someone else's release in this slot,
+    or a new one. A failure after the charge refunds this query's share before returning."""
+    assert pf.query is not None and plan.slot is not None and plan.charge is not None
+    if pf.cached is not None:  # released in this slot already: paid for, nothing to run
+        return pf.cached
+    try:
         guard = await ctx.guard()
         # Consent is enforced inside the SQL (dp_audience joins analytics.aggregate consents);
         # the read is still audited, with no subject: it is an aggregate over many users.
         guard.record(ANALYTICS_PURPOSE, ROLLUPS, None)
         answer = await templates.run(ctx.pool, pf.query, plan.params)
-        stored = await cache.store(
-            ctx.pool, ctx.config.dp.dataset, plan.data_version, pf.canonical, answer, pf.query.epsilon
+        return await cache.store(
+            ctx.pool,
+            ctx.config.dp.dataset,
+            plan.slot,
+            pf.canonical,
+            answer,
+            pf.query.epsilon,
+            plan.charge.event_id,
         )
-        plan.released[pf.hash] = stored
-    return cast(T, render(template.value, stored, pf.query.epsilon))
+    except Exception as failure:
+        log.warning("release failed after its charge (request %s)", ctx.request_id, exc_info=True)
+        share = plan.costs[pf.hash]
+        assert plan.charge.event_id is not None
+        try:
+            done = await ledger.refund(ctx.pool, plan.charge.event_id, pf.hash, share, ctx.request_id)
+        except Exception:
+            # The refund could not be written (e.g. the database is gone): the charge stays, the
+            # conservative side, and the original error reaches the error policy (503 / masked).
+            log.exception("refund of a failed release could not be written (request %s)", ctx.request_id)
+            raise failure from None
+        if done is not ledger.RefundOutcome.REFUNDED:
+            log.error("refund refused (%s) for request %s", done.value, ctx.request_id)
+        return ReleaseFailure(share.epsilon if done is ledger.RefundOutcome.REFUNDED else Decimal(0))
 
 
 Filter = Annotated[
@@ -88,21 +158,26 @@ Eps = Annotated[
 ]
 
 DistinctUsersResult = Annotated[
-    AudienceCount | BudgetExhausted | InvalidInput, strawberry.union("DistinctUsersResult")
+    AudienceCount | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("DistinctUsersResult")
 ]
 UsersByResult = Annotated[
-    AudienceBreakdown | BudgetExhausted | InvalidInput, strawberry.union("UsersByResult")
+    AudienceBreakdown | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("UsersByResult")
 ]
 OrderValueSumResult = Annotated[
-    OrderValueSum | BudgetExhausted | InvalidInput, strawberry.union("OrderValueSumResult")
+    OrderValueSum | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("OrderValueSumResult")
 ]
 OrderValueMeanResult = Annotated[
-    OrderValueMean | BudgetExhausted | InvalidInput, strawberry.union("OrderValueMeanResult")
+    OrderValueMean | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("OrderValueMeanResult")
 ]
-HistogramResult = Annotated[Histogram | BudgetExhausted | InvalidInput, strawberry.union("HistogramResult")]
-FunnelResult = Annotated[Funnel | BudgetExhausted | InvalidInput, strawberry.union("FunnelResult")]
+HistogramResult = Annotated[
+    Histogram | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("HistogramResult")
+]
+FunnelResult = Annotated[
+    Funnel | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("FunnelResult")
+]
 MedianResult = Annotated[
-    MedianOrderValue | BudgetExhausted | InvalidInput, strawberry.union("MedianOrderValueResult")
+    MedianOrderValue | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union("MedianOrderValueResult"),
 ]
 CostResult = Annotated[CostEstimate | InvalidInput, strawberry.union("CostEstimateResult")]
 SetBudgetResult = Annotated[PrivacyBudget | InvalidInput, strawberry.union("SetPrivacyBudgetResult")]
@@ -160,8 +235,21 @@ class AnalyticsQuery:
         return await _aggregate(info, Template.MEDIAN_ORDER_VALUE, MedianOrderValue)
 
     @strawberry.field(
+        permission_classes=[require(Role.MARKETER)],
+        description=(
+            "Users per live segment, differentially private and charged to your own budget (the "
+            "same release as usersBy(dimensions: [SEGMENT])). Marketers never get exact counts."
+        ),
+    )
+    async def segment_sizes(self, info: Info[Context, None], epsilon: Eps) -> UsersByResult:
+        return await _aggregate(info, Template.USERS_BY, AudienceBreakdown)
+
+    @strawberry.field(
         permission_classes=Analyst,
-        description="What a GraphQL document would charge (answers already released cost 0). Free.",
+        description=(
+            "What a GraphQL document would charge you: every answer you have not paid for in the "
+            "current release period costs its epsilon, whoever asked it before. Free."
+        ),
     )
     async def estimate_cost(
         self,
@@ -170,6 +258,7 @@ class AnalyticsQuery:
         variables: JSON | None = None,
         operation_name: str | None = None,
     ) -> CostResult:
+        spender = await current_spender(info.context)
         schema = info._raw_info.schema
         limits = info.context.config.limits
         try:
@@ -198,17 +287,17 @@ class AnalyticsQuery:
                 errors=[FieldError(field="variables", message=e.message) for e in coerced],
             )
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        fields = aggregate_fields(schema, op, fragments, coerced)
-        planned, _, _, epsilon, delta = await price(info.context, fields)
-        valid = [pf for pf in planned.values() if pf.query is not None]
+        fields = aggregate_fields(schema, op, fragments, coerced, info.context.principal.role)
+        priced = await price(info.context, fields, spender)
+        valid = [pf for pf in priced.fields.values() if pf.query is not None]
         return CostEstimate(
-            epsilon=epsilon,
-            delta=delta,
+            epsilon=priced.cost.epsilon,
+            delta=priced.cost.delta,
             aggregates=len(valid),
-            cached=sum(1 for pf in valid if pf.cached is not None),
+            already_paid=sum(1 for pf in valid if pf.received),
         )
 
-    @strawberry.field(permission_classes=Analyst, description="Your own privacy ledger, newest first.")
+    @strawberry.field(permission_classes=Spenders, description="Your own privacy ledger, newest first.")
     async def privacy_ledger(
         self,
         info: Info[Context, None],
@@ -217,7 +306,8 @@ class AnalyticsQuery:
         ctx = info.context
         if not 1 <= limit <= 200:
             raise InvalidArgument("limit: must be between 1 and 200")
-        found = await ledger.entries(ctx.pool, analyst_id(ctx), ctx.config.dp.dataset, limit)
+        spender = await current_spender(ctx)
+        found = await ledger.entries(ctx.pool, spender.spender_id, ctx.config.dp.dataset, limit)
         return [
             LedgerEntry(
                 id=strawberry.ID(str(e.event_id)), kind=e.kind, epsilon=e.epsilon, delta=e.delta,
@@ -226,24 +316,25 @@ class AnalyticsQuery:
             for e in found
         ]  # fmt: skip
 
-    @strawberry.field(permission_classes=Analyst, description="Your privacy budget on the audience dataset.")
+    @strawberry.field(permission_classes=Spenders, description="Your privacy budget on the audience dataset.")
     async def privacy_budget(self, info: Info[Context, None]) -> PrivacyBudget:
         ctx = info.context
-        cfg = ctx.config.dp
+        spender = await current_spender(ctx)
         await plan_operation(ctx, info)  # show the budget after this operation's own charge
-        b = await ledger.budget(ctx.pool, analyst_id(ctx), cfg.dataset, _defaults(ctx))
+        b = await ledger.budget(ctx.pool, spender, ctx.config.dp.dataset)
+        if b is None:
+            raise NotRegistered("no budget on this dataset: an admin gives it (createAnalyst)")
         return PrivacyBudget(dataset=b.dataset, cap=b.cap, spent=b.spent, remaining=b.remaining)
-
-
-def _defaults(ctx: Context) -> ledger.Defaults:
-    return ledger.Defaults(ctx.config.dp.default_epsilon_cap, ctx.config.dp.default_delta_cap)
 
 
 @strawberry.type
 class AnalyticsMutation:
     @strawberry.mutation(
         permission_classes=[require(Role.ADMIN)],
-        description="Set an analyst's epsilon cap on a dataset (never below what is spent).",
+        description=(
+            "Set a registered analyst's or marketer's epsilon cap on a dataset (never below what "
+            "is spent). Nobody gets a budget this way: createAnalyst registers them."
+        ),
     )
     async def set_privacy_budget(
         self, info: Info[Context, None], analyst_id: str, dataset: str, cap: float
@@ -257,12 +348,17 @@ class AnalyticsMutation:
             errors.append(FieldError(field="cap", message=str(exc)))
         if dataset != ctx.config.dp.dataset:
             errors.append(FieldError(field="dataset", message="unknown dataset"))
-        if not analyst_id.strip():
+        if not analyst_id.strip() or "\x00" in analyst_id:
             errors.append(FieldError(field="analystId", message="must not be empty"))
         if errors:
             return InvalidInput(message="the budget was not changed", errors=errors)
-        b = await ledger.set_cap(ctx.pool, analyst_id, dataset, value, _defaults(ctx), ctx.request_id)
-        if b is None:
+        b = await ledger.set_cap(ctx.pool, analyst_id, dataset, value, ctx.request_id, ctx.principal.label)
+        if b is ledger.CapRefused.UNKNOWN:
+            return InvalidInput(
+                message="the budget was not changed",
+                errors=[FieldError(field="analystId", message="no such analyst or marketer (createAnalyst)")],
+            )
+        if isinstance(b, ledger.CapRefused):
             return InvalidInput(
                 message="the budget was not changed",
                 errors=[FieldError(field="cap", message="below what the analyst already spent")],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -39,14 +40,37 @@ class DPValue:
         )
 
 
-@strawberry.type(
-    description="The analyst's privacy budget would be exceeded; nothing ran and nothing was charged."
-)
+@strawberry.enum(description="Which cap refused an operation.")
+class BudgetScope(Enum):
+    SPENDER = strawberry.enum_value("SPENDER", description="Your own budget.")
+    DATASET = strawberry.enum_value(
+        "DATASET",
+        description=(
+            "The dataset's cap across all analysts and marketers: the most any one person's data "
+            "may be exposed to."
+        ),
+    )
+
+
+@strawberry.type(description="A privacy budget would be exceeded; nothing ran and nothing was charged.")
 class BudgetExhausted:
     message: str
     dataset: str
+    scope: BudgetScope
     epsilon_requested: Decimal = strawberry.field(description="Epsilon the whole operation needed.")
-    epsilon_remaining: Decimal
+    epsilon_remaining: Decimal = strawberry.field(description="What is left of your own budget.")
+
+
+@strawberry.type(
+    description=(
+        "The release failed after the charge and before anything was returned (a database error "
+        "or timeout, a fault in the noise sampler); the charge for it was refunded."
+    )
+)
+class ReleaseFailed:
+    message: str
+    epsilon_refunded: Decimal
+    retryable: bool
 
 
 @strawberry.type
@@ -133,19 +157,29 @@ class PrivacyBudget:
 )
 class LedgerEntry:
     id: strawberry.ID = strawberry.field(description="The event's position in the ledger.")
-    kind: str = strawberry.field(description="charge, refund or cap_set.")
+    kind: str = strawberry.field(
+        description="charge, refund or cap_set (a refund gives back a failed release)."
+    )
     epsilon: Decimal = strawberry.field(description="Epsilon charged (or refunded, or the new cap).")
     delta: Decimal = strawberry.field(description="Delta charged.")
-    queries: int = strawberry.field(description="How many releases the charge paid for.")
+    queries: int = strawberry.field(description="How many answers the charge (or refund) was for.")
     at: datetime = strawberry.field(description="When it happened.")
 
 
-@strawberry.type(description="What an operation would charge; estimating is free.")
+@strawberry.type(
+    description=(
+        "What an operation would charge you; estimating is free. It depends only on the document "
+        "and on what you yourself paid for in the current release period, never on what others "
+        "asked or on the data."
+    )
+)
 class CostEstimate:
     epsilon: Decimal
     delta: Decimal
     aggregates: int = strawberry.field(description="Aggregate fields that would execute.")
-    cached: int = strawberry.field(description="Of those, already released (free).")
+    already_paid: int = strawberry.field(
+        description="Of those, answers you already paid for in the current release period (free again)."
+    )
 
 
 def render(template: str, answer: dict[str, Any], charged: Decimal) -> Any:

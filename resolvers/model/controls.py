@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 TAG_KEYS = ("tag:experience", "tag:price_tier")
 
@@ -70,6 +71,9 @@ class ControlEntry:
 
 @dataclass(frozen=True)
 class Controls:
+    """The person's controls; the sets below are computed once per operation (the rulebook asks
+    them for every candidate item)."""
+
     entries: tuple[ControlEntry, ...] = ()
 
     @classmethod
@@ -84,23 +88,23 @@ class Controls:
     def _ids(self, kind: StoredKind) -> frozenset[int]:
         return frozenset(int(t.split(":", 1)[1]) for t in self._targets(kind))
 
-    @property
+    @cached_property
     def hidden_items(self) -> frozenset[int]:
         return self._ids(StoredKind.HIDE_ITEM)
 
-    @property
+    @cached_property
     def hidden_offers(self) -> frozenset[int]:
         return self._ids(StoredKind.HIDE_OFFER)
 
-    @property
+    @cached_property
     def muted_reminders(self) -> frozenset[int]:
         return self._ids(StoredKind.MUTE_REMINDER)
 
-    @property
+    @cached_property
     def less_like(self) -> frozenset[str]:
         return self._targets(StoredKind.LESS_LIKE)
 
-    @property
+    @cached_property
     def hidden_inferences(self) -> frozenset[str]:
         return self._targets(StoredKind.HIDE_INFERENCE)
 

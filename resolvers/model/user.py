@@ -55,6 +55,7 @@ class Account:
     preferred_channel: Channel | None
     subscribed: frozenset[Channel]
     controls: Controls
+    time_zone: str = "UTC"  # IANA name; messages respect quiet hours in it (jobs/delivery_rules.py)
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Account:
@@ -66,6 +67,7 @@ class Account:
             preferred_channel=Channel(row["preferred_channel"]) if row["preferred_channel"] else None,
             subscribed=frozenset(Channel(c) for c in row["subscribed"]),
             controls=Controls.of(row["control_kinds"], row["control_targets"], row["control_created"]),
+            time_zone=row.get("time_zone") or "UTC",
         )
 
 

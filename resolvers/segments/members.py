@@ -84,8 +84,8 @@ async def refresh_members(
         guard = BatchGuard(pool, principal, request_id, {})
         pruned = await guard.write(Q.prune_segment_members, [], purpose=OFFERS, tables=("segment_members",))
         total = RefreshCounts(total.users, total.skipped, total.memberships, total.changed + _count(pruned))
-    if total.changed:
-        await pool.execute(Q.bump_audience_version)
+    # No data-version bump here: a bump only when rows change would show a membership change
+    # through the DP cache. Released answers expire with the release period (privacy/dp/cache.py).
     return total
 
 

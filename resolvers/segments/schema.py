@@ -1,9 +1,12 @@
-"""Segments over GraphQL (role marketer): create / update (each edit a new immutable version) and
-simulateSegment, which runs the very evaluator offer targeting runs and reports pass/fail per
-condition without any of the user's values."""
+"""Segments over GraphQL (role marketer): create / update (each edit a new immutable version),
+simulateSegment against a synthetic profile the marketer describes, and, for a signed-in user,
+segmentPreview of their own match. Marketers never see a real person's values, pass/fail
+outcomes or exact counts: a rule is tried on made-up people, and segment sizes reach them only
+as DP counts charged to their own budget (segmentSizes, resolvers/analytics/schema.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -11,16 +14,14 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from privacy.guard import ACCOUNT_TABLES, Guard, load_account
 from privacy.principal import Role
-from privacy.purposes import ESSENTIAL, Source
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.ids import row_id
 from resolvers.common.permissions import require
 from resolvers.context import Context
-from resolvers.model.user import Account, UserModel
-from resolvers.segments.members import refresh_members
+from resolvers.segments.members import live_segments, refresh_members
 from resolvers.segments.rules import SegmentVersion, segment_match, validate_rule
+from resolvers.segments.synthetic import SYNTHETIC_CONSENT, profile_attributes, targetable_categories
 from sql import load_queries
 
 Q = load_queries()
@@ -61,16 +62,22 @@ class SegmentNotFound:
     message: str
 
 
-@strawberry.type(description="What a membership refresh did (counts only, never who).")
+@strawberry.type(
+    description=(
+        "A membership refresh finished. No counts: an exact count moving by one shows a person "
+        "joining or leaving (sizes: segmentSizes, differentially private)."
+    )
+)
 class SegmentRefresh:
-    users: int = strawberry.field(description="Users evaluated (their consent allows the inference).")
-    skipped: int = strawberry.field(description="Users whose consent does not allow it: nothing stored.")
-    memberships: int = strawberry.field(description="Memberships stored.")
-    changed: int = strawberry.field(description="Rows written or removed.")
+    segments: int = strawberry.field(description="Live segments re-evaluated.")
+    finished_at: datetime
 
 
 SegmentResult = Annotated[Segment | InvalidInput, strawberry.union("SegmentResult")]
-SimulationResult = Annotated[SegmentSimulation | SegmentNotFound, strawberry.union("SimulationResult")]
+SimulationResult = Annotated[
+    SegmentSimulation | SegmentNotFound | InvalidInput, strawberry.union("SimulationResult")
+]
+PreviewResult = Annotated[SegmentSimulation | SegmentNotFound, strawberry.union("SegmentPreviewResult")]
 
 
 def _segment(row: asyncpg.Record, rule: Any) -> Segment:
@@ -87,15 +94,6 @@ async def _rule_errors(ctx: Context, rule: Any) -> list[FieldError]:
     catalog = await ctx.catalog()
     topics = frozenset(i.sensitive_topic.lower() for i in catalog.items.values() if i.sensitive_topic)
     return validate_rule(rule, frozenset(c.lower() for c in catalog.sensitive_categories) | topics)
-
-
-class SimulationGuard(Guard):
-    """A marketer reading one user's attributes for a simulation: the ownership check does not
-    apply (role marketer was checked), the *user's* consent snapshot still gates every read and
-    each read is audited with the user as subject."""
-
-    def check(self, purpose: str, source: Source, subject_user_id: int | None) -> None:
-        super().check(purpose, source, None)
 
 
 @strawberry.type
@@ -151,8 +149,9 @@ class SegmentMutation:
     )
     async def refresh_segment_membership(self, info: Info[Context, None]) -> SegmentRefresh:
         ctx = info.context
-        c = await refresh_members(ctx.pool, ctx.principal, ctx.config, request_id=ctx.request_id)
-        return SegmentRefresh(users=c.users, skipped=c.skipped, memberships=c.memberships, changed=c.changed)
+        live = len(await live_segments(ctx.pool))
+        await refresh_members(ctx.pool, ctx.principal, ctx.config, request_id=ctx.request_id)
+        return SegmentRefresh(segments=live, finished_at=datetime.now(UTC))
 
 
 async def _refresh_saved(ctx: Context, segment_id: int) -> None:
@@ -172,41 +171,65 @@ class SegmentQuery:
 
     @strawberry.field(
         permission_classes=MARKETER,
-        description="Which conditions of a segment a user passes, evaluated exactly as offer targeting does.",
+        description=(
+            "Which conditions of a segment a synthetic person passes, evaluated exactly as offer "
+            "targeting does. `profile` maps declared attributes to values shaped like real ones "
+            '(e.g. {"spend_90d_cents": 24000, "purchased_category": ["apparel"], "country": "DE"}); '
+            "an attribute left out counts as not available under the person's consent."
+        ),
     )
     async def simulate_segment(
-        self, info: Info[Context, None], user_id: strawberry.ID, segment_id: strawberry.ID
+        self, info: Info[Context, None], segment_id: strawberry.ID, profile: JSON
     ) -> SimulationResult:
         ctx = info.context
-        row = await ctx.pool.fetchrow(Q.segment_by_id, row_id(segment_id))
-        if row is None:
+        attrs, errors = profile_attributes(profile, targetable_categories(await ctx.catalog()))
+        if errors:
+            return InvalidInput(message="the profile was not accepted", errors=errors)
+        seg = await _segment_version(ctx, segment_id)
+        if seg is None:
             return SegmentNotFound(message="no such segment")
-        seg = SegmentVersion(row["segment_id"], row["name"], row["current_version"], row["rule"])
-        uid = row_id(user_id)
-        # The user's own GPC is per request, not stored.
-        snapshot, account = await load_account(ctx.pool, uid, False)
-        guard = SimulationGuard(ctx.pool, ctx.principal, ctx.request_id, snapshot)
-        try:
-            passed, conditions = await _simulate(ctx, guard, account, seg)
-        finally:
-            await guard.flush()
-        return SegmentSimulation(
-            segment_id=strawberry.ID(str(seg.segment_id)),
-            version=seg.version,
-            passed=passed,
-            conditions=[
-                ConditionOutcome(path=c.path, attribute=c.attribute, operator=c.operator, passed=c.passed)
-                for c in conditions
-            ],
-        )
+        passed, conditions = segment_match(seg, attrs, frozenset(), SYNTHETIC_CONSENT)
+        return _simulation(seg, passed, conditions)
+
+    @strawberry.field(
+        permission_classes=[require(Role.USER)],
+        description=(
+            "Which conditions of a segment you pass, from your own data under your own consent, "
+            "evaluated exactly as offer targeting does (no values, only pass/fail)."
+        ),
+    )
+    async def segment_preview(self, info: Info[Context, None], segment_id: strawberry.ID) -> PreviewResult:
+        ctx = info.context
+        seg = await _segment_version(ctx, segment_id)
+        if seg is None:
+            return SegmentNotFound(message="no such segment")
+        # The operation's own user model: the caller's account and consent, every read audited
+        # with them as reader and subject.
+        model = await ctx.model()
+        if model.user_id is None:  # unknown user: nothing is known, every condition fails
+            passed, conditions = segment_match(seg, {}, frozenset(), model.consent)
+        else:
+            attrs = await model.attributes(
+                await ctx.catalog(), ctx.config.tags, ctx.config.model.spend_window_days
+            )
+            passed, conditions = segment_match(seg, attrs, model.controls.hidden_inferences, model.consent)
+        return _simulation(seg, passed, conditions)
 
 
-async def _simulate(
-    ctx: Context, guard: Guard, row: asyncpg.Record | None, seg: SegmentVersion
-) -> tuple[bool, list[Any]]:
-    if row is None:  # unknown user: nothing is known, every condition fails
-        return segment_match(seg, {}, frozenset(), guard.snapshot)
-    model = UserModel(guard, Account.of(row))
-    guard.record(ESSENTIAL, ACCOUNT_TABLES, model.user_id)
-    attrs = await model.attributes(await ctx.catalog(), ctx.config.tags, ctx.config.model.spend_window_days)
-    return segment_match(seg, attrs, model.controls.hidden_inferences, guard.snapshot)
+async def _segment_version(ctx: Context, segment_id: strawberry.ID) -> SegmentVersion | None:
+    row = await ctx.pool.fetchrow(Q.segment_by_id, row_id(segment_id))
+    if row is None:
+        return None
+    return SegmentVersion(row["segment_id"], row["name"], row["current_version"], row["rule"])
+
+
+def _simulation(seg: SegmentVersion, passed: bool, conditions: list[Any]) -> SegmentSimulation:
+    return SegmentSimulation(
+        segment_id=strawberry.ID(str(seg.segment_id)),
+        version=seg.version,
+        passed=passed,
+        conditions=[
+            ConditionOutcome(path=c.path, attribute=c.attribute, operator=c.operator, passed=c.passed)
+            for c in conditions
+        ],
+    )

@@ -1,7 +1,7 @@
 -- name: export_account
 -- The account row, every column the user may see (export, Art. 15/20).
 SELECT user_id, created_at, personalization_level, is_minor, birth_year_range, country, platform,
-       preferred_channel, objected_to_marketing, consent_version
+       preferred_channel, time_zone, objected_to_marketing, consent_version
 FROM users WHERE user_id = $1
 
 -- name: export_channels
@@ -84,3 +84,11 @@ ORDER BY principal_role, purpose, table_name, action
 -- name: erase_user
 -- Erase every row naming the user, in one transaction (plpgsql over the catalog, migration 0020).
 SELECT erasure_id, rows_deleted, tables FROM erase_user($1)
+
+-- name: export_messages
+-- The most recent messages ($2 at most) queued or sent to the user, with the total.
+SELECT count(*) OVER () AS total, message_id, kind, channel, purpose, status, message, not_before,
+       attempts, sent_at, status_reason, created_at, updated_at
+FROM outbox WHERE user_id = $1
+ORDER BY created_at DESC, message_id
+LIMIT $2

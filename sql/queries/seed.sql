@@ -56,7 +56,9 @@ CREATE TEMP TABLE seed_events (
 -- One catalog item; an existing id is overwritten.
 INSERT INTO items (item_id, sku, name, category, subcategory, kind, price_cents, price_level,
                    is_consumable, repurchase_days, sensitive_topic, popularity, editorial_rank, active)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true)
+VALUES (%(item_id)s, %(sku)s, %(name)s, %(category)s, %(subcategory)s, %(kind)s, %(price_cents)s,
+        %(price_level)s, %(is_consumable)s, %(repurchase_days)s, %(sensitive_topic)s, %(popularity)s,
+        %(editorial_rank)s, true)
 ON CONFLICT (item_id) DO UPDATE SET
     sku = EXCLUDED.sku, name = EXCLUDED.name, category = EXCLUDED.category,
     subcategory = EXCLUDED.subcategory, kind = EXCLUDED.kind, price_cents = EXCLUDED.price_cents,

@@ -31,10 +31,6 @@ SELECT count(*) AS removed FROM gone
 -- The public key set of the SEGMENT dimension: ids of live (not archived) segments.
 SELECT segment_id::text AS key FROM segments WHERE NOT archived ORDER BY segment_id
 
--- name: bump_audience_version
--- Segment membership changed: released DP answers over the audience must not be reused.
-UPDATE dataset_versions SET version = version + 1, updated_at = now() WHERE dataset = 'audience'
-
 -- name: export_segment_members
 -- The user's stored segment memberships, with the segment's name (their data export).
 SELECT m.segment_id, g.name AS segment, m.version

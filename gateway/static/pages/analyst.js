@@ -12,10 +12,10 @@ const RESULT = {
   orderValueMean: `... on OrderValueMean { mean { ${VALUE} } epsilonCharged }`,
   medianOrderValue: `... on MedianOrderValue { median { ${VALUE} } epsilonCharged }`,
 };
-const REFUSED = `... on BudgetExhausted { message epsilonRemaining } ... on InvalidInput { message errors { field message } }`;
+const REFUSED = `... on BudgetExhausted { message epsilonRemaining } ... on InvalidInput { message errors { field message } } ... on ReleaseFailed { message }`;
 const OVERVIEW = `{ privacyBudget { cap spent remaining } privacyLedger(limit: 10) { id kind epsilon delta queries at } }`;
 const ESTIMATE = `query($q: String!, $v: JSON) { estimateCost(query: $q, variables: $v) {
-  __typename ... on CostEstimate { epsilon delta aggregates cached } ... on InvalidInput { errors { message } } } }`;
+  __typename ... on CostEstimate { epsilon delta aggregates alreadyPaid } ... on InvalidInput { errors { message } } } }`;
 
 const form = () => Object.fromEntries(new FormData(document.getElementById("ask")));
 
@@ -173,7 +173,7 @@ async function run(event) {
   try {
     const data = await gql(query, variables);
     const result = data.result;
-    if (result.__typename === "BudgetExhausted" || result.__typename === "InvalidInput") {
+    if (["BudgetExhausted", "InvalidInput", "ReleaseFailed"].includes(result.__typename)) {
       status(`Refused: ${result.message}`, "error");
       return;
     }
