@@ -15,6 +15,7 @@ from graphql.validation.rules import overlapping_fields_can_be_merged as merging
 
 from privacy.principal import Role
 from tests.conftest import gql
+from tests.dp_data import register
 from tests.test_limits import _client, _settings
 
 QUADRATIC = "{" + " whoami { role }" * 490 + " }"  # the audit's document: fits 2,000 tokens
@@ -89,6 +90,7 @@ async def test_documents_within_the_bounds_still_validate(
 async def test_estimate_cost_documents_get_the_same_bounds(
     db_dsn: str, tmp_path: Path, token: Any, pairs: list[int]
 ) -> None:
+    await register(db_dsn, "ana")
     analyst = token(Role.ANALYST, "ana")
     estimate = """query($q: String!) { estimateCost(query: $q) {
       __typename ... on InvalidInput { errors { field message } } ... on CostEstimate { aggregates } } }"""
