@@ -20,11 +20,11 @@ from gateway.graphiql import ASSET_PATH, GraphiQL
 from gateway.graphql import GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.middleware import RequestContextMiddleware
-from gateway.observability import AccessLogMiddleware, PoolCollector, metrics_endpoint
+from gateway.observability import AccessLogMiddleware, OperationLabels, PoolCollector, metrics_endpoint
 from gateway.pages import ASSET_PATH as PAGE_ASSETS
 from gateway.pages import PAGES, Pages
 from gateway.persisted import Registry
-from gateway.ratelimit import RateLimitMiddleware
+from gateway.ratelimit import RateLimitMiddleware, build_limiter
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from resolvers.model.reference import listen as listen_for_reference_changes
@@ -60,6 +60,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     limits = settings.domain.limits
     documents = Registry.load(schema, extra=settings.documents_dir)
     graphiql = GraphiQL() if settings.graphiql_enabled else None
+    # Registered at start: documents clients register at run time (development) take no label.
+    operation_labels = OperationLabels([d.text for d in documents.by_id.values()], limits)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    limiter = build_limiter(limits, settings.workers, redis_url, settings.redis_prefix)
     graphql_app = GatewayGraphQL(
         schema,
         settings.domain,
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await stop_listening()
             finally:
                 await pool.close()
+                await limiter.aclose()
 
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
@@ -108,13 +113,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.append(Route(ASSET_PATH + "/{name:str}", graphiql.asset, methods=["GET"]))
     return Starlette(
         routes=routes,
-        # Outermost first: the access log sees every response, the rate limit needs the
-        # principal, the body cap applies before anything reads the body.
+        # Outermost first: the access log sees every response; the request context sets the
+        # request id, the principal (or the token's refusal) and the response headers; the rate
+        # limit counts every request, bad tokens included, before answering those 401; the body
+        # cap and read deadline apply before anything reads the body.
         middleware=[
-            Middleware(AccessLogMiddleware),
+            Middleware(AccessLogMiddleware, operation_labels=operation_labels),
             Middleware(RequestContextMiddleware, verifier=verifier),
-            Middleware(RateLimitMiddleware, limits=limits, workers=settings.workers),
-            Middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes),
+            Middleware(RateLimitMiddleware, limiter=limiter),
+            Middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s),
         ],
         lifespan=lifespan,
     )

@@ -71,7 +71,7 @@ def requested_hash(extensions: Any) -> str | None:
     if persisted.get("version") != 1:
         raise HTTPException(400, "Unsupported persisted query version: send version 1")
     sha256 = persisted.get("sha256Hash")
-    if not isinstance(sha256, str) or not _SHA256_HEX.match(sha256.lower()):
+    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256.lower()):
         raise HTTPException(400, "extensions.persistedQuery.sha256Hash must be a hex SHA-256")
     return sha256.lower()
 

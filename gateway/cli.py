@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.settings import Settings
-from privacy.principal import Role
+from privacy.principal import Role, parse_user_id
 
 log = logging.getLogger("gateway")
 DEFAULT_SEED_USERS = 5000
@@ -256,8 +256,8 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     if role is Role.ANONYMOUS:
         print("anonymous requests carry no token", file=sys.stderr)
         return 2
-    if role is Role.USER and not args.sub.isdigit():
-        print("--sub must be a numeric user id for role user", file=sys.stderr)
+    if role is Role.USER and parse_user_id(args.sub) is None:
+        print("--sub must be a user id (digits, no leading zero) for role user", file=sys.stderr)
         return 2
     private_key = Path(args.private_key).read_text() if args.private_key else None
     print(issue_token(settings, role, args.sub, ttl_s=args.ttl, private_key=private_key))

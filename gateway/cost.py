@@ -148,16 +148,9 @@ def operation_cost(
 
 
 def check_cost(ctx: Any, limits: LimitsConfig) -> None:
-    """Run inside on_validate, after ValidationCache: price a valid document and, when it is
-    over the limit, set the error as a validation error (nothing runs)."""
-    if ctx.pre_execution_errors is None and ctx.graphql_document is not None:
-        # Not validated yet (no ValidationCache in front): validate first, cost is only
-        # defined for a valid document.
-        from strawberry.schema.schema import validate_document
-
-        ctx.pre_execution_errors = validate_document(
-            ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
-        )
+    """Run inside on_validate, once the document is valid: when it is over the limit, set the
+    error as a validation error (nothing runs). The document passed the shape check of
+    resolvers/common/document_limits.py, so pricing it walks a bounded number of selections."""
     if ctx.pre_execution_errors or ctx.graphql_document is None:
         return
     cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)

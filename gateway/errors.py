@@ -7,16 +7,26 @@
 - anything else: masked as "Unexpected error." with `extensions.request_id`, and logged with the
   same request id and the traceback, so a report from a client can be found in the logs.
 
-This replaces Strawberry's MaskErrors (same masking, plus the request id and the outage mapping)."""
+Every error carries `extensions.request_id`. In production no message carries a "Did you mean …"
+suggestion (graphql-core adds them outside Strawberry's field-suggestion switch too: argument,
+type, enum value and input field names, during validation and when coercing variables).
+
+This replaces Strawberry's MaskErrors (same masking, plus the request id and the outage mapping).
+`send_error` writes the same JSON error shape for answers given before any GraphQL runs
+(401, 408, 413, 429, malformed bodies)."""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
 import asyncpg
+import orjson
 from graphql import GraphQLError
+from starlette.types import Send
 from strawberry.types import ExecutionResult
 
 from privacy.guard import PrivacyError
@@ -26,6 +36,8 @@ log = logging.getLogger("gateway.errors")
 MASKED_MESSAGE = "Unexpected error."
 UNAVAILABLE_MESSAGE = "The database is unavailable; the request was not processed. Retry later."
 TIMEOUT_MESSAGE = "The request took too long and was cancelled; retry, or ask for less."
+# graphql-core appends suggestions as " Did you mean 'a', 'b', or 'c'?" (names never hold "?").
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 class Failure(Enum):
@@ -59,19 +71,21 @@ def is_unavailable(exc: BaseException) -> bool:
     )
 
 
-def _rewrite(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+def _rewrite(
+    error: GraphQLError, message: str, extensions: dict[str, Any], keep_cause: bool = False
+) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        original_error=None,
+        original_error=error.original_error if keep_cause else None,
         extensions=extensions,
     )
 
 
-def apply_error_policy(ctx: Any, retry_after: int) -> None:
+def apply_error_policy(ctx: Any, retry_after: int, hide_suggestions: bool = False) -> None:
     """After the operation: rewrite its errors (see the module doc) and mark an outage as 503."""
     context = ctx.context
     result = ctx.result
@@ -84,7 +98,10 @@ def apply_error_policy(ctx: Any, retry_after: int) -> None:
     for error in errors:
         kind = classify(error.original_error)
         if kind is Failure.CLIENT:
-            processed.append(error)
+            # A copy: validation errors are cached and shared by concurrent requests.
+            message = _SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+            extensions = {**(error.extensions or {}), "request_id": request_id}
+            processed.append(_rewrite(error, message, extensions, keep_cause=True))
         elif kind is Failure.UNAVAILABLE:
             unavailable = True
             log.warning(
@@ -134,3 +151,35 @@ def closing_failed(context: Any, exc: Exception, retry_after_s: int) -> Executio
         message, code = MASKED_MESSAGE, "INTERNAL"
     error = GraphQLError(message, extensions={"code": code, "request_id": request_id})
     return ExecutionResult(data=None, errors=[error])
+
+
+def error_body(message: str, code: str, request_id: str, **extensions: object) -> bytes:
+    """The JSON body of an error answered outside GraphQL execution (same shape as inside)."""
+    extensions = {"code": code, **extensions, "request_id": request_id}
+    return orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    message: str,
+    code: str,
+    request_id: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    **extensions: object,
+) -> None:
+    """Answer a pure-ASGI request with `error_body` (the request id header is added by
+    RequestContextMiddleware, which wraps every response)."""
+    body = error_body(message, code, request_id, **extensions)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

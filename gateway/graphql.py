@@ -20,8 +20,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from gateway import apq
-from gateway.errors import closing_failed
+from gateway import apq, json_input
+from gateway.errors import closing_failed, error_body
 from gateway.graphiql import GraphiQL
 from gateway.media import (
     GRAPHQL_RESPONSE_CONTENT_TYPE,
@@ -76,7 +76,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             response = await self._trusted_get(request, media) or await self.run(request)
         except HTTPException as exc:
-            response = _http_error(exc, media)
+            response = _http_error(exc, media, scope["state"].get("request_id", ""))
         if media == GRAPHQL_RESPONSE_JSON and response.headers.get("content-type") == JSON:
             response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
         await response(scope, receive, send)
@@ -97,7 +97,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         doc = self.documents.get(sha256) if sha256 else None
         if doc is None:
             return None
-        return await self.persisted.serve(request, doc, parse_variables(params.get("variables")), media)
+        variables = parse_variables(params.get("variables"), self.config.limits.max_json_depth)
+        return await self.persisted.serve(request, doc, variables, media)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -191,11 +192,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies (bytes) and GET `variables` / `extensions` (str): gateway/json_input.py."""
+        limit = self.config.limits.max_json_depth
+        try:
+            if isinstance(data, bytes):
+                return json_input.loads_body(data, limit)
+            return json_input.loads(data, limit, "the `variables` or `extensions` parameter")
+        except json_input.BadJson as exc:
+            raise HTTPException(400, exc.message) from None
 
-def _http_error(exc: HTTPException, media: str) -> Response:
+
+def _http_error(exc: HTTPException, media: str, request_id: str) -> Response:
     """A request refused before execution, as a GraphQL response in the negotiated media type."""
     code = _ERROR_CODES.get(exc.status_code, "BAD_REQUEST")
-    body = orjson.dumps({"errors": [{"message": exc.reason, "extensions": {"code": code}}]})
+    body = error_body(exc.reason, code, request_id)
     headers = {"Allow": getattr(exc, "allow", "GET, POST")} if exc.status_code == 405 else None
     content_type = GRAPHQL_RESPONSE_CONTENT_TYPE if media == GRAPHQL_RESPONSE_JSON else JSON
     return Response(body, status_code=exc.status_code, media_type=content_type, headers=headers)

@@ -2,7 +2,8 @@
 
 One JSON log line per request (request id, operation name, principal role, status, duration):
 never the token, the subject (a user id is personal data), variables or the query text.
-Metrics: request counts and latency per operation name (bounded label set), pool size / idle /
+Metrics: request counts and latency per operation name (a bounded label set, see
+OperationLabels), pool size / idle /
 in use, and the privacy budget counters from privacy.telemetry.
 
 Multi-worker: prometheus_client keeps metrics per process. Without PROMETHEUS_MULTIPROC_DIR a
@@ -17,9 +18,11 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
+from graphql import OperationDefinitionNode, parse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -49,12 +52,14 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-# Operation names are chosen by clients: only well-formed ones become label values, and at most
-# MAX_OPERATION_LABELS distinct ones per process (the rest are "other"), so a client cannot blow
-# up the metrics' memory.
-MAX_OPERATION_LABELS = 200
+# Operation names are chosen by clients, so a label set fed by them could be filled by anyone
+# (and real operations then counted as "other"). Labels are: the operation names of the
+# registered documents (gateway/documents, fixed at start), plus the first
+# `max_operation_labels` well-formed names sent by staff roles (app, analyst, marketer, admin:
+# tokens the company issues to its own systems and people). Names from anonymous callers and
+# end users that are not registered are counted as "other".
 _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_seen_operations: set[str] = set()
+STAFF_ROLES = frozenset({Role.APP, Role.ANALYST, Role.MARKETER, Role.ADMIN})
 KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
 
@@ -63,15 +68,40 @@ def _route_label(path: str) -> str:
     return "/graphql/persisted" if path.startswith("/graphql/persisted/") else "other"
 
 
-def operation_label(name: str | None) -> str:
+def registered_operation_names(texts: Iterable[str]) -> frozenset[str]:
+    names: set[str] = set()
+    for text in texts:
+        for definition in parse(text).definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name is not None:
+                names.add(definition.name.value)
+    return frozenset(names)
+
+
+def operation_name(name: str | None) -> str:
+    """The operation name as logged: well-formed names as sent ("-" none, "other" malformed).
+    A log line is one record, so the name costs no label memory there."""
     if not name:
         return "-"
-    if name in _seen_operations:
-        return name
-    if _OPERATION_NAME.match(name) and len(_seen_operations) < MAX_OPERATION_LABELS:
-        _seen_operations.add(name)
-        return name
-    return "other"
+    return name if _OPERATION_NAME.fullmatch(name) else "other"
+
+
+class OperationLabels:
+    """The bounded set of operation names that become metric labels (see above)."""
+
+    def __init__(self, documents: Iterable[str], limits: LimitsConfig) -> None:
+        self.registered = registered_operation_names(documents)
+        self.max_dynamic = limits.max_operation_labels
+        self.dynamic: set[str] = set()
+
+    def label(self, name: str | None, role: Role) -> str:
+        if not name:
+            return "-"
+        if name in self.registered or name in self.dynamic:
+            return name
+        if role in STAFF_ROLES and len(self.dynamic) < self.max_dynamic and _OPERATION_NAME.fullmatch(name):
+            self.dynamic.add(name)
+            return name
+        return "other"
 
 
 class JsonFormatter(logging.Formatter):
@@ -119,8 +149,9 @@ def configure_logging(level: int = logging.INFO) -> None:
 class AccessLogMiddleware:
     """Outermost: sees every response, including 401 / 413 / 429 written by inner middleware."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, operation_labels: OperationLabels) -> None:
         self.app = app
+        self.operation_labels = operation_labels
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,15 +172,16 @@ class AccessLogMiddleware:
             elapsed = time.perf_counter() - start
             state = scope.get("state", {})
             path = scope["path"] if scope["path"] in KNOWN_PATHS else _route_label(scope["path"])
-            operation = operation_label(state.get("operation_name"))
-            REQUESTS.labels(path, operation, str(status)).inc()
-            LATENCY.labels(path, operation).observe(elapsed)
+            role = state.get("principal", ANONYMOUS).role
+            label = self.operation_labels.label(state.get("operation_name"), role)
+            REQUESTS.labels(path, label, str(status)).inc()
+            LATENCY.labels(path, label).observe(elapsed)
             access_log.info(
                 "request",
                 extra={
                     "request_id": state.get("request_id"),
-                    "operation": operation,
-                    "role": state.get("principal", ANONYMOUS).role.value,
+                    "operation": operation_name(state.get("operation_name")),
+                    "role": role.value,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                     "method": scope.get("method"),

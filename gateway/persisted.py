@@ -15,22 +15,27 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
 from cross_web import HTTPException
-from graphql import parse, validate
+from graphql import DocumentNode, OperationDefinitionNode, parse, validate
+from graphql.execution.values import get_variable_values
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from gateway import json_input
+from gateway.errors import error_body
 from gateway.media import GRAPHQL_RESPONSE_CONTENT_TYPE, GRAPHQL_RESPONSE_JSON, JSON, MethodNotAllowed
 from privacy.guard import state_versions
 from privacy.principal import ANONYMOUS, Principal
 from privacy.purposes import PURPOSES
+from resolvers.common import document_limits
 from resolvers.config import DomainConfig
 from resolvers.layout.versions import LAYOUT_VERSION_MEMO
 
@@ -136,24 +141,47 @@ async def layout_etag(
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Only a listed ETag matches: `*` would answer 304 without knowing the request is valid."""
     if not if_none_match:
         return False
     tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return "*" in tags or etag in tags
+    return etag in tags
 
 
-def _error(status: int, message: str, code: str) -> Response:
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> DocumentNode:
+    return parse(text)
+
+
+def etag_variables(schema: Any, doc: PersistedDocument, variables: dict[str, Any]) -> dict[str, Any] | None:
+    """The variables the document declares (extra keys do not change the ETag), or None when
+    they would be refused (then no 304: the request runs and answers its errors)."""
+    document = _parsed(doc.text)
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    definitions = operation.variable_definitions or ()
+    coerced = get_variable_values(schema._schema, definitions, variables)
+    if isinstance(coerced, list) or document_limits.nul_in_variables(document, variables) is not None:
+        return None
+    declared = {d.variable.name.value for d in definitions}
+    return {k: v for k, v in variables.items() if k in declared}
+
+
+def _error(status: int, message: str, code: str, request: Request) -> Response:
+    request_id = request.scope.get("state", {}).get("request_id", "")
     return Response(
-        body, status_code=status, media_type="application/json", headers={"Cache-Control": "no-store"}
+        error_body(message, code, request_id),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
     )
 
 
-def parse_variables(raw: str | None) -> dict[str, Any]:
+def parse_variables(raw: str | None, max_depth: int) -> dict[str, Any]:
+    """GET `variables`, decoded like every JSON input (gateway/json_input.py)."""
     try:
-        variables = orjson.loads(raw or "{}")
-    except orjson.JSONDecodeError:
-        variables = None
+        variables = json_input.loads(raw or "{}", max_depth, "`variables`")
+    except json_input.BadJson as exc:
+        raise HTTPException(400, exc.message) from None
     if not isinstance(variables, dict):
         raise HTTPException(400, "`variables` must be a JSON object")
     return variables
@@ -172,12 +200,14 @@ class PersistedEndpoint:
     async def endpoint(self, request: Request) -> Response:
         doc = self.registry.get(request.path_params["document_id"])
         if doc is None:
-            return _error(404, "unknown persisted document id", "PERSISTED_QUERY_NOT_FOUND")
+            return _error(404, "unknown persisted document id", "PERSISTED_QUERY_NOT_FOUND", request)
         try:
-            variables = parse_variables(request.query_params.get("variables"))
+            variables = parse_variables(
+                request.query_params.get("variables"), self.config.limits.max_json_depth
+            )
             return await self.serve(request, doc, variables)
         except HTTPException as exc:
-            return _error(exc.status_code, exc.reason, "BAD_REQUEST")
+            return _error(exc.status_code, exc.reason, "BAD_REQUEST", request)
 
     async def serve(
         self, request: Request, doc: PersistedDocument, variables: dict[str, Any], media: str = JSON
@@ -189,16 +219,17 @@ class PersistedEndpoint:
             "Cache-Control": f"{visibility}, max-age={self.config.layout.max_age_s}",
             "Vary": "Authorization, Sec-GPC",
         }
-        if doc.etag_scope is not None:
+        declared = etag_variables(self.view.schema, doc, variables) if doc.etag_scope else None
+        if declared is not None:
             etag, layout_version = await layout_etag(
-                request.state.pool, doc, variables, principal, state.get("gpc", False), self.fingerprint
+                request.state.pool, doc, declared, principal, state.get("gpc", False), self.fingerprint
             )
             headers["ETag"] = etag
             if _matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=headers)
         sub_response = await self.view.get_sub_response(request)
         context = await self.view.get_context(request, sub_response)
-        if doc.etag_scope is not None:
+        if declared is not None:
             # The answer is computed from the very version the ETag names, never a cached older one.
             context.memo[LAYOUT_VERSION_MEMO] = layout_version
         try:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -87,10 +87,10 @@ def build_schema(
     query, mutation = _root_types()
     extensions: list[Any] = [
         ParserCache,
-        ValidationCache,
-        # After ValidationCache. Limits (tokens, depth, aliases, cost) and the error policy
-        # (masking with the request id, database outage -> 503): gateway/extension.py.
-        gateway_extension(settings.domain.limits),
+        # Limits (tokens, document shape, depth, aliases, cost), validation with its cache, and
+        # the error policy (masking with the request id, database outage -> 503, no
+        # suggestions in production): gateway/extension.py.
+        gateway_extension(settings.domain.limits, hide_suggestions=settings.is_production),
         RefuseSeeds,  # analytics: no request may carry a seed (DESIGN §6)
         *extra,
     ]

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=10, ge=1, le=200)
     statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
 
+    # Shared rate limits: with a Redis URL every worker of every host counts in one place
+    # (gateway/ratelimit.py); without one each worker enforces its share. `redis_prefix`
+    # separates deployments that share a Redis.
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field(default="gateway", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
     # None: on in development, off in production.
     graphiql: bool | None = None
     # Accept only registered documents (gateway/documents/*.graphql) at POST/GET /graphql.

@@ -26,7 +26,21 @@ from hypothesis import strategies as st
 
 NAMES = st.from_regex(r"[a-z][A-Za-z0-9_]{0,8}", fullmatch=True)
 NASTY_TEXT = st.text(min_size=0, max_size=40) | st.sampled_from(
-    ["", " ", "'; DROP TABLE users; --", "\u0000", "💥" * 20, "\ud7ff\ue000", "x" * 3000, "../../etc/passwd"]
+    [
+        "",
+        " ",
+        "'; DROP TABLE users; --",
+        "\u0000",
+        "a\u0000b",
+        "💥" * 20,
+        "\ud7ff\ue000",
+        "x" * 3000,
+        "../../etc/passwd",
+    ]
+)
+# Ids that name no row: past 64 bits, non-canonical forms that int() would still read.
+NASTY_ID = st.sampled_from(
+    ["99999999999999999999999", "9223372036854775808", "01", "+1", " 1", "\u0661", "²", "1.0", "-0"]
 )
 NASTY_INT = st.integers(-(2**70), 2**70) | st.sampled_from([0, -1, 1, 2**31 - 1, 2**31, -(2**31) - 1, 10**9])
 
@@ -111,7 +125,7 @@ def value_for(draw: Any, type_: Any, depth: int = 0) -> Any:
             "Int": NASTY_INT,
             "Float": st.floats(allow_nan=False, allow_infinity=False).filter(math.isfinite),
             "Boolean": st.booleans(),
-            "ID": st.sampled_from(["731001", "842002", "0", "-1", "abc"]) | NASTY_TEXT,
+            "ID": st.sampled_from(["731001", "842002", "0", "-1", "abc"]) | NASTY_ID | NASTY_TEXT,
             "DateTime": st.sampled_from(["2026-01-01T00:00:00+00:00", "1900-01-01", "not a date"]),
         }.get(type_.name, NASTY_TEXT)
     )

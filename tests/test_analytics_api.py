@@ -354,6 +354,19 @@ async def test_budget_admin(client: httpx.AsyncClient, token: Any, audience: str
     ]
 
 
+async def test_a_cap_has_a_documented_maximum(client: httpx.AsyncClient, token: Any, db_dsn: str) -> None:
+    await register(db_dsn, "ana", epsilon_cap=10)
+    for cap, message in [
+        (1e308, "cap must be at most 100"),
+        (100.000001, "cap must be at most 100"),
+        (1e-10, "cap has more than 9 decimal places"),
+    ]:
+        assert (await _set_cap(client, token, cap))["errors"] == [{"field": "cap", "message": message}]
+    caps = await sql(db_dsn, "SELECT epsilon_cap FROM privacy_budgets WHERE analyst_id = 'ana'")
+    assert [r["epsilon_cap"] for r in caps] == [Decimal(10)]  # unchanged
+    assert (await _set_cap(client, token, 100))["cap"] == "100"
+
+
 async def test_only_analysts_and_only_consenting_users(
     client: httpx.AsyncClient, token: Any, audience: str
 ) -> None:

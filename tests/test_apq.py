@@ -87,7 +87,8 @@ async def test_unknown_hash_then_retry_registers(client: httpx.AsyncClient) -> N
     assert retry.json() == {"data": {"whoami": {"role": "anonymous"}}}
     hit = await client.get("/graphql", params=get_params(sha))
     assert hit.json() == {"data": {"whoami": {"role": "anonymous"}}}
-    assert "cache-control" not in hit.headers  # only trusted documents carry caching headers
+    # only trusted documents carry caching headers; anything else is never stored
+    assert hit.headers["cache-control"] == "no-store"
 
 
 async def test_hash_must_match_the_text(client: httpx.AsyncClient) -> None:

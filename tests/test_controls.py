@@ -223,13 +223,16 @@ async def test_controls_are_validated_and_only_for_the_person(client, conn, toke
         ("SHOW_LESS_LIKE_THIS", "subcategory:apparel/nothing", "target", "no such subcategory"),
         ("STOP_REMINDERS", "offer:1", "target", "STOP_REMINDERS applies to"),
         ("OPEN_CONSENT", "personalize.content", "kind", "setConsent"),
-        ("HIDE", "item:1\u0000", "target", "expected"),
+        ("HIDE", "item:1\n", "target", "expected"),
     ]
     for kind, target, field, message in cases:
         body = await gql(client, APPLY, {"k": kind, "t": target}, token=tok)
         result = body["data"]["applyControl"]
         assert result["__typename"] == "InvalidInput", (kind, target, result)
         assert result["errors"][0]["field"] == field and message in result["errors"][0]["message"]
+    # a NUL is refused before any resolver, wherever a string enters (docs/limits.md)
+    nul = await gql(client, APPLY, {"k": "HIDE", "t": "item:1\u0000"}, token=tok)
+    assert nul["data"] is None and nul["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert await conn.fetchval("SELECT count(*) FROM user_controls WHERE user_id = 731") == 0
     refused = await gql(client, APPLY, {"k": "HIDE", "t": "item:1"}, token=token(Role.ANALYST, "a"))
     assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -103,7 +103,19 @@ def test_epsilon_boundary_table(raw: object, ok: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "ok"), [(0, True), (1.0, True), (-0.1, False), (float("nan"), False), (float("inf"), False)]
+    ("raw", "ok"),
+    [
+        (0, True),
+        (1.0, True),
+        (100, True),
+        (100.0000001, False),
+        (1e308, False),
+        (0.000000001, True),
+        (0.0000000001, False),
+        (-0.1, False),
+        (float("nan"), False),
+        (float("inf"), False),
+    ],
 )
 def test_cap_boundary_table(raw: object, ok: bool) -> None:
     if ok:

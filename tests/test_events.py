@@ -114,7 +114,7 @@ async def test_batch_size_bounds(client: httpx.AsyncClient, token: Callable[...,
     assert (await track(client, tok, too_many[:1000]))["accepted"] == 1000
 
 
-async def test_users_send_only_their_own_events_and_apps_name_existing_users(
+async def test_users_send_only_their_own_events_and_apps_name_a_user(
     client: httpx.AsyncClient, token: Callable[..., str], db: Any
 ) -> None:
     mine = await track(client, token("user", 1), [world.ev("session_start", userId="1")])
@@ -127,14 +127,58 @@ async def test_users_send_only_their_own_events_and_apps_name_existing_users(
     app = await track(
         client,
         token("app", "checkout"),
-        [world.ev("purchase", userId="2", itemId="101"), world.ev("session_start", userId="77")],
+        [world.ev("purchase", userId="2", itemId="101"), world.ev("session_start")],
     )
-    assert [(e["index"], e["field"]) for e in app["errors"]] == [(1, "events[1].userId")]
+    assert [(e["index"], e["field"], e["message"]) for e in app["errors"]] == [
+        (1, "events[1].userId", "required for role app")
+    ]
     app_ok = await track(client, token("app", "checkout"), [world.ev("purchase", userId="2", itemId="101")])
     assert app_ok["accepted"] == 1
     denied = await gql(client, TRACK, {"events": [world.ev("session_start")]}, token=token("analyst", "a1"))
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await world.event_count(db) == 2
+
+
+async def test_an_app_cannot_tell_unknown_users_from_users_without_consent(
+    client: httpx.AsyncClient, token: Callable[..., str], db: Any
+) -> None:
+    """User 1 consented, user 2 consented to nothing, user 77 does not exist: an app gets the same
+    answer for all three, first send and resend alike. Only malformed input is an error."""
+    app = token("app", "checkout")
+
+    def batch(user: int) -> list[dict[str, Any]]:
+        return [
+            world.ev("view", userId=str(user), itemId="101", id=uuid.UUID(int=user * 10 + n))
+            for n in range(3)
+        ]
+
+    answers = {}
+    for user in (1, 2, 77):
+        events = batch(user)  # a resend is the same documents (same id and occurredAt)
+        first = await track(client, app, events)
+        again = await track(client, app, events)
+        ids = {str(uuid.UUID(int=user * 10 + n)) for n in range(3)}
+        for answer in (first, again):
+            assert set(answer.pop("acceptedIds")) == ids
+        answers[user] = (first, again)
+    assert answers[1] == answers[2] == answers[77], answers
+    assert answers[1][0] == {
+        "__typename": "TrackEventsResult",
+        "accepted": 3,
+        "duplicates": 0,
+        "droppedNoConsent": 0,
+        "duplicateIds": [],
+        "droppedNoConsentIds": [],
+    }
+    # what happened is what consent allows: user 1's views are stored once, the others' not at all
+    assert await world.event_count(db, 1) == 3
+    assert await world.event_count(db, 2) == await world.event_count(db, 77) == 0
+    # malformed input still gets its field-level error, for any user id
+    bad = await track(client, app, [world.ev("view", userId="77", itemId="99999999999999999999999")])
+    assert [e["field"] for e in bad["errors"]] == ["events[0].itemId"]
+    # the user themself still learns what became of their own events
+    mine = await track(client, token("user", 2), [world.ev("view", itemId="101")])
+    assert mine["droppedNoConsent"] == 1
 
 
 async def test_behavioural_events_without_consent_are_not_stored(

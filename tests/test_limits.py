@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -196,3 +197,78 @@ async def test_production_hides_introspection_suggestions_and_graphiql(db_dsn: s
         assert page.status_code != 200 or "graphiql" not in page.text.lower()
         # ordinary queries still work
         assert (await gql(c, "{ whoami { role } }"))["data"]["whoami"]["role"] == "anonymous"
+
+
+def test_a_trickled_body_gets_408_within_the_body_timeout(db_dsn: str, tmp_path: Path) -> None:
+    """A body trickled a byte at a time (of a declared 1,000) over a real uvicorn: the gateway
+    answers 408 once the configured 1 s has passed and closes the connection, instead of
+    waiting for the rest of the body for as long as the client cares to trickle it. (Bytes
+    keep arriving until just before the deadline: the bound is on the whole body, not on the
+    silence between bytes; the client then stops sending, so the close is not a reset.)"""
+    import socket
+    import threading
+
+    from tests import outage
+    from tests.test_kill import gateway_env
+
+    env = {**gateway_env(db_dsn, tmp_path), "GATEWAY_DOMAIN__LIMITS__BODY_TIMEOUT_S": "1"}
+    with outage.gateway_process(env) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        sock = socket.create_connection((host, int(port)), timeout=30)
+        stop = threading.Event()
+
+        def trickle() -> None:
+            for _ in range(4):
+                if stop.wait(0.2):
+                    return
+                sock.sendall(b" ")
+
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        threading.Thread(target=trickle, daemon=True).start()
+        received = b""
+        try:
+            while chunk := sock.recv(65536):  # until the server closes; 30 s at most (timeout)
+                received += chunk
+        finally:
+            stop.set()
+            sock.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), received[:200]
+    error = orjson.loads(body)["errors"][0]
+    assert error["extensions"]["code"] == "REQUEST_TIMEOUT"
+    assert error["extensions"]["request_id"].encode() in head
+
+
+# A typo of each kind graphql-core answers with "Did you mean …": field, argument, enum value
+# (literal and variable), type, input field (literal and variable), fragment type condition.
+TYPOS: list[tuple[str, dict[str, object] | None]] = [
+    ("{ whoam { role } }", None),
+    ("{ feed(surfac: HOME) { rank } }", None),
+    ("{ feed(surface: HOMEE) { rank } }", None),
+    ("query($s: Surface!) { feed(surface: $s) { rank } }", {"s": "HOMEE"}),
+    ("query($s: Surfac!) { feed(surface: $s) { rank } }", {"s": "HOME"}),
+    ('{ usersBy(dimensions: [EXPERIENCE], epsilon: 0.1, filter: {countr: "DE"}) { __typename } }', None),
+    (
+        "query($f: AudienceFilterInput) { usersBy(dimensions: [EXPERIENCE], epsilon: 0.1, filter: $f) "
+        "{ __typename } }",
+        {"f": {"countr": "DE"}},
+    ),
+    ("{ ...F } fragment F on Quer { whoami { role } }", None),
+    ("{ whoami { ... on Whoam { role } } }", None),
+]
+
+
+@pytest.mark.parametrize(("query", "variables"), TYPOS)
+async def test_production_never_suggests_names(
+    db_dsn: str, tmp_path: Path, query: str, variables: dict[str, object] | None
+) -> None:
+    async for c in _client(_settings(db_dsn, tmp_path, env=Environment.DEVELOPMENT)):
+        body = await gql(c, query, variables)
+        assert "Did you mean" in orjson.dumps(body).decode(), body  # the typo is one that suggests
+    async for c in _client(_settings(db_dsn, tmp_path, env=Environment.PRODUCTION)):
+        body = await gql(c, query, variables)
+        assert body["errors"], body
+        assert "Did you mean" not in orjson.dumps(body).decode(), body

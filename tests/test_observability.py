@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from gateway.auth import issue_token
-from gateway.observability import JsonFormatter, operation_label
+from gateway.observability import JsonFormatter
 from gateway.settings import Settings
 from privacy.principal import Role
 from privacy.telemetry import record_budget_spent
@@ -62,17 +62,32 @@ async def test_access_line_is_json_without_personal_data(
     assert "4242" not in line and secret_token not in line and "whoami {" not in line
 
 
-def test_operation_labels_are_bounded() -> None:
-    assert operation_label("Feed") == "Feed"
-    assert operation_label("bad name; DROP") == "other"
-    assert operation_label(None) == "-"
+async def test_anonymous_callers_cannot_fill_the_operation_labels(db_dsn: str, tmp_path: Path, token) -> None:
+    """210 operation names from anonymous callers (and users) take no label: the label set is
+    the registered documents' names plus the first names staff roles send."""
+    from tests.test_layout import URL
+    from tests.test_limits import _client, _settings
+
+    settings = _settings(db_dsn, tmp_path, anonymous_rate_per_s=10_000, anonymous_burst=10_000)
+    admin = {"Authorization": f"Bearer {token(Role.ADMIN, 'ops')}"}
+    async for c in _client(settings):
+        for i in range(210):
+            await gql(c, f"query Flood{i} {{ whoami {{ role }} }}")
+        await gql(c, "query MyOwn { whoami { role } }", token=token(Role.USER, 7))
+        await gql(c, "query Nightly { whoami { role } }", token=token(Role.APP, "etl"))
+        await c.get(URL, params={"variables": '{"platform": "IOS", "appVersion": "1.0"}'})
+        text = (await c.get("/metrics", headers=admin)).text
+    assert 'operation="Flood' not in text and 'operation="MyOwn"' not in text
+    assert 'gateway_requests_total{operation="other",path="/graphql",status="200"}' in text
+    assert 'operation="Nightly",path="/graphql"' in text  # a staff role's operation
+    assert 'operation="Layout",path="/graphql/persisted"' in text  # a registered document
 
 
 async def test_metrics_admin_only(client: httpx.AsyncClient, token) -> None:
     assert (await client.get("/metrics")).status_code == 403
     forbidden = await client.get("/metrics", headers={"Authorization": f"Bearer {token(Role.ANALYST, 'a')}"})
     assert forbidden.status_code == 403
-    await gql(client, "query Probe { whoami { role } }")
+    await gql(client, "query Probe { whoami { role } }", token=token(Role.APP, "probe"))
     record_budget_spent(0.25, dataset="test")
     response = await client.get("/metrics", headers={"Authorization": f"Bearer {token(Role.ADMIN, 'ops')}"})
     assert response.status_code == 200
@@ -92,9 +107,10 @@ def test_metrics_aggregate_workers_with_prometheus_multiproc_dir(
     env = {**gateway_env(db_dsn, tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
     (tmp_path / "prom").mkdir()
     admin = issue_token(settings, Role.ADMIN, "ops")
+    app = {"Authorization": f"Bearer {issue_token(settings, Role.APP, 'etl')}"}
     with outage.gateway_process(env, workers=2) as (base, _):
         for _ in range(30):  # a new connection each: the kernel spreads them over both workers
-            httpx.post(base + "/graphql", json={"query": "query Multi { whoami { role } }"})
+            httpx.post(base + "/graphql", json={"query": "query Multi { whoami { role } }"}, headers=app)
         text = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {admin}"}).text
     assert 'gateway_requests_total{operation="Multi",path="/graphql",status="200"} 30.0' in text
     assert len(list((tmp_path / "prom").glob("counter_*.db"))) >= 2, "each worker writes its own file"

@@ -63,3 +63,18 @@ def test_bucket_memory_is_bounded(monkeypatch) -> None:
         now[0] += 0.01
         buckets.take(f"ip:{i}")
     assert len(buckets._buckets) <= 10
+
+
+async def test_bad_tokens_are_rate_limited_by_client_address(db_dsn: str, tmp_path: Path, token) -> None:
+    settings = _settings(db_dsn, tmp_path, anonymous_rate_per_s=0.01, anonymous_burst=3)
+    bad = {"Authorization": "Bearer not-a-token"}
+    async for c in _client(settings):
+        responses = [await c.post("/graphql", json=WHOAMI, headers=bad) for _ in range(5)]
+        assert [r.status_code for r in responses] == [401, 401, 401, 429, 429]
+        assert responses[0].json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert responses[-1].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # the address's bucket is the anonymous one: bad tokens spent it
+        assert (await c.post("/graphql", json=WHOAMI)).status_code == 429
+        # a valid token counts in its own bucket
+        good = {"Authorization": f"Bearer {token(Role.USER, 1)}"}
+        assert (await c.post("/graphql", json=WHOAMI, headers=good)).status_code == 200

@@ -8,6 +8,10 @@ from decimal import Decimal, InvalidOperation
 # Released answers and ledger rows keep this many decimal places; anything finer is refused
 # rather than rounded, so the charged value is exactly the requested one.
 MAX_PLACES = 9
+# The largest cap an admin may give an analyst on a dataset. Past a few units of epsilon the
+# guarantee is already weak; 1e308 is a typo or an attempt to switch the budget off, and it
+# would be stored and summed as a number of 309 digits.
+MAX_CAP = Decimal(100)
 
 
 class EpsilonRefused(ValueError):
@@ -38,7 +42,8 @@ def to_epsilon(raw: object, per_query_cap: Decimal) -> Decimal:
 
 
 def to_cap(raw: object) -> Decimal:
-    """Validate a budget cap set by an admin: finite and >= 0 (0 freezes the analyst)."""
+    """Validate a budget cap set by an admin: finite, 0 <= cap <= MAX_CAP (0 freezes the
+    analyst), at most MAX_PLACES decimal places."""
     try:
         value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw))
     except (InvalidOperation, ValueError):
@@ -47,6 +52,11 @@ def to_cap(raw: object) -> Decimal:
         raise EpsilonRefused("cap must be finite")
     if value < 0:
         raise EpsilonRefused("cap must be at least 0")
+    if value > MAX_CAP:
+        raise EpsilonRefused(f"cap must be at most {MAX_CAP}")
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PLACES:
+        raise EpsilonRefused(f"cap has more than {MAX_PLACES} decimal places")
     return value.normalize()
 
 

@@ -183,7 +183,7 @@ class InferenceMutation:
         ),
     )
     async def hide_inference(self, info: Info[Context, None], key: str) -> HideResult:
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             return InvalidInput(
                 message="not hidden",
                 errors=[

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
-from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse, validate
+from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse
 from graphql.execution.values import get_variable_values
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -52,6 +52,7 @@ from resolvers.analytics.types import (
     ReleaseFailed,
     render,
 )
+from resolvers.common import document_limits
 from resolvers.common.errors import FieldError, InvalidArgument, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
@@ -259,13 +260,15 @@ class AnalyticsQuery:
     ) -> CostResult:
         spender = await current_spender(info.context)
         schema = info._raw_info.schema
+        limits = info.context.config.limits
         try:
-            document = parse(query)
+            document = parse(query, **document_limits.parse_options(limits))
         except GraphQLError as exc:
             return InvalidInput(
                 message="the document does not parse", errors=[FieldError(field="query", message=exc.message)]
             )
-        problems = validate(schema, document)
+        hide = info.schema.config.disable_field_suggestions
+        problems = document_limits.validate(schema, document, limits, hide_suggestions=hide)
         ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         chosen = [o for o in ops if operation_name is None or (o.name and o.name.value == operation_name)]
         if problems or len(chosen) != 1:

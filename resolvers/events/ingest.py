@@ -22,6 +22,7 @@ from privacy.consent import ConsentSnapshot
 from privacy.purposes import Source
 from privacy.vocabulary import EventType
 from resolvers.common.errors import FieldError
+from resolvers.common.ids import RowId
 from resolvers.events.config import IngestConfig
 
 # Purposes that may use behavioural events; with none of them allowed, such events are not kept.
@@ -50,8 +51,8 @@ class EventModel(BaseModel):
     id: uuid.UUID
     type: EventType
     occurred_at: AwareDatetime
-    user_id: int | None = Field(default=None, ge=1)
-    item_id: int | None = Field(default=None, ge=1)
+    user_id: RowId | None = None
+    item_id: RowId | None = None
     value: int | None = None
     query: str | None = Field(default=None, min_length=1, max_length=200)
     feature: str | None = None
@@ -146,7 +147,7 @@ def _check(
     elif ev.query is not None:
         errors.append(_field(i, "query", f"{ev.type.value} takes no query"))
     if ev.type is EventType.FEATURE_USED:
-        if ev.feature is None or not _FEATURE.match(ev.feature):
+        if ev.feature is None or not _FEATURE.fullmatch(ev.feature):
             errors.append(_field(i, "feature", "feature_used needs a feature name like 'wishlist'"))
     elif ev.feature is not None:
         errors.append(_field(i, "feature", f"{ev.type.value} takes no feature"))

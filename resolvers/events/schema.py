@@ -1,8 +1,12 @@
 """`trackEvents`: the GraphQL face of event ingestion (rules in resolvers.events.ingest).
 
-Role `user` sends their own events (userId absent or their own); role `app` sends events for any
-existing user (userId required). The result says per event what happened: accepted, duplicate
-(already stored: a resend is a no-op) or dropped for lack of consent."""
+Role `user` sends their own events (userId absent or their own); role `app` sends events for
+users (userId required). To a user the result says per event what happened: accepted, duplicate
+(already stored: a resend is a no-op) or dropped for lack of consent. An app is told less: every
+valid event is acknowledged as accepted, and events for an unknown user id are acknowledged and
+dropped like those of a user who consented to nothing, because telling them apart would let an
+app learn whether a person exists and what they consented to. Malformed events still get their
+field-level errors."""
 
 from __future__ import annotations
 
@@ -46,7 +50,11 @@ class EventInput:
     platform: Platform | None = None
 
 
-@strawberry.type(description="What became of a batch; ids are the events' own ids.")
+@strawberry.type(
+    description="What became of a batch; ids are the events' own ids. An app is told only that each "
+    "valid event was received (all `accepted`): whether it was stored, already stored, or not kept "
+    "(no consent, or no such user) is the person's business."
+)
 class TrackEventsResult:
     accepted: int
     duplicates: int
@@ -103,8 +111,6 @@ async def _owners(
     for i, uid in enumerate(user_ids):
         if uid is None:
             errors.append(FieldError(field=f"events[{i}].userId", message="required for role app", index=i))
-        elif uid not in snapshots:
-            errors.append(FieldError(field=f"events[{i}].userId", message="no such user", index=i))
     return [u if u in snapshots else None for u in user_ids], snapshots, errors
 
 
@@ -157,6 +163,7 @@ class EventsMutation:
         if not models:
             return InvalidInput(message="no event was stored", errors=errors)
         owners, snapshots, owner_errors = await _owners(ctx, [m.user_id if m else None for m in models])
+        owner_errors = [e for e in owner_errors if e.index is None or models[e.index] is not None]
         item_ids = sorted({m.item_id for m in models if m is not None and m.item_id is not None})
         # Session and feature events name no item: skip the catalog round trip for them.
         rows = await ctx.pool.fetch(Q.items_for_events, item_ids) if item_ids else []
@@ -167,6 +174,16 @@ class EventsMutation:
             errors.sort(key=lambda e: (e.index if e.index is not None else -1, e.field))
             return InvalidInput(message="no event was stored", errors=errors)
         inserted = await _write(ctx, checked, snapshots)
+        if ctx.principal.role is Role.APP:  # see the module doc
+            received = [m.id for m in models if m is not None]
+            return TrackEventsResult(
+                accepted=len(received),
+                duplicates=0,
+                dropped_no_consent=0,
+                accepted_ids=_ids(received),
+                duplicate_ids=[],
+                dropped_no_consent_ids=[],
+            )
         accepted: list[uuid.UUID] = []
         duplicates: list[uuid.UUID] = []
         for event_id in (e.event_id for e in checked.store):

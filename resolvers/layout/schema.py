@@ -115,7 +115,7 @@ class LayoutQuery:
     async def layout_config(
         self, info: Info[Context, None], platform: Platform, app_version: str
     ) -> LayoutConfigPayload:
-        if not _APP_VERSION.match(app_version):
+        if not _APP_VERSION.fullmatch(app_version):
             return InvalidInput(
                 message="invalid appVersion",
                 errors=[FieldError(field="appVersion", message="expected a version like 4.2.0")],

@@ -42,7 +42,7 @@ _TARGETS: dict[StoredKind, re.Pattern[str]] = {
 
 def target_problem(kind: StoredKind, target: str) -> str | None:
     """Why `target` is not a valid target for `kind` (format only), or None."""
-    if _TARGETS[kind].match(target):
+    if _TARGETS[kind].fullmatch(target):  # `$` alone also matches before a final newline
         return None
     examples = {
         StoredKind.HIDE_ITEM: "item:<id>",

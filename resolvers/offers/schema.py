@@ -16,6 +16,7 @@ from strawberry.types import Info
 from privacy.principal import Role
 from privacy.purposes import OFFERS, Source
 from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.ids import row_id
 from resolvers.common.permissions import require
 from resolvers.context import Context
 from resolvers.explain.record import Why, render_why
@@ -103,7 +104,7 @@ async def _validated(ctx: Context, data: OfferInput) -> tuple[dict[str, Any] | N
         raw["params"] = {}
     for key in ("segment_id", "item_id"):
         if raw[key] is not None:
-            raw[key] = int(raw[key]) if str(raw[key]).isdigit() else -1
+            raw[key] = row_id(raw[key])
     spec, errors = parse_offer(raw)
     if spec is None:
         return None, errors
@@ -146,7 +147,7 @@ class OfferMutation:
         args, errors = await _validated(ctx, input)
         if args is None:
             return InvalidInput(message="offer not saved", errors=errors)
-        oid = int(offer_id) if str(offer_id).isdigit() else -1
+        oid = row_id(offer_id)
         row = await ctx.pool.fetchrow(*Q.update_offer.bind(**args, offer_id=oid))
         if row is None:
             return InvalidInput(

@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from privacy.principal import Role
 from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.ids import row_id
 from resolvers.common.permissions import require
 from resolvers.context import Context
 from resolvers.segments.members import live_segments, refresh_members
@@ -127,7 +128,7 @@ class SegmentMutation:
         if errors:
             return InvalidInput(message="segment not saved", errors=errors)
         async with ctx.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(Q.bump_segment_version, _int_id(segment_id), description)
+            row = await conn.fetchrow(Q.bump_segment_version, row_id(segment_id), description)
             if row is None:
                 return InvalidInput(
                     message="segment not saved",
@@ -159,11 +160,6 @@ async def _refresh_saved(ctx: Context, segment_id: int) -> None:
         await refresh_members(
             ctx.pool, ctx.principal, ctx.config, segment_ids=[segment_id], request_id=ctx.request_id
         )
-
-
-def _int_id(raw: str) -> int:
-    text = str(raw)
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else -1
 
 
 @strawberry.type
@@ -221,7 +217,7 @@ class SegmentQuery:
 
 
 async def _segment_version(ctx: Context, segment_id: strawberry.ID) -> SegmentVersion | None:
-    row = await ctx.pool.fetchrow(Q.segment_by_id, _int_id(segment_id))
+    row = await ctx.pool.fetchrow(Q.segment_by_id, row_id(segment_id))
     if row is None:
         return None
     return SegmentVersion(row["segment_id"], row["name"], row["current_version"], row["rule"])
