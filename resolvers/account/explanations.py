@@ -18,9 +18,18 @@ Q = load_queries()
 
 @strawberry.type(description="A past decision about you: the why, plus where and about what.")
 class Explanation(Why):
-    surface: str
-    subject_kind: str
-    subject_id: str
+    surface: str = strawberry.field(
+        description=(
+            "Where the decision was shown: a Surface value in lower case (home, category, "
+            "cart, offers, email, push) or `layout` for layout tags and sections."
+        )
+    )
+    subject_kind: str = strawberry.field(
+        description="What the decision was about: item, offer, tag, layout or reminder."
+    )
+    subject_id: str = strawberry.field(
+        description="Which one: an item or offer id, a tag as `tag:<name>=<value>`, a layout section."
+    )
 
 
 def explanation(record: DecisionRecord) -> Explanation:

@@ -18,7 +18,7 @@ Q = load_queries()
 
 @strawberry.type(description="The personalization level now in effect (from the next request).")
 class PersonalizationLevelSet:
-    level: Level
+    level: Level = strawberry.field(description="The level now stored.")
     consent_version: int = strawberry.field(description="Bumped: snapshots and layout ETags change.")
 
 
