@@ -24,13 +24,40 @@ from resolvers.config import DomainConfig
     )
 )
 class Dimension(Enum):
-    EXPERIENCE = "EXPERIENCE"
-    PRICE_TIER = "PRICE_TIER"
-    COUNTRY = "COUNTRY"
-    PLATFORM = "PLATFORM"
-    CATEGORY = "CATEGORY"
-    FEATURE = "FEATURE"
-    SEGMENT = "SEGMENT"
+    EXPERIENCE = strawberry.enum_value(
+        "EXPERIENCE",
+        description="The experience tag: NEWBIE, REGULAR or POWER (one key per user).",
+    )
+    PRICE_TIER = strawberry.enum_value(
+        "PRICE_TIER",
+        description="The price-tier tag: BUDGET, MID or LUXURY (one key per user).",
+    )
+    COUNTRY = strawberry.enum_value(
+        "COUNTRY",
+        description="The account's country: a declared country code, or OTHER (one key per user).",
+    )
+    PLATFORM = strawberry.enum_value(
+        "PLATFORM",
+        description="The account's platform: web, ios or android (one key per user).",
+    )
+    CATEGORY = strawberry.enum_value(
+        "CATEGORY",
+        description=(
+            "Declared categories the user bought in (up to max_groups_per_user per user, "
+            "largest spend first)."
+        ),
+    )
+    FEATURE = strawberry.enum_value(
+        "FEATURE",
+        description=(
+            "App features the user used (up to max_groups_per_user per user, most used "
+            "first); keys are not public and are thresholded."
+        ),
+    )
+    SEGMENT = strawberry.enum_value(
+        "SEGMENT",
+        description="Live segments the user is a stored member of (segment ids).",
+    )
 
 
 @strawberry.enum(
@@ -40,26 +67,56 @@ class Dimension(Enum):
     )
 )
 class TimeWindow(Enum):
-    LAST_7_DAYS = "LAST_7_DAYS"
-    LAST_30_DAYS = "LAST_30_DAYS"
-    LAST_90_DAYS = "LAST_90_DAYS"
-    LAST_365_DAYS = "LAST_365_DAYS"
-    ALL = "ALL"
+    LAST_7_DAYS = strawberry.enum_value(
+        "LAST_7_DAYS",
+        description="The last 7 days.",
+    )
+    LAST_30_DAYS = strawberry.enum_value(
+        "LAST_30_DAYS",
+        description="The last 30 days.",
+    )
+    LAST_90_DAYS = strawberry.enum_value(
+        "LAST_90_DAYS",
+        description="The last 90 days.",
+    )
+    LAST_365_DAYS = strawberry.enum_value(
+        "LAST_365_DAYS",
+        description="The last 365 days.",
+    )
+    ALL = strawberry.enum_value(
+        "ALL",
+        description="No time limit.",
+    )
 
 
 @strawberry.enum(description="Metrics with fixed public bins.")
 class HistogramMetric(Enum):
-    ORDER_VALUE = "ORDER_VALUE"
-    SESSIONS = "SESSIONS"
+    ORDER_VALUE = strawberry.enum_value(
+        "ORDER_VALUE",
+        description=(
+            "A buyer's order value in the window, cents, clamped to the declared maximum; "
+            "bins are the configured cent edges."
+        ),
+    )
+    SESSIONS = strawberry.enum_value(
+        "SESSIONS",
+        description="A user's lifetime session count; bins are the configured session edges.",
+    )
 
 
 @strawberry.input(description="Filters on declared dimensions; every field is optional.")
 class AudienceFilterInput:
-    window: TimeWindow = TimeWindow.ALL
+    window: TimeWindow = strawberry.field(
+        default=TimeWindow.ALL, description="Users active in this window (ALL by default)."
+    )
     country: str | None = strawberry.field(default=None, description="A declared country code, or OTHER.")
-    platform: Platform | None = None
-    experience: Experience | None = None
-    price_tier: PriceTier | None = None
+    platform: Platform | None = strawberry.field(default=None, description="Only users of this platform.")
+    experience: Experience | None = strawberry.field(
+        default=None, description="Only users with this experience tag."
+    )
+    price_tier: PriceTier | None = strawberry.field(
+        default=None, description="Only users with this price-tier tag."
+    )
     category_bought: str | None = strawberry.field(default=None, description="A declared category.")
 
 
