@@ -100,7 +100,9 @@ class ReasonCode(Enum):
     )
     EXPERIENCE = strawberry.enum_value(
         "EXPERIENCE",
-        description=("Your inferred experience level (new or experienced shopper) chose this layout or tag."),
+        description=(
+            "Your experience tag (NEWBIE, REGULAR or POWER) chose this layout section, flag or tag value."
+        ),
     )
     STATED_INTEREST = strawberry.enum_value(
         "STATED_INTEREST",
@@ -351,8 +353,9 @@ class RuleRefType:
     )
     id: strawberry.ID = strawberry.field(
         description=(
-            "The rule's id within its kind: a segment or offer id, the layout section or tag "
-            "name, or `feed` for the ranker."
+            "The rule's id within its kind: a segment or offer id; for layout_rule `section`,"
+            " `offers` or `flag`; for tag_rule `experience` or `price_tier`; `feed` for the "
+            "ranker."
         )
     )
     version: int = strawberry.field(
