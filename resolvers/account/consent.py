@@ -15,6 +15,7 @@ from privacy.principal import Role
 from privacy.purposes import ESSENTIAL, MARKETING_PURPOSES, PURPOSES, Purpose, Source
 from privacy.retention import RetentionPolicy
 from resolvers.account.own import account_gone, own_guard
+from resolvers.common.enums import describe_values
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
@@ -28,28 +29,27 @@ _MARKETING_VERSIONS = [PURPOSES[p].version for p in _MARKETING]
 
 @strawberry.enum(description="How a consent choice was made.")
 class ConsentMethod(Enum):
-    EXPLICIT = strawberry.enum_value(
-        "explicit",
-        description="You chose it yourself (`setConsent`, or withdrawing a marketing objection).",
-    )
-    GPC = strawberry.enum_value(
-        "gpc",
-        description=(
+    EXPLICIT = "explicit"
+    GPC = "gpc"
+    OBJECTION = "objection"
+    DEFAULT = "default"
+
+
+describe_values(
+    ConsentMethod,
+    {
+        "EXPLICIT": "You chose it yourself (`setConsent`, or withdrawing a marketing objection).",
+        "GPC": (
             "Recorded from your browser's Global Privacy Control signal (Sec-GPC), which "
             "withdraws marketing purposes."
         ),
-    )
-    OBJECTION = strawberry.enum_value(
-        "objection",
-        description="Recorded when you objected to direct marketing (`objectToDirectMarketing`).",
-    )
-    DEFAULT = strawberry.enum_value(
-        "default",
-        description=(
+        "OBJECTION": "Recorded when you objected to direct marketing (`objectToDirectMarketing`).",
+        "DEFAULT": (
             "No choice recorded yet: the purpose is not granted (except essential.service, "
             "which is required)."
         ),
-    )
+    },
+)
 
 
 @strawberry.type(description="A purpose's plain-language notice: what is used, why, what you get.")

@@ -11,6 +11,7 @@ import strawberry
 from privacy.dp.epsilon import EpsilonRefused, to_epsilon
 from privacy.dp.query import AudienceFilter, AudienceParams, DPQuery, Template
 from privacy.vocabulary import Experience, Platform, PriceTier
+from resolvers.common.enums import describe_values
 from resolvers.common.errors import FieldError
 from resolvers.config import DomainConfig
 
@@ -24,40 +25,33 @@ from resolvers.config import DomainConfig
     )
 )
 class Dimension(Enum):
-    EXPERIENCE = strawberry.enum_value(
-        "EXPERIENCE",
-        description="The experience tag: NEWBIE, REGULAR or POWER (one key per user).",
-    )
-    PRICE_TIER = strawberry.enum_value(
-        "PRICE_TIER",
-        description="The price-tier tag: BUDGET, MID or LUXURY (one key per user).",
-    )
-    COUNTRY = strawberry.enum_value(
-        "COUNTRY",
-        description="The account's country: a declared country code, or OTHER (one key per user).",
-    )
-    PLATFORM = strawberry.enum_value(
-        "PLATFORM",
-        description="The account's platform: web, ios or android (one key per user).",
-    )
-    CATEGORY = strawberry.enum_value(
-        "CATEGORY",
-        description=(
+    EXPERIENCE = "EXPERIENCE"
+    PRICE_TIER = "PRICE_TIER"
+    COUNTRY = "COUNTRY"
+    PLATFORM = "PLATFORM"
+    CATEGORY = "CATEGORY"
+    FEATURE = "FEATURE"
+    SEGMENT = "SEGMENT"
+
+
+describe_values(
+    Dimension,
+    {
+        "EXPERIENCE": "The experience tag: NEWBIE, REGULAR or POWER (one key per user).",
+        "PRICE_TIER": "The price-tier tag: BUDGET, MID or LUXURY (one key per user).",
+        "COUNTRY": "The account's country: a declared country code, or OTHER (one key per user).",
+        "PLATFORM": "The account's platform: web, ios or android (one key per user).",
+        "CATEGORY": (
             "Declared categories the user bought in (up to max_groups_per_user per user, "
             "largest spend first)."
         ),
-    )
-    FEATURE = strawberry.enum_value(
-        "FEATURE",
-        description=(
+        "FEATURE": (
             "App features the user used (up to max_groups_per_user per user, most used "
             "first); keys are not public and are thresholded."
         ),
-    )
-    SEGMENT = strawberry.enum_value(
-        "SEGMENT",
-        description="Live segments the user is a stored member of (segment ids).",
-    )
+        "SEGMENT": "Live segments the user is a stored member of (segment ids).",
+    },
+)
 
 
 @strawberry.enum(
@@ -67,41 +61,41 @@ class Dimension(Enum):
     )
 )
 class TimeWindow(Enum):
-    LAST_7_DAYS = strawberry.enum_value(
-        "LAST_7_DAYS",
-        description="The last 7 days.",
-    )
-    LAST_30_DAYS = strawberry.enum_value(
-        "LAST_30_DAYS",
-        description="The last 30 days.",
-    )
-    LAST_90_DAYS = strawberry.enum_value(
-        "LAST_90_DAYS",
-        description="The last 90 days.",
-    )
-    LAST_365_DAYS = strawberry.enum_value(
-        "LAST_365_DAYS",
-        description="The last 365 days.",
-    )
-    ALL = strawberry.enum_value(
-        "ALL",
-        description="No time limit.",
-    )
+    LAST_7_DAYS = "LAST_7_DAYS"
+    LAST_30_DAYS = "LAST_30_DAYS"
+    LAST_90_DAYS = "LAST_90_DAYS"
+    LAST_365_DAYS = "LAST_365_DAYS"
+    ALL = "ALL"
+
+
+describe_values(
+    TimeWindow,
+    {
+        "LAST_7_DAYS": "The last 7 days.",
+        "LAST_30_DAYS": "The last 30 days.",
+        "LAST_90_DAYS": "The last 90 days.",
+        "LAST_365_DAYS": "The last 365 days.",
+        "ALL": "No time limit.",
+    },
+)
 
 
 @strawberry.enum(description="Metrics with fixed public bins.")
 class HistogramMetric(Enum):
-    ORDER_VALUE = strawberry.enum_value(
-        "ORDER_VALUE",
-        description=(
+    ORDER_VALUE = "ORDER_VALUE"
+    SESSIONS = "SESSIONS"
+
+
+describe_values(
+    HistogramMetric,
+    {
+        "ORDER_VALUE": (
             "A buyer's order value in the window, cents, clamped to the declared maximum; "
             "bins are the configured cent edges."
         ),
-    )
-    SESSIONS = strawberry.enum_value(
-        "SESSIONS",
-        description="A user's lifetime session count; bins are the configured session edges.",
-    )
+        "SESSIONS": "A user's lifetime session count; bins are the configured session edges.",
+    },
+)
 
 
 @strawberry.input(description="Filters on declared dimensions; every field is optional.")

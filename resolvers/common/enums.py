@@ -13,7 +13,7 @@ from privacy.profile_fields import Stage
 from privacy.vocabulary import Channel, EventType, Experience, Platform, PriceTier
 
 
-def _describe_values(enum: type[Enum], texts: dict[str, str]) -> None:
+def describe_values(enum: type[Enum], texts: dict[str, str]) -> None:
     """Give each value of a registered enum its description. The vocabulary's enums are plain
     StrEnums (the rules and SQL domains use them without Strawberry), so the texts are attached
     to Strawberry's definition here; a missing or unknown member fails at import."""
@@ -47,8 +47,8 @@ strawberry.enum(
     Stage, name="ProfileStage", description="A step of the product at which profile fields are asked."
 )
 
-_describe_values(Platform, {"WEB": "A web browser.", "IOS": "The iOS app.", "ANDROID": "The Android app."})
-_describe_values(
+describe_values(Platform, {"WEB": "A web browser.", "IOS": "The iOS app.", "ANDROID": "The Android app."})
+describe_values(
     Channel,
     {
         "EMAIL": "Email; messages need consent to marketing.communications.email.",
@@ -57,7 +57,7 @@ _describe_values(
         "IN_APP": "Messages inside the app; need consent to marketing.offers.",
     },
 )
-_describe_values(
+describe_values(
     Experience,
     {
         "NEWBIE": "New here: few sessions so far or a recent account; the layout is kept simple.",
@@ -65,7 +65,7 @@ _describe_values(
         "POWER": "Many sessions, many different features used and a long tenure.",
     },
 )
-_describe_values(
+describe_values(
     PriceTier,
     {
         "BUDGET": "Buys or books mostly in the lower price levels.",
@@ -76,7 +76,7 @@ _describe_values(
         "LUXURY": "Buys or books mostly in the higher price levels.",
     },
 )
-_describe_values(
+describe_values(
     EventType,
     {
         "VIEW": "An item was viewed; `itemId` required.",
@@ -97,7 +97,7 @@ _describe_values(
         "FEATURE_USED": "An app feature was used; `feature` required (e.g. wishlist), no item.",
     },
 )
-_describe_values(
+describe_values(
     Level,
     {
         "NONE": "No personalization: answers are the same as for an anonymous visitor.",
@@ -111,7 +111,7 @@ _describe_values(
         ),
     },
 )
-_describe_values(
+describe_values(
     Stage,
     {
         "SIGNUP": "Creating the account (name, phone).",

@@ -15,135 +15,109 @@ from typing import Any
 import strawberry
 
 from privacy.guard import DecisionRow
+from resolvers.common.enums import describe_values
 
 
 @strawberry.enum(description="Whether the answer used data about the user.")
 class Mode(Enum):
-    PERSONALIZED = strawberry.enum_value(
-        "PERSONALIZED",
-        description=(
+    PERSONALIZED = "PERSONALIZED"
+    NON_PERSONALIZED = "NON_PERSONALIZED"
+    CONTEXTUAL = "CONTEXTUAL"
+
+
+describe_values(
+    Mode,
+    {
+        "PERSONALIZED": (
             "Chosen using data about you (your activity, purchases, stated interests or an "
             "inferred tag), under the purposes listed in `purposes`."
         ),
-    )
-    NON_PERSONALIZED = strawberry.enum_value(
-        "NON_PERSONALIZED",
-        description=(
+        "NON_PERSONALIZED": (
             "The same answer anyone would get here (popular, editorial or a default setting);"
             " no data about you was used."
         ),
-    )
-    CONTEXTUAL = strawberry.enum_value(
-        "CONTEXTUAL",
-        description=(
+        "CONTEXTUAL": (
             "Chosen from the current context only (the category page you are browsing, the "
             "surface, your device), not from stored data about you."
         ),
-    )
+    },
+)
 
 
 @strawberry.enum(description="Stable reason codes; clients may switch on them.")
 class ReasonCode(Enum):
-    PURCHASED_RELATED = strawberry.enum_value(
-        "PURCHASED_RELATED",
-        description=(
+    PURCHASED_RELATED = "PURCHASED_RELATED"
+    VIEWED_CATEGORY = "VIEWED_CATEGORY"
+    SEGMENT_MATCH = "SEGMENT_MATCH"
+    REPURCHASE_DUE = "REPURCHASE_DUE"
+    CART_ABANDONED = "CART_ABANDONED"
+    NEW_MEMBER = "NEW_MEMBER"
+    INACTIVE = "INACTIVE"
+    SPEND_THRESHOLD = "SPEND_THRESHOLD"
+    POPULAR = "POPULAR"
+    EDITORIAL = "EDITORIAL"
+    CONTEXT = "CONTEXT"
+    PRICE_TIER = "PRICE_TIER"
+    EXPERIENCE = "EXPERIENCE"
+    STATED_INTEREST = "STATED_INTEREST"
+    MOST_USED_FEATURE = "MOST_USED_FEATURE"
+    SEARCHED = "SEARCHED"
+
+
+describe_values(
+    ReasonCode,
+    {
+        "PURCHASED_RELATED": (
             "It goes with something you bought; `sourceItemId`/`sourceItemName` name that purchase."
         ),
-    )
-    VIEWED_CATEGORY = strawberry.enum_value(
-        "VIEWED_CATEGORY",
-        description="You often look at items in this category (your browsing here).",
-    )
-    SEGMENT_MATCH = strawberry.enum_value(
-        "SEGMENT_MATCH",
-        description=(
+        "VIEWED_CATEGORY": "You often look at items in this category (your browsing here).",
+        "SEGMENT_MATCH": (
             "You match a marketer's audience rule (segment); `rule` names the segment and its version."
         ),
-    )
-    REPURCHASE_DUE = strawberry.enum_value(
-        "REPURCHASE_DUE",
-        description=(
+        "REPURCHASE_DUE": (
             "You buy this item regularly and the usual interval since your last purchase has passed."
         ),
-    )
-    CART_ABANDONED = strawberry.enum_value(
-        "CART_ABANDONED",
-        description="You left items in your cart (cart-reminder offers).",
-    )
-    NEW_MEMBER = strawberry.enum_value(
-        "NEW_MEMBER",
-        description="A welcome offer for accounts created recently.",
-    )
-    INACTIVE = strawberry.enum_value(
-        "INACTIVE",
-        description="You have not been active for a while (win-back offers).",
-    )
-    SPEND_THRESHOLD = strawberry.enum_value(
-        "SPEND_THRESHOLD",
-        description="Your spending over the offer's window reached its threshold (loyalty offers).",
-    )
-    POPULAR = strawberry.enum_value(
-        "POPULAR",
-        description="Popular with everyone right now; no data about you behind this reason.",
-    )
-    EDITORIAL = strawberry.enum_value(
-        "EDITORIAL",
-        description="Picked by our editors for everyone.",
-    )
-    CONTEXT = strawberry.enum_value(
-        "CONTEXT",
-        description="Because of the context of the request, e.g. the category page you are browsing.",
-    )
-    PRICE_TIER = strawberry.enum_value(
-        "PRICE_TIER",
-        description="Its price fits the price range you usually buy in (your inferred price tier).",
-    )
-    EXPERIENCE = strawberry.enum_value(
-        "EXPERIENCE",
-        description=(
+        "CART_ABANDONED": "You left items in your cart (cart-reminder offers).",
+        "NEW_MEMBER": "A welcome offer for accounts created recently.",
+        "INACTIVE": "You have not been active for a while (win-back offers).",
+        "SPEND_THRESHOLD": "Your spending over the offer's window reached its threshold (loyalty offers).",
+        "POPULAR": "Popular with everyone right now; no data about you behind this reason.",
+        "EDITORIAL": "Picked by our editors for everyone.",
+        "CONTEXT": "Because of the context of the request, e.g. the category page you are browsing.",
+        "PRICE_TIER": "Its price fits the price range you usually buy in (your inferred price tier).",
+        "EXPERIENCE": (
             "Your experience tag (NEWBIE, REGULAR or POWER) chose this layout section, flag or tag value."
         ),
-    )
-    STATED_INTEREST = strawberry.enum_value(
-        "STATED_INTEREST",
-        description="An interest you chose yourself in your profile.",
-    )
-    MOST_USED_FEATURE = strawberry.enum_value(
-        "MOST_USED_FEATURE",
-        description="The part of the app you use most, placed first in your layout.",
-    )
-    SEARCHED = strawberry.enum_value(
-        "SEARCHED",
-        description="It matches something you searched for.",
-    )
+        "STATED_INTEREST": "An interest you chose yourself in your profile.",
+        "MOST_USED_FEATURE": "The part of the app you use most, placed first in your layout.",
+        "SEARCHED": "It matches something you searched for.",
+    },
+)
 
 
 @strawberry.enum(description="Where the data behind a reason came from.")
 class SignalSource(Enum):
-    STATED_BY_YOU = strawberry.enum_value(
-        "stated_by_you",
-        description="Something you told us yourself (profile, stated interests).",
-    )
-    YOUR_ACTIVITY_HERE = strawberry.enum_value(
-        "your_activity_here",
-        description="Your own activity in this service: views, searches, cart, purchases, sessions.",
-    )
-    MARKETER_RULE = strawberry.enum_value(
-        "marketer_rule",
-        description="A rule written by our marketers (an offer's eligibility, an audience segment).",
-    )
-    MODEL_PREDICTION = strawberry.enum_value(
-        "model_prediction",
-        description="A prediction from a statistical model. Reserved: no current decision cites it.",
-    )
-    CONTEXT = strawberry.enum_value(
-        "context",
-        description=("The context of this request only (page, surface, device), nothing stored about you."),
-    )
-    POPULARITY = strawberry.enum_value(
-        "popularity",
-        description="What is popular with everyone, not data about you.",
-    )
+    STATED_BY_YOU = "stated_by_you"
+    YOUR_ACTIVITY_HERE = "your_activity_here"
+    MARKETER_RULE = "marketer_rule"
+    MODEL_PREDICTION = "model_prediction"
+    CONTEXT = "context"
+    POPULARITY = "popularity"
+
+
+describe_values(
+    SignalSource,
+    {
+        "STATED_BY_YOU": "Something you told us yourself (profile, stated interests).",
+        "YOUR_ACTIVITY_HERE": (
+            "Your own activity in this service: views, searches, cart, purchases, sessions."
+        ),
+        "MARKETER_RULE": "A rule written by our marketers (an offer's eligibility, an audience segment).",
+        "MODEL_PREDICTION": "A prediction from a statistical model. Reserved: no current decision cites it.",
+        "CONTEXT": ("The context of this request only (page, surface, device), nothing stored about you."),
+        "POPULARITY": "What is popular with everyone, not data about you.",
+    },
+)
 
 
 @strawberry.enum(
@@ -155,42 +129,39 @@ class SignalSource(Enum):
     )
 )
 class ControlKind(Enum):
-    SHOW_LESS_LIKE_THIS = strawberry.enum_value(
-        "SHOW_LESS_LIKE_THIS",
-        description=(
+    SHOW_LESS_LIKE_THIS = "SHOW_LESS_LIKE_THIS"
+    HIDE = "HIDE"
+    STOP_REMINDERS = "STOP_REMINDERS"
+    CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
+    OPEN_CONSENT = "OPEN_CONSENT"
+
+
+describe_values(
+    ControlKind,
+    {
+        "SHOW_LESS_LIKE_THIS": (
             "Rank items of this category or subcategory lower: `applyControl(kind: "
             "SHOW_LESS_LIKE_THIS, target)` with the control's `target` (category:<name> or "
             "subcategory:<category>/<name>)."
         ),
-    )
-    HIDE = strawberry.enum_value(
-        "HIDE",
-        description=(
+        "HIDE": (
             "Never show this again: `applyControl(kind: HIDE, target)` with the control's "
             "`target` (item:<id>, offer:<id>, tag:experience, tag:price_tier or "
             "segment:<id>)."
         ),
-    )
-    STOP_REMINDERS = strawberry.enum_value(
-        "STOP_REMINDERS",
-        description=(
+        "STOP_REMINDERS": (
             "No more reminders for this item: `applyControl(kind: STOP_REMINDERS, target: item:<id>)`."
         ),
-    )
-    CHANGE_PERSONALIZATION_LEVEL = strawberry.enum_value(
-        "CHANGE_PERSONALIZATION_LEVEL",
-        description=(
+        "CHANGE_PERSONALIZATION_LEVEL": (
             "Open the personalization-level setting; carried out by "
             "`setPersonalizationLevel`. `target` and `purpose` are null."
         ),
-    )
-    OPEN_CONSENT = strawberry.enum_value(
-        "OPEN_CONSENT",
-        description=(
+        "OPEN_CONSENT": (
             "Review the consent for the purpose in the control's `purpose`; carried out by "
             "`setConsent(purpose, granted)`."
         ),
-    )
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)

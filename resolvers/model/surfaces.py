@@ -9,36 +9,33 @@ from enum import Enum
 
 import strawberry
 
+from resolvers.common.enums import describe_values
+
 
 @strawberry.enum(description="Where the answer is shown.")
 class Surface(Enum):
-    HOME = strawberry.enum_value(
-        "home",
-        description="The home page (shared).",
-    )
-    CATEGORY = strawberry.enum_value(
-        "category",
-        description=(
+    HOME = "home"
+    CATEGORY = "category"
+    CART = "cart"
+    OFFERS = "offers"
+    EMAIL = "email"
+    PUSH = "push"
+
+
+describe_values(
+    Surface,
+    {
+        "HOME": "The home page (shared).",
+        "CATEGORY": (
             "A category page the user opened; the only surface where a sensitive category's "
             "items appear, never personalized."
         ),
-    )
-    CART = strawberry.enum_value(
-        "cart",
-        description="The cart page (shared).",
-    )
-    OFFERS = strawberry.enum_value(
-        "offers",
-        description=("The offers page (marketing: needs marketing consent, never personalized for minors)."),
-    )
-    EMAIL = strawberry.enum_value(
-        "email",
-        description="An email (marketing).",
-    )
-    PUSH = strawberry.enum_value(
-        "push",
-        description="A push notification (marketing).",
-    )
+        "CART": "The cart page (shared).",
+        "OFFERS": ("The offers page (marketing: needs marketing consent, never personalized for minors)."),
+        "EMAIL": "An email (marketing).",
+        "PUSH": "A push notification (marketing).",
+    },
+)
 
 
 MARKETING_SURFACES = frozenset({Surface.OFFERS, Surface.EMAIL, Surface.PUSH})
