@@ -296,8 +296,8 @@ class ReasonType:
     weight: float = strawberry.field(
         description=(
             "Share of this reason in the decision, between 0 and 1; the weights of one "
-            "decision sum to about 1 (rounded to 4 decimals). 0 only on the fallback reason "
-            "of a feed item that had no signal at all."
+            "decision sum to about 1 (rounded to 4 decimals). The fallback reason of a feed "
+            "item that had no signal at all has weight 0."
         )
     )
     source_item_id: strawberry.ID | None = strawberry.field(
@@ -360,8 +360,9 @@ class ControlType:
 class Why:
     decision_id: strawberry.ID = strawberry.field(
         description=(
-            "Id of the decision record; the same record is kept in your explanation log "
-            "(`viewer { explanations }`) and in the data export."
+            "Id of the decision record. Feed, offer, tag, layout and reminder decisions are "
+            "also kept under this id in your explanation log (`viewer { explanations }`) and "
+            "data export."
         )
     )
     mode: Mode = strawberry.field(
@@ -395,15 +396,16 @@ class Why:
     )
     rule: RuleRefType | None = strawberry.field(
         description=(
-            "The rule or ranker that made the decision; null when none did (non-personalized "
-            "and contextual feed items, reminders, default tags)."
+            "The rule or ranker that made the decision; null when none did (non-personalized, "
+            "contextual and stated-interest feed items, reminders, default tags)."
         )
     )
     matched_criteria: list[str] = strawberry.field(
         description=(
-            "Plain-language conditions that held for this decision (e.g. 'You bought "
-            "something this goes with', 'Matches a rule on country'); they name attributes, "
-            "never their values."
+            "Plain-language conditions that held for this decision, ready to display as a "
+            "list (e.g. 'You bought something this goes with', 'Matches a rule on country'), "
+            "including what your own controls changed ('Shown less often: you asked for less "
+            "like this'); may be empty."
         )
     )
     controls: list[ControlType] = strawberry.field(
