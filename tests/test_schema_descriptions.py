@@ -9,7 +9,10 @@ the specification's own directives are skipped: their descriptions come from gra
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import Enum
 
+import pytest
+import strawberry
 from graphql import (
     GraphQLArgument,
     GraphQLEnumType,
@@ -25,6 +28,7 @@ from graphql import (
 )
 
 from gateway.schema import schema_sdl
+from resolvers.common.enums import describe_values
 
 
 def _blank(description: str | None) -> bool:
@@ -101,3 +105,20 @@ def test_the_walk_finds_a_missing_description() -> None:
         "directive @tag",
         "argument @tag(z)",
     ]
+
+
+def test_describe_values_refuses_a_missing_or_unknown_member() -> None:
+    """Enum value descriptions attached after the class cannot drift from its members."""
+
+    class Colour(Enum):
+        RED = "red"
+        BLUE = "blue"
+
+    strawberry.enum(Colour, description="A colour.")
+    with pytest.raises(ValueError, match="describe exactly"):
+        describe_values(Colour, {"RED": "Red."})
+    with pytest.raises(ValueError, match="describe exactly"):
+        describe_values(Colour, {"RED": "Red.", "BLUE": "Blue.", "GREEN": "Green."})
+    describe_values(Colour, {"RED": "Red.", "BLUE": "Blue."})
+    values = Colour.__strawberry_definition__.values  # type: ignore[attr-defined]
+    assert {v.name: v.description for v in values} == {"RED": "Red.", "BLUE": "Blue."}
