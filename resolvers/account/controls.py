@@ -171,9 +171,9 @@ class ControlMutation:
             str,
             strawberry.argument(
                 description=(
-                    "The `target` of the control offered in a why: item:<id> or offer:<id> (HIDE, "
-                    "STOP_REMINDERS item only), tag:experience, tag:price_tier or segment:<id> "
-                    "(HIDE), category:<name> or subcategory:<category>/<name> (SHOW_LESS_LIKE_THIS)."
+                    "The `target` of the control offered in a why. HIDE: item:<id>, offer:<id>, "
+                    "tag:experience, tag:price_tier or segment:<id>; SHOW_LESS_LIKE_THIS: "
+                    "category:<name> or subcategory:<category>/<name>; STOP_REMINDERS: item:<id>."
                 )
             ),
         ],
