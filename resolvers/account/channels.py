@@ -24,7 +24,9 @@ Q = load_queries()
 
 @strawberry.type(description="One channel: subscription, preference, and whether reminders may use it now.")
 class ChannelState:
-    channel: Channel = strawberry.field(description="The channel.")
+    channel: Channel = strawberry.field(
+        description="The channel this row is about (every channel is listed)."
+    )
     subscribed: bool = strawberry.field(description="Whether you subscribed to messages on this channel.")
     preferred: bool = strawberry.field(
         description="Whether this is your preferred channel for reminders (at most one is)."

@@ -71,11 +71,11 @@ class TimeWindow(Enum):
 describe_values(
     TimeWindow,
     {
-        "LAST_7_DAYS": "The last 7 days.",
-        "LAST_30_DAYS": "The last 30 days.",
-        "LAST_90_DAYS": "The last 90 days.",
-        "LAST_365_DAYS": "The last 365 days.",
-        "ALL": "No time limit.",
+        "LAST_7_DAYS": "Users last seen in the last 7 days; order value spent in them.",
+        "LAST_30_DAYS": "Users last seen in the last 30 days; order value spent in them.",
+        "LAST_90_DAYS": "Users last seen in the last 90 days; order value spent in them.",
+        "LAST_365_DAYS": "Users last seen in the last 365 days; order value spent in them.",
+        "ALL": "Every user, whenever last seen; order value over all time.",
     },
 )
 

@@ -57,7 +57,7 @@ class ItemType:
 
 @strawberry.type(description="One ranked item and why it is here.")
 class FeedItem:
-    item: ItemType = strawberry.field(description="The item.")
+    item: ItemType = strawberry.field(description="The catalog item at this rank.")
     rank: int = strawberry.field(description="Position in the feed, 1 first.")
     why: Why = strawberry.field(description="Why this item is here, at this rank.")
 

@@ -109,7 +109,7 @@ class OfferType:
 
 @strawberry.type(description="An offer served to you, and why.")
 class ServedOffer:
-    offer: OfferType = strawberry.field(description="The offer.")
+    offer: OfferType = strawberry.field(description="The offer's definition as marketers see it.")
     why: Why = strawberry.field(description="Why it was chosen for you; offers HIDE for the offer.")
 
 
