@@ -18,6 +18,7 @@ from resolvers.account.consent import (
     viewer_consent_snapshot_id,
 )
 from resolvers.account.controls import AppliedControl, viewer_controls
+from resolvers.account.customization import CustomizationType, viewer_customization
 from resolvers.account.explanations import Explanation, viewer_explanations
 from resolvers.account.inferences import Inference, viewer_inferences
 from resolvers.account.profile import ProfileFieldValue, ProfilePrompt, viewer_profile, viewer_profile_prompts
@@ -105,6 +106,10 @@ class Viewer:
         description="What you asked of decisions about you (hidden, shown less, reminders stopped).",
     )
     profile: list[ProfileFieldValue] = strawberry.field(resolver=viewer_profile)
+    customization: CustomizationType = strawberry.field(
+        resolver=viewer_customization,
+        description="Your own settings (theme, colour, text size, density, layout, sections).",
+    )
     profile_prompts: list[ProfilePrompt] = strawberry.field(
         resolver=viewer_profile_prompts, description="Fields the product would like at this stage, and why."
     )

@@ -42,6 +42,12 @@ class ReasonCode(Enum):
     STATED_INTEREST = "STATED_INTEREST"
     MOST_USED_FEATURE = "MOST_USED_FEATURE"
     SEARCHED = "SEARCHED"
+    YOUR_CHOICE = strawberry.enum_value(
+        "YOUR_CHOICE", description="You chose this yourself (your settings); it wins over anything inferred."
+    )
+    KEY_DATE = strawberry.enum_value(
+        "KEY_DATE", description="A date you gave us (day and month only) is coming up."
+    )
 
 
 @strawberry.enum(description="Where the data behind a reason came from.")

@@ -25,6 +25,7 @@ from privacy.guard import ACCOUNT_TABLES, Guard, load_account
 from privacy.principal import Principal
 from privacy.purposes import CONTENT, ESSENTIAL, OFFERS, PROFILING, Source
 from privacy.vocabulary import Channel, Platform
+from resolvers.layout.customization import Customization
 from resolvers.model.catalog import Catalog
 from resolvers.model.config import TagThresholds
 from resolvers.model.controls import NO_CONTROLS, Controls
@@ -56,6 +57,7 @@ class Account:
     subscribed: frozenset[Channel]
     controls: Controls
     time_zone: str = "UTC"  # IANA name; messages respect quiet hours in it (jobs/delivery_rules.py)
+    customization: Customization | None = None  # what they chose for themself (None: nothing)
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Account:
@@ -68,6 +70,7 @@ class Account:
             subscribed=frozenset(Channel(c) for c in row["subscribed"]),
             controls=Controls.of(row["control_kinds"], row["control_targets"], row["control_created"]),
             time_zone=row.get("time_zone") or "UTC",
+            customization=Customization.of_row(row),
         )
 
 
