@@ -26,7 +26,7 @@ from resolvers.context import Context
 from resolvers.feed.schema import FeedItem, viewer_feed
 from resolvers.model.surfaces import Surface
 from resolvers.offers.schema import ServedOffer, viewer_offers
-from resolvers.reminders.schema import Reminder, viewer_reminders
+from resolvers.reminders.schema import KeyDateReminder, Reminder, viewer_key_date_reminders, viewer_reminders
 
 if TYPE_CHECKING:
     from resolvers.layout.schema import TagsType
@@ -71,6 +71,15 @@ class Viewer:
     @strawberry.field(description="Reminders due on your preferred, subscribed and consented channel.")
     async def reminders(self, info: Info[Context, None]) -> list[Reminder]:
         return await viewer_reminders(info)
+
+    @strawberry.field(
+        description=(
+            "Reminders about the dates you gave us (birthday, anniversary, name day) due now on your "
+            "preferred, subscribed and consented channel, each with why."
+        )
+    )
+    async def key_date_reminders(self, info: Info[Context, None]) -> list[KeyDateReminder]:
+        return await viewer_key_date_reminders(info)
 
     @strawberry.field(
         description="What is inferred about you (tags, audiences), why, and whether you hid it."

@@ -45,8 +45,6 @@ TEXTS: Final[dict[str, str]] = {
     "key_date.criteria.days_before": "Sent {days} days before",
     "key_date.criteria.no_offer_minor": "No offer: we never send marketing offers to people under 18",
     "key_date.control.consent": "Review your consent for {purpose}",
-    "key_date.error.format": "day and month only, such as 03-14 (we never ask for the year)",
-    "key_date.error.date": "not a day of the year",
 }
 
 
