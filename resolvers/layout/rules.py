@@ -29,7 +29,7 @@ from resolvers.explain.record import (
     SignalSource,
 )
 from resolvers.layout.config import LayoutConfig
-from resolvers.layout.customization import Customization, LayoutChoice
+from resolvers.model.customization import Customization, LayoutChoice
 from resolvers.model.tags import Tags
 
 SURFACE = "layout"

@@ -14,14 +14,14 @@ from strawberry.types import Info
 
 from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
-from resolvers.account.customization import CustomizationInput, client_settings
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.texts import text
 from resolvers.context import Context
 from resolvers.explain.record import Mode, Why, render_why
-from resolvers.layout.customization import Density, LayoutChoice, Theme
 from resolvers.layout.rules import Choice, Layout, evaluate_layout
+from resolvers.layout.settings import CustomizationInput, client_settings
 from resolvers.layout.versions import config_version
+from resolvers.model.customization import Density, LayoutChoice, Theme
 from resolvers.model.tags import Tags
 
 _APP_VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")

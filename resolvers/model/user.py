@@ -25,10 +25,10 @@ from privacy.guard import ACCOUNT_TABLES, Guard, load_account
 from privacy.principal import Principal
 from privacy.purposes import CONTENT, ESSENTIAL, OFFERS, PROFILING, Source
 from privacy.vocabulary import Channel, Platform
-from resolvers.layout.customization import Customization
 from resolvers.model.catalog import Catalog
 from resolvers.model.config import TagThresholds
 from resolvers.model.controls import NO_CONTROLS, Controls
+from resolvers.model.customization import Customization
 from resolvers.model.facts import AccountFacts, attribute_values, user_tags
 from resolvers.model.signals import SignalSnapshot, parse_activity, parse_interests
 from resolvers.model.tags import Tags, tags_need_signals
