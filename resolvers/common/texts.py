@@ -20,6 +20,8 @@ TEXTS: Final[dict[str, str]] = {
     "custom.flag.quick_actions_simple": "You chose this: no shortcuts in the simple layout",
     "custom.appearance.stated": "You chose this: your theme, colour, text size and density",
     "custom.appearance.default": "Standard appearance; you can choose your own",
+    "custom.control.layout": "Choose your layout yourself",
+    "custom.control.change": "Change your settings",
     "custom.criteria.stated": "Set by you in your settings",
     "custom.criteria.client": "Sent by your app from the settings kept on your device",
     # --- customization input errors ---

@@ -65,7 +65,8 @@ class SignalSource(Enum):
         "What the user can do about a decision. Each kind is carried out by a mutation and can be "
         "undone: HIDE, SHOW_LESS_LIKE_THIS and STOP_REMINDERS by `applyControl(kind, target)` "
         "(undone by `undoControl`), CHANGE_PERSONALIZATION_LEVEL by `setPersonalizationLevel`, "
-        "OPEN_CONSENT by `setConsent(purpose)`."
+        "OPEN_CONSENT by `setConsent(purpose)`, CHANGE_SETTINGS by `setCustomization` (undone by "
+        "`resetCustomization`)."
     )
 )
 class ControlKind(Enum):
@@ -74,6 +75,13 @@ class ControlKind(Enum):
     STOP_REMINDERS = "STOP_REMINDERS"
     CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
     OPEN_CONSENT = "OPEN_CONSENT"
+    CHANGE_SETTINGS = strawberry.enum_value(
+        "CHANGE_SETTINGS",
+        description=(
+            "Choose it yourself: `setCustomization` (target `settings:layout`, `settings:sections` or "
+            "`settings:appearance` names the setting); `resetCustomization` undoes it."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from datetime import datetime
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import ESSENTIAL, PROFILING
 from privacy.vocabulary import DataCategory, Experience
-from resolvers.common.texts import text
+from resolvers.common.texts import TEXTS, text
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -88,6 +88,7 @@ class _Builder:
         controls = (
             Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
             Control(ControlKind.OPEN_CONSENT, "Manage consent for profiling", PROFILING),
+            Control(ControlKind.CHANGE_SETTINGS, TEXTS["custom.control.layout"], target=_setting(subject)),
         )
         return DecisionRecord(
             surface=SURFACE,
@@ -129,7 +130,17 @@ class _Builder:
             rank=rank,
             rule=RuleRef("layout_rule", subject.split(":")[0], self.version),
             matched_criteria=(text("custom.criteria.stated" if signed_in else "custom.criteria.client"),),
+            controls=(
+                Control(ControlKind.CHANGE_SETTINGS, text("custom.control.change"), target=_setting(subject)),
+            ),
         )
+
+
+def _setting(subject: str) -> str:
+    """Which of the person's settings decides a layout part (a CHANGE_SETTINGS target)."""
+    if subject == "appearance":
+        return "settings:appearance"
+    return "settings:sections" if subject.startswith("section:") else "settings:layout"
 
 
 def _sections(
