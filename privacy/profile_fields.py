@@ -179,6 +179,7 @@ FIELDS: dict[str, ProfileField] = {
             "name_day", "user.demographic", "personalize.content", (Stage.PERSONALIZATION,),
             "to remember your name day (day and month only)",
             "a reminder before your name day", _day_month,
+            sensitive=True,  # a name day can hint at a religion: never a targeting input
         ),
     )
 }  # fmt: skip

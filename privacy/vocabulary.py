@@ -73,8 +73,6 @@ class DataCategory(StrEnum):
     COUNTRY = "user.location.imprecise"
     PRECISE_LOCATION = "user.location.precise"
     AGE_RANGE = "user.demographic.age_range"
-    DATE_OF_BIRTH = "user.demographic.date_of_birth"  # day and month only (key dates)
-    KEY_DATES = "user.demographic"  # other dates a person chose to give (anniversary, name day)
     BEHAVIOR = "user.behavior"
     BROWSING = "user.behavior.browsing_history"
     PURCHASES = "user.behavior.purchase_history"
