@@ -69,7 +69,7 @@ class AuditEntry:
 _GPC_PURPOSES = sorted(MARKETING_PURPOSES)
 _GPC_VERSIONS = [PURPOSES[p].version for p in _GPC_PURPOSES]
 # What the account read touches (purpose essential.service, account data).
-ACCOUNT_TABLES = ("users", "consents", "user_channels", "user_controls")
+ACCOUNT_TABLES = ("users", "consents", "user_channels", "user_controls", "user_customization")
 
 
 async def load_account(
