@@ -18,8 +18,10 @@ from jobs.reminders import schedule_key_dates
 from resolvers.config import DomainConfig
 from resolvers.reminders.key_dates import KeyDate
 from sql.pool import create_pool
+from tests.jobs_support import Receiver, receiver
 from tests.personalization_world import add_user, world
 from tests.privacy_helpers import call
+from tests.test_outbox import deliver, delivery_config
 from tests.test_privacy_profile import PROMPTS, UPDATE
 
 ADULT, MINOR, UNSUBSCRIBED, NONE_LEVEL = 40, 41, 42, 43
@@ -172,7 +174,16 @@ async def test_reminders_go_n_days_before_on_the_preferred_consented_channel_onl
             "keyDateReminders"
         ] == []
 
-    # Withdrawing the channel's consent cancels what is queued and nothing new is queued.
+    # Delivered through the outbox like every message: once, signed, on push, with its why.
+    with receiver() as hooks:
+        await deliver_once(pool, hooks, conn, minor["message_id"])
+        got = {h.body["userId"]: h for h in hooks.received}
+    assert got[str(ADULT)].path == "/push" and got[str(ADULT)].signed
+    assert got[str(ADULT)].body["kind"] == "key_date" and "10% off" in got[str(ADULT)].body["text"]
+    assert got[str(ADULT)].body["why"]["decisionId"] == str(adult["decision_id"])
+
+    await conn.execute("UPDATE outbox SET status = 'queued', sent_at = NULL, claim_token = NULL,"
+                       " claimed_at = NULL, lease_until = NULL WHERE user_id = $1", ADULT)  # fmt: skip
     await conn.execute(
         "UPDATE consents SET granted = false"
         " WHERE user_id = $1 AND purpose = 'marketing.communications.push'",
@@ -181,3 +192,13 @@ async def test_reminders_go_n_days_before_on_the_preferred_consented_channel_onl
     assert await conn.fetchval("SELECT status FROM outbox WHERE user_id = $1", ADULT) == "cancelled"
     await conn.execute("DELETE FROM outbox WHERE user_id = $1", ADULT)
     assert (await schedule_key_dates(pool, config, now=now)).queued == 0
+
+
+async def deliver_once(
+    pool: asyncpg.Pool, hooks: Receiver, conn: asyncpg.Connection, minor_message: Any
+) -> None:
+    """Deliver what is queued; the minor's message too, which carries no offer."""
+    result = await deliver(pool, delivery_config(hooks))
+    assert result.sent == 2
+    assert await conn.fetchval("SELECT status FROM outbox WHERE message_id = $1", minor_message) == "sent"
+    assert (await deliver(pool, delivery_config(hooks))).sent == 0
