@@ -2,7 +2,7 @@
 `viewer { customization }`, `setCustomization` (a new version; optional optimistic check with
 `expectedVersion`) and `resetCustomization` (back to what the layout infers, as a new version).
 
-Every value is checked against the published options (resolvers/layout/customization.py): any
+Every value is checked against the published options (resolvers/model/customization.py): any
 problem is a field error and nothing is written. The same input is what an anonymous app may send
 to `layoutConfig(settings:)` from the settings it keeps on the device."""
 

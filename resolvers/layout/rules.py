@@ -3,7 +3,7 @@ the DecisionRecord behind it. Tag combinations map to a layout: simplified onboa
 newbies, the user's most-used features first for power users, the offer count by price tier.
 The result holds only evaluated choices: no rules, thresholds, raw values or prices.
 
-What the person chose for themself (resolvers/layout/customization.py) is merged over the
+What the person chose for themself (resolvers/model/customization.py) is merged over the
 inferred layout and always wins: a layout choice replaces the one the experience tag gives,
 hidden sections are left out, pinned ones come first, and every part it decided says "you chose
 this" (signal source STATED_BY_YOU). A choice is not profiling, so it applies at every level."""
@@ -174,14 +174,12 @@ def _pin_and_hide(b: _Builder, sections: tuple[Choice, ...], custom: Customizati
     did not have them); every section ranked again in the final order."""
     if not (custom.pinned or custom.hidden):
         return sections
-    by_key = {c.key: c for c in sections}
     pinned = [
         Choice(key, b.stated(f"section:{key}", text("custom.section.pinned"), custom))
         for key in custom.pinned
         if key not in custom.hidden
     ]
     rest = [c for c in sections if c.key not in custom.hidden and c.key not in custom.pinned]
-    del by_key
     return tuple(
         Choice(c.key, replace(c.record, rank=rank), c.enabled, c.count)
         for rank, c in enumerate([*pinned, *rest], start=1)
