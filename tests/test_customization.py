@@ -13,6 +13,8 @@ import httpx
 import orjson
 import pytest
 
+from resolvers.explain.record import ControlKind, ReasonCode, SignalSource
+from resolvers.model.customization import Customization, LayoutChoice
 from tests import world
 from tests.conftest import gql
 from tests.test_events import track
@@ -232,3 +234,46 @@ async def test_settings_are_exported_and_erased(
     )
     assert "user_customization" in erased["data"]["eraseMyData"]["tables"], erased
     assert await db.fetchval("SELECT count(*) FROM user_customization WHERE user_id = $1", NEWBIE) == 0
+
+
+# --- the merge as a pure function (resolvers/layout/rules.py) ---
+
+
+def _power_layout(custom: Customization) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from privacy.consent import ConsentSnapshot, Level
+    from resolvers.config import TagThresholds
+    from resolvers.layout.config import LayoutConfig
+    from resolvers.layout.rules import evaluate_layout
+    from resolvers.model.signals import SignalSnapshot
+    from resolvers.model.tags import decide_tags
+
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    consent = ConsentSnapshot(user_id=3, granted=frozenset({"personalize.profiling"}), level=Level.FULL)
+    signals = SignalSnapshot(
+        member_since=now - timedelta(days=90),
+        sessions=80,
+        feature_counts={"scan": 9, "orders": 4, "a": 1, "b": 1, "c": 1, "d": 1},
+    )
+    tags = decide_tags(signals, consent, frozenset(), TagThresholds(), now)
+    return evaluate_layout(tags, signals.feature_counts, LayoutConfig(), consent, now, 1, "ios", custom)
+
+
+def test_a_power_user_choosing_full_keeps_the_inferred_lead_and_pins_win() -> None:
+    full = _power_layout(Customization(layout=LayoutChoice.FULL, version=1))
+    assert [c.key for c in full.sections][:2] == ["scan", "orders"]
+    codes = [c.record.reasons[0].code for c in full.sections]
+    assert codes[:2] == [ReasonCode.MOST_USED_FEATURE] * 2 and set(codes[2:]) == {ReasonCode.YOUR_CHOICE}
+    quick = next(f for f in full.flags if f.key == "quick_actions")
+    assert (
+        quick.enabled and quick.record.reasons[0].code is ReasonCode.EXPERIENCE
+    )  # not decided by the choice
+    pinned = _power_layout(Customization(pinned=("home_feed",), hidden=("scan",), version=2))
+    assert [c.key for c in pinned.sections][:2] == ["home_feed", "orders"]
+    assert "scan" not in [c.key for c in pinned.sections]
+    assert [c.record.rank for c in pinned.sections] == list(range(1, len(pinned.sections) + 1))
+    for part in pinned.sections[0].record, pinned.appearance.record:
+        assert part.signal_sources in ((SignalSource.STATED_BY_YOU,), ())
+    assert pinned.sections[0].record.controls[0].kind is ControlKind.CHANGE_SETTINGS
+    assert pinned.appearance.record.reasons[0].code is ReasonCode.EDITORIAL  # nothing chosen there
