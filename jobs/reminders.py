@@ -27,7 +27,6 @@ import asyncpg
 
 from jobs.outbox import NewMessage, queue_messages
 from privacy.principal import Principal, Role
-from privacy.profile_fields import KEY_DATE_FIELDS
 from privacy.purposes import ESSENTIAL, Source
 from privacy.snapshots import BatchGuard
 from privacy.vocabulary import Channel
@@ -37,7 +36,13 @@ from resolvers.model.reference import catalog as load_catalog
 from resolvers.model.rulebook import Rulebook
 from resolvers.model.signals import parse_activity
 from resolvers.model.user import ACTIVITY_TABLES
-from resolvers.reminders.key_dates import decide_key_dates, local_today, parse_key_dates
+from resolvers.reminders.key_dates import (
+    READ_FIELDS,
+    days_before,
+    decide_key_dates,
+    local_today,
+    parse_key_dates,
+)
 from resolvers.reminders.rules import decide_reminders, reminder_purpose
 from sql import load_queries
 
@@ -149,7 +154,7 @@ async def schedule_key_dates(
             stated = await guard.fetch(
                 Q.users_key_dates,
                 uids,
-                list(KEY_DATE_FIELDS),
+                list(READ_FIELDS),
                 purpose=purpose,
                 source=Source.STATED,
                 tables=("profile_fields",),
@@ -167,6 +172,7 @@ async def schedule_key_dates(
                     today,
                     at,
                     config.key_dates,
+                    days_before(fields, config.key_dates),
                 ):
                     messages.append(
                         NewMessage(

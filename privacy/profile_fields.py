@@ -96,6 +96,12 @@ def _day_month(value: str) -> str | None:
     return None
 
 
+def _reminder_days(value: str) -> str | None:
+    if re.fullmatch(r"[0-9]{1,2}", value) is None or int(value) > 30:
+        return "a whole number of days from 0 to 30"
+    return None
+
+
 def _word_list(allowed: frozenset[str] | None, max_items: int) -> Validator:
     def check(value: str) -> str | None:
         words = [w.strip() for w in value.split(",") if w.strip()]
@@ -181,9 +187,16 @@ FIELDS: dict[str, ProfileField] = {
             "a reminder before your name day", _day_month,
             sensitive=True,  # a name day can hint at a religion: never a targeting input
         ),
+        ProfileField(
+            "key_date_reminder_days", "user.preferences", "personalize.content", (Stage.PERSONALIZATION,),
+            "to remind you of the dates you gave us as many days ahead as you like (0 to 30)",
+            "reminders when they suit you", _reminder_days,
+        ),
     )
 }  # fmt: skip
 KEY_DATE_FIELDS = ("birthday", "anniversary", "name_day")
+REMINDER_DAYS_FIELD = "key_date_reminder_days"
+MAX_REMINDER_DAYS = 30
 
 
 def fields_for(stage: Stage) -> list[ProfileField]:

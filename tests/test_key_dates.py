@@ -202,3 +202,18 @@ async def deliver_once(
     assert result.sent == 2
     assert await conn.fetchval("SELECT status FROM outbox WHERE message_id = $1", minor_message) == "sent"
     assert (await deliver(pool, delivery_config(hooks))).sent == 0
+
+
+async def test_the_person_chooses_how_many_days_ahead(
+    client: httpx.AsyncClient, token: Callable[..., str], conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    tok = token("user", ADULT)
+    now = datetime.now(UTC)
+    in_five = mm_dd(now.date() + timedelta(days=5))
+    assert (await give(client, tok, "key_date_reminder_days", "31"))["__typename"] == "InvalidInput"
+    assert (await give(client, tok, "key_date_reminder_days", "2"))["__typename"] == "ProfileUpdated"
+    assert (await give(client, tok, "anniversary", in_five))["__typename"] == "ProfileUpdated"
+    assert (await schedule_key_dates(pool, DomainConfig(), now=now)).queued == 0  # 5 days > 2 chosen
+    assert (await schedule_key_dates(pool, DomainConfig(), now=now + timedelta(days=3))).queued == 1
+    why = (await conn.fetchval("SELECT message FROM outbox WHERE user_id = $1", ADULT))["why"]
+    assert "Sent 2 days before" in why["matchedCriteria"]

@@ -15,7 +15,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from privacy.consent import ConsentSnapshot
-from privacy.profile_fields import FIELDS, KEY_DATE_FIELDS, day_month
+from privacy.profile_fields import (
+    FIELDS,
+    KEY_DATE_FIELDS,
+    MAX_REMINDER_DAYS,
+    REMINDER_DAYS_FIELD,
+    day_month,
+)
 from privacy.vocabulary import Channel
 from resolvers.common.texts import text
 from resolvers.explain.record import (
@@ -79,6 +85,19 @@ def parse_key_dates(rows: Iterable[tuple[str, str]]) -> list[KeyDate]:
     return sorted(out, key=lambda k: KEY_DATE_FIELDS.index(k.kind))
 
 
+def days_before(rows: Iterable[tuple[str, str]], cfg: KeyDatesConfig) -> int:
+    """How many days ahead to remind: the person's own choice (the `key_date_reminder_days`
+    profile field) when they gave one, else the configured default."""
+    for field, value in rows:
+        if field == REMINDER_DAYS_FIELD and value.isdigit() and int(value) <= MAX_REMINDER_DAYS:
+            return int(value)
+    return cfg.remind_days_before
+
+
+# The profile fields a key-date decision reads: the dates and the person's lead time.
+READ_FIELDS = (*KEY_DATE_FIELDS, REMINDER_DAYS_FIELD)
+
+
 def decide_key_dates(
     dates: Iterable[KeyDate],
     consent: ConsentSnapshot,
@@ -87,15 +106,18 @@ def decide_key_dates(
     today: date,
     now: datetime,
     cfg: KeyDatesConfig,
+    lead_days: int | None = None,
 ) -> list[KeyDateMessage]:
-    """The reminders due today for `dates`. The caller has checked the channel and its purpose
-    (reminder_purpose with Source.STATED); `today` is the person's local date."""
+    """The reminders due today for `dates`, `lead_days` (default: the configured number) ahead.
+    The caller has checked the channel and its purpose (reminder_purpose with Source.STATED);
+    `today` is the person's local date."""
+    ahead = cfg.remind_days_before if lead_days is None else lead_days
     out: list[KeyDateMessage] = []
     channel_name = channel.value.replace("_", "-")
     for kd in dates:
         on = kd.next_on(today)
         days = (on - today).days
-        if days > cfg.remind_days_before:
+        if days > ahead:
             continue
         what = text(f"key_date.kind.{kd.kind}")
         summary = (
@@ -107,7 +129,7 @@ def decide_key_dates(
         criteria = [
             text("key_date.criteria.given", what=what),
             text("key_date.criteria.channel", channel=channel_name),
-            text("key_date.criteria.days_before", days=cfg.remind_days_before),
+            text("key_date.criteria.days_before", days=ahead),
         ]
         if cfg.offer and consent.is_minor:
             criteria.append(text("key_date.criteria.no_offer_minor"))

@@ -9,14 +9,19 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
-from privacy.profile_fields import KEY_DATE_FIELDS
 from privacy.purposes import Source
 from privacy.vocabulary import Channel
 from resolvers.context import Context
 from resolvers.explain.record import Why, render_why
 from resolvers.feed.schema import ItemType
 from resolvers.model.rulebook import Rulebook
-from resolvers.reminders.key_dates import decide_key_dates, local_today, parse_key_dates
+from resolvers.reminders.key_dates import (
+    READ_FIELDS,
+    days_before,
+    decide_key_dates,
+    local_today,
+    parse_key_dates,
+)
 from resolvers.reminders.rules import decide_reminders, reminder_purpose
 from sql import load_queries
 
@@ -78,15 +83,19 @@ async def viewer_key_date_reminders(info: Info[Context, None]) -> list[KeyDateRe
     rows = await model.guard.fetch(
         Q.user_key_dates,
         account.user_id,
-        list(KEY_DATE_FIELDS),
+        list(READ_FIELDS),
         purpose=purpose,
         source=Source.STATED,
         tables=("profile_fields",),
         subject_user_id=account.user_id,
     )
-    dates = parse_key_dates((r["field"], r["value"]) for r in rows)
+    stated = [(r["field"], r["value"]) for r in rows]
+    dates = parse_key_dates(stated)
     today = local_today(model.now, account.time_zone)
-    decided = decide_key_dates(dates, model.consent, channel, purpose, today, model.now, ctx.config.key_dates)
+    cfg = ctx.config.key_dates
+    decided = decide_key_dates(
+        dates, model.consent, channel, purpose, today, model.now, cfg, days_before(stated, cfg)
+    )
     ctx.log_decisions([m.record for m in decided])
     return [
         KeyDateReminder(

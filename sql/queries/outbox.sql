@@ -142,7 +142,8 @@ WHERE u.user_id = ANY ($1::bigint[])
 ORDER BY u.user_id
 
 -- name: users_key_dates
--- The key dates (day and month only) a batch of people stated: $2 the declared key-date fields.
+-- The key dates (day and month only) a batch of people stated, and how many days ahead they want
+-- reminders: $2 the declared fields (resolvers/reminders/key_dates.py READ_FIELDS).
 SELECT user_id, field, value
 FROM profile_fields
 WHERE user_id = ANY ($1::bigint[]) AND field = ANY ($2::text[]) AND source = 'stated_by_user'

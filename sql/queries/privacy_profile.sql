@@ -35,7 +35,8 @@ WITH f AS (
 SELECT field, value, data_category, purpose, stage, source, collected_at FROM f ORDER BY field
 
 -- name: user_key_dates
--- The key dates (day and month only) one person stated: $2 the declared key-date fields.
+-- The key dates (day and month only) one person stated, and their reminder lead time: $2 the
+-- declared fields (resolvers/reminders/key_dates.py READ_FIELDS).
 SELECT field, value FROM profile_fields
 WHERE user_id = $1 AND field = ANY ($2::text[]) AND source = 'stated_by_user'
 ORDER BY field
