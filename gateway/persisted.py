@@ -124,7 +124,8 @@ async def layout_etag(
     """(ETag, layout rule version). Versions only: the document, its variables, the deployed
     settings, the public rule version and, for a known user, the counters every change of what
     their layout depends on bumps (consent, level, objection, controls: consent_version; tag
-    inputs: layout_inputs_version)."""
+    inputs: layout_inputs_version; their own settings: customization_version). An anonymous app's
+    client-held settings are a variable of the document, so they are in the ETag too."""
     user_id = principal.user_id
     versions = await state_versions(pool, user_id)
     parts: list[object] = [doc.id, variables, fingerprint, versions.config_version]
@@ -133,6 +134,7 @@ async def layout_etag(
             user_id,
             versions.consent_version,
             versions.layout_inputs_version,
+            versions.customization_version,
             gpc,
             datetime.now(UTC).date().isoformat(),  # tenure is counted in days
         ]

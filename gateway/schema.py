@@ -19,6 +19,7 @@ from jobs.schema import JobsQuery
 from resolvers.account.channels import ChannelMutation
 from resolvers.account.consent import ConsentMutation, ConsentQuery
 from resolvers.account.controls import ControlMutation
+from resolvers.account.customization import CustomizationMutation, CustomizationQuery
 from resolvers.account.inferences import InferenceMutation
 from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
@@ -41,6 +42,7 @@ QUERY_TYPES: tuple[type, ...] = (
     FeedQuery,
     SegmentQuery,
     LayoutQuery,
+    CustomizationQuery,
     # privacy
     ConsentQuery,
     # analytics
@@ -61,6 +63,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     LevelMutation,
     ChannelMutation,
     TimeZoneMutation,
+    CustomizationMutation,
     ProfileMutation,
     RightsMutation,
     # analytics

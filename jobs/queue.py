@@ -30,7 +30,7 @@ from pgqueuer.ports import RepositoryPort
 
 from jobs.config import JobsConfig, Schedules, WorkerConfig
 from jobs.delivery import deliver_due
-from jobs.reminders import schedule_reminders
+from jobs.reminders import schedule_key_dates, schedule_reminders
 from jobs.retention import run_retention
 from jobs.retrain import retrain_models
 from jobs.segments import refresh_segments
@@ -65,9 +65,10 @@ async def _segments(env: JobEnv) -> Any:
 
 async def _reminders(env: JobEnv) -> Any:
     counts = await schedule_reminders(env.pool, env.domain)
-    if counts.queued:
+    key_dates = await schedule_key_dates(env.pool, env.domain)
+    if counts.queued or key_dates.queued:
         await enqueue(env.queries, "outbox.deliver")  # send what was just queued, not at the next tick
-    return counts
+    return {"reminders": counts, "key_dates": key_dates}
 
 
 async def _deliver(env: JobEnv) -> Any:
@@ -93,7 +94,7 @@ JOBS: tuple[JobSpec, ...] = (
     ),
     JobSpec(
         "reminders.schedule",
-        "queue due repurchase reminders in the outbox, with their decision records",
+        "queue due repurchase and key-date reminders in the outbox, with their decision records",
         _reminders,
         lambda s: s.reminders_schedule,
     ),

@@ -8,6 +8,12 @@ own controls and `decide_reminders` make the decision records. Each due reminder
 outbox message written with its record (jobs/outbox.py); the dedupe key (item and purchase time)
 makes scheduling the same reminder twice a no-op, so the job can run as often as it likes.
 
+Key dates (`schedule_key_dates`, run by the same job): for the same people, the dates they stated
+(birthday, anniversary, name day; day and month only) are read under the channel's purpose on
+stated data, and `decide_key_dates` (resolvers/reminders/key_dates.py) makes the messages due in
+the person's own time zone, each with its record; the dedupe key (date and occurrence) sends one
+per date and year.
+
 This adapter is kept small on purpose: when the reminder rules move, only this module follows."""
 
 from __future__ import annotations
@@ -30,11 +36,19 @@ from resolvers.model.reference import catalog as load_catalog
 from resolvers.model.rulebook import Rulebook
 from resolvers.model.signals import parse_activity
 from resolvers.model.user import ACTIVITY_TABLES
+from resolvers.reminders.key_dates import (
+    READ_FIELDS,
+    days_before,
+    decide_key_dates,
+    local_today,
+    parse_key_dates,
+)
 from resolvers.reminders.rules import decide_reminders, reminder_purpose
 from sql import load_queries
 
 Q = load_queries()
 PRINCIPAL = Principal(Role.ADMIN, "worker:reminders.schedule")
+KEY_DATES_PRINCIPAL = Principal(Role.ADMIN, "worker:reminders.key_dates")
 ACCOUNT_TABLES = ("users", "user_channels", "user_controls")
 BATCH_USERS = 5000
 
@@ -98,6 +112,78 @@ async def schedule_reminders(
                             dedupe_key=f"reminder:{item_id}:{bought_at.astimezone(UTC).isoformat()}",
                             text=record.summary,
                             record=record,
+                        )
+                    )
+        queued += await queue_messages(guard, messages)
+        await guard.flush()
+        people += len(rows)
+        allowed += len(channels)
+    return ReminderCounts(people, allowed, queued)
+
+
+async def schedule_key_dates(
+    pool: asyncpg.Pool, config: DomainConfig, *, batch_users: int = BATCH_USERS, now: datetime | None = None
+) -> ReminderCounts:
+    """Queue the key-date reminders due now (see the module doc); `now` for tests."""
+    people = allowed = queued = 0
+    after = 0
+    at = now or datetime.now(UTC)
+    while True:
+        guard = await BatchGuard.page(
+            pool, KEY_DATES_PRINCIPAL, f"job-key-dates-{uuid.uuid4()}", after, batch_users
+        )
+        ids = guard.user_ids
+        if not ids:
+            break
+        after = ids[-1]
+        rows = await guard.fetch(
+            Q.outbox_reminder_candidates, ids, purpose=ESSENTIAL, source=Source.ACCOUNT, tables=ACCOUNT_TABLES
+        )
+        by_purpose: dict[str, list[int]] = defaultdict(list)
+        channels: dict[int, Channel] = {}
+        zones: dict[int, str] = {}
+        for r in rows:
+            uid, channel = r["user_id"], Channel(r["preferred_channel"])
+            purpose = reminder_purpose(guard.snapshots[uid], channel, frozenset({channel}), Source.STATED)
+            if purpose is not None:
+                by_purpose[purpose].append(uid)
+                channels[uid] = channel
+                zones[uid] = r["time_zone"]
+        messages: list[NewMessage] = []
+        for purpose, uids in by_purpose.items():
+            stated = await guard.fetch(
+                Q.users_key_dates,
+                uids,
+                list(READ_FIELDS),
+                purpose=purpose,
+                source=Source.STATED,
+                tables=("profile_fields",),
+            )
+            per_user: dict[int, list[tuple[str, str]]] = defaultdict(list)
+            for row in stated:
+                per_user[row["user_id"]].append((row["field"], row["value"]))
+            for uid, fields in per_user.items():
+                today = local_today(at, zones[uid])
+                for m in decide_key_dates(
+                    parse_key_dates(fields),
+                    guard.snapshots[uid],
+                    channels[uid],
+                    purpose,
+                    today,
+                    at,
+                    config.key_dates,
+                    days_before(fields, config.key_dates),
+                ):
+                    messages.append(
+                        NewMessage(
+                            user_id=uid,
+                            kind="key_date",
+                            channel=channels[uid].value,
+                            purpose=purpose,
+                            source=Source.STATED,
+                            dedupe_key=m.dedupe_key,
+                            text=m.text,
+                            record=m.record,
                         )
                     )
         queued += await queue_messages(guard, messages)

@@ -97,6 +97,7 @@ async def _read_all(
     channels = await read(Q.export_channels, tables=("user_channels",), source=Source.ACCOUNT)
     hidden = await read(Q.export_hidden_inferences, tables=("user_controls",), source=Source.STATED)
     controls = await read(Q.export_controls, tables=("user_controls",), source=Source.STATED)
+    customization = await read(Q.export_customization, tables=("user_customization",), source=Source.STATED)
     events = await read(Q.export_events, EVENTS_MAX, tables=("events", "items"), source=Source.BEHAVIOURAL)
     signals = await read(
         Q.export_signals,
@@ -158,6 +159,8 @@ async def _read_all(
         },
         "channels": _rows(channels),
         "controls": _rows(controls),
+        # The person's own settings (theme, colour, text size, density, layout, sections).
+        "customization": _rows(customization)[0] if customization else None,
         "inferences": {
             "items": inferences,
             "hidden": _rows(hidden),

@@ -69,7 +69,7 @@ class AuditEntry:
 _GPC_PURPOSES = sorted(MARKETING_PURPOSES)
 _GPC_VERSIONS = [PURPOSES[p].version for p in _GPC_PURPOSES]
 # What the account read touches (purpose essential.service, account data).
-ACCOUNT_TABLES = ("users", "consents", "user_channels", "user_controls")
+ACCOUNT_TABLES = ("users", "consents", "user_channels", "user_controls", "user_customization")
 
 
 async def load_account(
@@ -262,6 +262,7 @@ class StateVersions:
     config_version: int
     consent_version: int | None  # None: no such user
     layout_inputs_version: int
+    customization_version: int = 0  # the person's own settings (0: never set)
 
 
 async def state_versions(conn: asyncpg.Pool | asyncpg.Connection, user_id: int | None) -> StateVersions:
@@ -269,4 +270,9 @@ async def state_versions(conn: asyncpg.Pool | asyncpg.Connection, user_id: int |
     changed, never what, so reading them is not a read of personal data and is not audited."""
     row = await conn.fetchrow(Q.state_versions, user_id)
     assert row is not None  # config_versions holds the layout row (migration 0001)
-    return StateVersions(row["config_version"], row["consent_version"], row["layout_inputs_version"])
+    return StateVersions(
+        row["config_version"],
+        row["consent_version"],
+        row["layout_inputs_version"],
+        row["customization_version"],
+    )

@@ -9,6 +9,7 @@ when it is declared for the stage and its purpose is allowed by the consent snap
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ def _text(max_len: int) -> Validator:
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
 _YEARS = re.compile(r"^([0-9]{4})-([0-9]{4})$")
+_DAY_MONTH = re.compile(r"^([0-9]{2})-([0-9]{2})$")
+# A birth-year range narrower than this comes close to the exact year (1990-1990 is the year).
+MIN_YEARS = 5
+MAX_YEARS = 10
 _WORD = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 DIETS = frozenset({"vegetarian", "vegan", "pescatarian", "gluten_free", "lactose_free", "nut_free"})
 
@@ -66,8 +71,34 @@ def _birth_years(value: str) -> str | None:
     this_year = datetime.now(UTC).year
     if not 1900 <= start <= end <= this_year:
         return f"years between 1900 and {this_year}, start not after end"
-    if end - start > 9:
-        return "a range of at most 10 years (we never ask for the exact year)"
+    if not MIN_YEARS <= end - start + 1 <= MAX_YEARS:
+        return f"a range of {MIN_YEARS} to {MAX_YEARS} years such as 1980-1989 (never the exact year)"
+    return None
+
+
+def day_month(value: str) -> tuple[int, int] | None:
+    """(month, day) of a key date written MM-DD, or None when it is not one. 02-29 is a day of
+    the year (in other years it is kept on 02-28, resolvers/reminders/key_dates.py)."""
+    match = _DAY_MONTH.fullmatch(value)
+    if match is None:
+        return None
+    month, day = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(2000, month)[1]:
+        return None
+    return month, day
+
+
+def _day_month(value: str) -> str | None:
+    if _DAY_MONTH.fullmatch(value) is None:
+        return "day and month only, written MM-DD such as 03-14 (we never ask for the year)"
+    if day_month(value) is None:
+        return "not a day of the year (month 01-12, then a day that month has)"
+    return None
+
+
+def _reminder_days(value: str) -> str | None:
+    if re.fullmatch(r"[0-9]{1,2}", value) is None or int(value) > 30:
+        return "a whole number of days from 0 to 30"
     return None
 
 
@@ -135,11 +166,37 @@ FIELDS: dict[str, ProfileField] = {
         ProfileField(
             "birth_year_range", "user.demographic.age_range", "personalize.content",
             (Stage.PERSONALIZATION,),
-            "to suggest what fits your age group (a 10-year range, never your birth date)",
+            "to suggest what fits your age group (a range of 5 to 10 years, never your birth date)",
             "suggestions for your age group", _birth_years,
+        ),
+        # Key dates: day and month only (the year is never asked nor stored, migration 0460),
+        # reminded on the person's preferred, consented channel (resolvers/reminders/key_dates.py).
+        ProfileField(
+            "birthday", "user.demographic.date_of_birth", "personalize.content", (Stage.PERSONALIZATION,),
+            "to remember your birthday (day and month only, never the year) and remind you before it",
+            "a reminder before your birthday, and a birthday treat if you are 18 or over", _day_month,
+        ),
+        ProfileField(
+            "anniversary", "user.demographic", "personalize.content", (Stage.PERSONALIZATION,),
+            "to remember an anniversary you care about (day and month only)",
+            "a reminder in time to plan for it", _day_month,
+        ),
+        ProfileField(
+            "name_day", "user.demographic", "personalize.content", (Stage.PERSONALIZATION,),
+            "to remember your name day (day and month only)",
+            "a reminder before your name day", _day_month,
+            sensitive=True,  # a name day can hint at a religion: never a targeting input
+        ),
+        ProfileField(
+            "key_date_reminder_days", "user.preferences", "personalize.content", (Stage.PERSONALIZATION,),
+            "to remind you of the dates you gave us as many days ahead as you like (0 to 30)",
+            "reminders when they suit you", _reminder_days,
         ),
     )
 }  # fmt: skip
+KEY_DATE_FIELDS = ("birthday", "anniversary", "name_day")
+REMINDER_DAYS_FIELD = "key_date_reminder_days"
+MAX_REMINDER_DAYS = 30
 
 
 def fields_for(stage: Stage) -> list[ProfileField]:

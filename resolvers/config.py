@@ -15,6 +15,7 @@ from resolvers.feed.config import FeedConfig
 from resolvers.layout.config import LayoutConfig
 from resolvers.model.config import ModelConfig, TagThresholds
 from resolvers.offers.config import OffersConfig
+from resolvers.reminders.config import KeyDatesConfig
 from resolvers.segments.config import SegmentsConfig
 
 __all__ = ["DPConfig", "DomainConfig", "LimitsConfig", "TagThresholds"]
@@ -31,6 +32,7 @@ class DomainConfig(BaseModel):
     layout: LayoutConfig = LayoutConfig()
     offers: OffersConfig = OffersConfig()
     segments: SegmentsConfig = SegmentsConfig()
+    key_dates: KeyDatesConfig = KeyDatesConfig()
     ingest: IngestConfig = IngestConfig()
     explanations_max_limit: int = Field(default=100, ge=1)
     # --- privacy ---

@@ -34,6 +34,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
     "feed": ALL,
     "layoutConfig": ALL,
     "purposes": ALL,
+    "customizationOptions": ALL,
     # a user's own data and choices (the id always comes from the token)
     **dict.fromkeys(
         (
@@ -47,6 +48,8 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "setPreferredChannel",
             "setChannelSubscription",
             "setTimeZone",
+            "setCustomization",
+            "resetCustomization",
             "updateProfile",
             "requestDataExport",
             "eraseMyData",

@@ -163,12 +163,38 @@ async def open_consent(client: httpx.AsyncClient, tok: str, where: str, control:
     assert uses(await whys(client, tok))
 
 
+LAYOUT = """{ layoutConfig(platform: IOS, appVersion: "4.2.0") { ... on LayoutConfig {
+  sections { key why { reasons { code } signalSources } } } } }"""
+CUSTOMIZE = """mutation($s: CustomizationInput!) { setCustomization(settings: $s) { __typename } }"""
+RESET = "mutation { resetCustomization { __typename ... on Customization { layout } } }"
+
+
+async def change_settings(client: httpx.AsyncClient, tok: str, where: str, control: dict[str, Any]) -> None:
+    """CHANGE_SETTINGS (offered by the experience tag): the person picks the layout themself."""
+    assert control["target"] == "settings:layout"
+
+    async def sections() -> list[dict[str, Any]]:
+        body = await gql(client, LAYOUT, token=tok)
+        return list(body["data"]["layoutConfig"]["sections"])
+
+    before = await sections()
+    assert all(s["why"]["reasons"][0]["code"] != "YOUR_CHOICE" for s in before)
+    body = await gql(client, CUSTOMIZE, {"s": {"layout": "SIMPLE"}}, token=tok)
+    assert body["data"]["setCustomization"]["__typename"] == "Customization"
+    chosen = await sections()
+    assert chosen != before and all(s["why"]["signalSources"] == ["STATED_BY_YOU"] for s in chosen)
+    reset = await gql(client, RESET, token=tok)
+    assert reset["data"]["resetCustomization"] == {"__typename": "Customization", "layout": None}
+    assert await sections() == before
+
+
 HANDLERS: dict[str, Callable[[httpx.AsyncClient, str, str, dict[str, Any]], Awaitable[None]]] = {
     "HIDE": hide,
     "SHOW_LESS_LIKE_THIS": show_less,
     "STOP_REMINDERS": stop_reminders,
     "CHANGE_PERSONALIZATION_LEVEL": change_level,
     "OPEN_CONSENT": open_consent,
+    "CHANGE_SETTINGS": change_settings,
 }
 
 

@@ -115,7 +115,8 @@ async def test_newbie_and_power_user_get_different_tags_and_layouts(
     logged = await db.fetchval(
         "SELECT count(*) FROM decisions WHERE user_id = $1 AND subject_kind = 'layout'", POWER
     )
-    assert logged == len(power_layout["sections"]) + 1 + len(power_layout["flags"])
+    # sections, the offer count, the flags and the appearance
+    assert logged == len(power_layout["sections"]) + 1 + len(power_layout["flags"]) + 1
 
 
 async def test_budget_and_luxury_users_get_different_tiers(

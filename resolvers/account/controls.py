@@ -70,6 +70,7 @@ _SHOWN: dict[StoredKind, ControlKind] = {
 _ELSEWHERE = {
     ControlKind.CHANGE_PERSONALIZATION_LEVEL: "carried out by setPersonalizationLevel",
     ControlKind.OPEN_CONSENT: "carried out by setConsent(purpose, granted)",
+    ControlKind.CHANGE_SETTINGS: "carried out by setCustomization (undone by resetCustomization)",
 }
 
 

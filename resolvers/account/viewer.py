@@ -18,6 +18,7 @@ from resolvers.account.consent import (
     viewer_consent_snapshot_id,
 )
 from resolvers.account.controls import AppliedControl, viewer_controls
+from resolvers.account.customization import CustomizationType, viewer_customization
 from resolvers.account.explanations import Explanation, viewer_explanations
 from resolvers.account.inferences import Inference, viewer_inferences
 from resolvers.account.profile import ProfileFieldValue, ProfilePrompt, viewer_profile, viewer_profile_prompts
@@ -25,7 +26,7 @@ from resolvers.context import Context
 from resolvers.feed.schema import FeedItem, viewer_feed
 from resolvers.model.surfaces import Surface
 from resolvers.offers.schema import ServedOffer, viewer_offers
-from resolvers.reminders.schema import Reminder, viewer_reminders
+from resolvers.reminders.schema import KeyDateReminder, Reminder, viewer_key_date_reminders, viewer_reminders
 
 if TYPE_CHECKING:
     from resolvers.layout.schema import TagsType
@@ -115,6 +116,15 @@ class Viewer:
         return await viewer_reminders(info)
 
     @strawberry.field(
+        description=(
+            "Reminders about the dates you gave us (birthday, anniversary, name day) due now on your "
+            "preferred, subscribed and consented channel, each with why."
+        )
+    )
+    async def key_date_reminders(self, info: Info[Context, None]) -> list[KeyDateReminder]:
+        return await viewer_key_date_reminders(info)
+
+    @strawberry.field(
         description="What is inferred about you (tags, audiences), why, and whether you hid it."
     )
     async def inferences(self, info: Info[Context, None]) -> list[Inference]:
@@ -160,6 +170,10 @@ class Viewer:
     )
     profile: list[ProfileFieldValue] = strawberry.field(
         resolver=viewer_profile, description="The profile fields you stated, with where and when."
+    )
+    customization: CustomizationType = strawberry.field(
+        resolver=viewer_customization,
+        description="Your own settings (theme, colour, text size, density, layout, sections).",
     )
     profile_prompts: list[ProfilePrompt] = strawberry.field(
         resolver=viewer_profile_prompts, description="Fields the product would like at this stage, and why."

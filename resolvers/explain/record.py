@@ -62,6 +62,8 @@ class ReasonCode(Enum):
     STATED_INTEREST = "STATED_INTEREST"
     MOST_USED_FEATURE = "MOST_USED_FEATURE"
     SEARCHED = "SEARCHED"
+    YOUR_CHOICE = "YOUR_CHOICE"
+    KEY_DATE = "KEY_DATE"
 
 
 describe_values(
@@ -91,6 +93,8 @@ describe_values(
         "STATED_INTEREST": "An interest you chose yourself in your profile.",
         "MOST_USED_FEATURE": "The part of the app you use most, placed first in your layout.",
         "SEARCHED": "It matches something you searched for.",
+        "YOUR_CHOICE": "You chose this yourself (your settings); it wins over anything inferred.",
+        "KEY_DATE": "A date you gave us (day and month only) is coming up.",
     },
 )
 
@@ -125,7 +129,8 @@ describe_values(
         "What the user can do about a decision. Each kind is carried out by a mutation and can be "
         "undone: HIDE, SHOW_LESS_LIKE_THIS and STOP_REMINDERS by `applyControl(kind, target)` "
         "(undone by `undoControl`), CHANGE_PERSONALIZATION_LEVEL by `setPersonalizationLevel`, "
-        "OPEN_CONSENT by `setConsent(purpose)`."
+        "OPEN_CONSENT by `setConsent(purpose)`, CHANGE_SETTINGS by `setCustomization` (undone by "
+        "`resetCustomization`)."
     )
 )
 class ControlKind(Enum):
@@ -134,6 +139,7 @@ class ControlKind(Enum):
     STOP_REMINDERS = "STOP_REMINDERS"
     CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
     OPEN_CONSENT = "OPEN_CONSENT"
+    CHANGE_SETTINGS = "CHANGE_SETTINGS"
 
 
 describe_values(
@@ -159,6 +165,10 @@ describe_values(
         "OPEN_CONSENT": (
             "Review the consent for the purpose in the control's `purpose`; carried out by "
             "`setConsent(purpose, granted)`."
+        ),
+        "CHANGE_SETTINGS": (
+            "Choose it yourself: `setCustomization` (target `settings:layout`, `settings:sections` or "
+            "`settings:appearance` names the setting); `resetCustomization` undoes it."
         ),
     },
 )

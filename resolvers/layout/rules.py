@@ -1,7 +1,12 @@
 """The mobile layout, evaluated (pure): sections in order, the number of offers, flags, each with
 the DecisionRecord behind it. Tag combinations map to a layout: simplified onboarding sections for
 newbies, the user's most-used features first for power users, the offer count by price tier.
-The result holds only evaluated choices: no rules, thresholds, raw values or prices."""
+The result holds only evaluated choices: no rules, thresholds, raw values or prices.
+
+What the person chose for themself (resolvers/model/customization.py) is merged over the
+inferred layout and always wins: a layout choice replaces the one the experience tag gives,
+hidden sections are left out, pinned ones come first, and every part it decided says "you chose
+this" (signal source STATED_BY_YOU). A choice is not profiling, so it applies at every level."""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from privacy.consent import ConsentSnapshot
-from privacy.purposes import PROFILING
+from privacy.purposes import ESSENTIAL, PROFILING
 from privacy.vocabulary import DataCategory, Experience
+from resolvers.common.texts import TEXTS, text
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -23,6 +29,7 @@ from resolvers.explain.record import (
     SignalSource,
 )
 from resolvers.layout.config import LayoutConfig
+from resolvers.model.customization import Customization, LayoutChoice
 from resolvers.model.tags import Tags
 
 SURFACE = "layout"
@@ -45,11 +52,18 @@ class Layout:
     sections: tuple[Choice, ...]
     offers: Choice
     flags: tuple[Choice, ...]
+    appearance: Choice
+    customization: Customization
 
     @property
     def choice_records(self) -> list[DecisionRecord]:
         """The layout's own choices (the tags' records belong to the operation's tags)."""
-        return [*(c.record for c in self.sections), self.offers.record, *(f.record for f in self.flags)]
+        return [
+            *(c.record for c in self.sections),
+            self.offers.record,
+            *(f.record for f in self.flags),
+            self.appearance.record,
+        ]
 
     @property
     def records(self) -> list[DecisionRecord]:
@@ -74,6 +88,7 @@ class _Builder:
         controls = (
             Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
             Control(ControlKind.OPEN_CONSENT, "Manage consent for profiling", PROFILING),
+            Control(ControlKind.CHANGE_SETTINGS, TEXTS["custom.control.layout"], target=_setting(subject)),
         )
         return DecisionRecord(
             surface=SURFACE,
@@ -93,10 +108,89 @@ class _Builder:
             controls=controls,
         )
 
+    def stated(
+        self, subject: str, summary: str, custom: Customization, rank: int | None = None
+    ) -> DecisionRecord:
+        """A part the person chose: their stated setting decided it, whatever was inferred. Read
+        from their own account under essential.service (it is not profiling), or sent by their
+        app on the anonymous path (then nothing about them was read)."""
+        signed_in = self.consent.user_id is not None and not custom.from_client
+        return DecisionRecord(
+            surface=SURFACE,
+            subject_kind="layout",
+            subject_id=subject,
+            mode=Mode.PERSONALIZED,
+            summary=summary,
+            reasons=(Reason(ReasonCode.YOUR_CHOICE, summary, 1.0),),
+            signal_sources=(SignalSource.STATED_BY_YOU,),
+            data_categories=(DataCategory.ACCOUNT_SETTINGS,) if signed_in else (),
+            purposes=(ESSENTIAL,) if signed_in else (),
+            consent_snapshot_id=self.consent.snapshot_id,
+            generated_at=self.now,
+            rank=rank,
+            rule=RuleRef("layout_rule", subject.split(":")[0], self.version),
+            matched_criteria=(text("custom.criteria.stated" if signed_in else "custom.criteria.client"),),
+            controls=(
+                Control(ControlKind.CHANGE_SETTINGS, text("custom.control.change"), target=_setting(subject)),
+            ),
+        )
 
-def _sections(b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig) -> tuple[Choice, ...]:
+
+def _setting(subject: str) -> str:
+    """Which of the person's settings decides a layout part (a CHANGE_SETTINGS target)."""
+    if subject == "appearance":
+        return "settings:appearance"
+    return "settings:sections" if subject.startswith("section:") else "settings:layout"
+
+
+def _sections(
+    b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig, custom: Customization
+) -> tuple[Choice, ...]:
     personalized = tags.experience_record.mode is Mode.PERSONALIZED
-    if personalized and tags.experience is Experience.NEWBIE:
+    if custom.layout is LayoutChoice.SIMPLE:
+        summary = text("custom.layout.simple")
+        chosen = tuple(
+            Choice(key, b.stated(f"section:{key}", summary, custom, rank))
+            for rank, key in enumerate(cfg.newbie_sections, start=1)
+        )
+        return _pin_and_hide(b, chosen, custom)
+    if custom.layout is LayoutChoice.FULL:
+        # The full layout whatever the experience tag says; a power user's most-used features
+        # still come first (that part was inferred, and says so).
+        inferred = _inferred_sections(b, tags, features, cfg, newbie_allowed=False)
+        summary = text("custom.layout.full")
+        chosen = tuple(
+            c
+            if c.record.reasons[0].code is ReasonCode.MOST_USED_FEATURE
+            else Choice(c.key, b.stated(f"section:{c.key}", summary, custom, c.record.rank))
+            for c in inferred
+        )
+        return _pin_and_hide(b, chosen, custom)
+    return _pin_and_hide(b, _inferred_sections(b, tags, features, cfg, newbie_allowed=personalized), custom)
+
+
+def _pin_and_hide(b: _Builder, sections: tuple[Choice, ...], custom: Customization) -> tuple[Choice, ...]:
+    """Hidden sections left out, pinned ones first in the person's order (added when the layout
+    did not have them); every section ranked again in the final order."""
+    if not (custom.pinned or custom.hidden):
+        return sections
+    pinned = [
+        Choice(key, b.stated(f"section:{key}", text("custom.section.pinned"), custom))
+        for key in custom.pinned
+        if key not in custom.hidden
+    ]
+    rest = [c for c in sections if c.key not in custom.hidden and c.key not in custom.pinned]
+    return tuple(
+        Choice(c.key, replace(c.record, rank=rank), c.enabled, c.count)
+        for rank, c in enumerate([*pinned, *rest], start=1)
+    )
+
+
+def _inferred_sections(
+    b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig, newbie_allowed: bool
+) -> tuple[Choice, ...]:
+    personalized = tags.experience_record.mode is Mode.PERSONALIZED
+    if newbie_allowed and personalized and tags.experience is Experience.NEWBIE:
         text = "A simpler layout while you are new here"
         return tuple(
             Choice(key, b.record(f"section:{key}", ReasonCode.EXPERIENCE, text, True, rank))
@@ -158,6 +252,32 @@ def _experience_flag(b: _Builder, key: str, tags: Tags, on_for: Experience, on: 
     )
 
 
+def _custom_flags(b: _Builder, flags: tuple[Choice, ...], custom: Customization) -> tuple[Choice, ...]:
+    """The layout choice decides the tips (on in the simple layout, off in the full one) and, in
+    the simple layout, turns the shortcuts off."""
+    if custom.layout is None:
+        return flags
+    simple = custom.layout is LayoutChoice.SIMPLE
+    out: list[Choice] = []
+    for f in flags:
+        if f.key == "onboarding_tips":
+            summary = text("custom.flag.simple" if simple else "custom.flag.full")
+            out.append(Choice(f.key, b.stated(f"flag:{f.key}", summary, custom), enabled=simple))
+        elif f.key == "quick_actions" and simple:
+            summary = text("custom.flag.quick_actions_simple")
+            out.append(Choice(f.key, b.stated(f"flag:{f.key}", summary, custom), enabled=False))
+        else:
+            out.append(f)
+    return tuple(out)
+
+
+def _appearance(b: _Builder, custom: Customization) -> Choice:
+    if custom.appearance_chosen:
+        return Choice("appearance", b.stated("appearance", text("custom.appearance.stated"), custom))
+    summary = text("custom.appearance.default")
+    return Choice("appearance", b.record("appearance", ReasonCode.EDITORIAL, summary, False))
+
+
 def _flags(b: _Builder, tags: Tags, platform: str) -> tuple[Choice, ...]:
     native = platform in ("ios", "android")
     context = b.record(
@@ -200,12 +320,16 @@ def evaluate_layout(
     now: datetime,
     config_version: int,
     platform: str,
+    custom: Customization | None = None,
 ) -> Layout:
     b = _Builder(consent, now, config_version)
+    chosen = custom or Customization()
     return Layout(
         config_version=config_version,
         tags=tags,
-        sections=_sections(b, tags, features, cfg),
+        sections=_sections(b, tags, features, cfg, chosen),
         offers=_offers(b, tags, cfg),
-        flags=_flags(b, tags, platform),
+        flags=_custom_flags(b, _flags(b, tags, platform), chosen),
+        appearance=_appearance(b, chosen),
+        customization=chosen,
     )

@@ -15,10 +15,13 @@ from strawberry.types import Info
 from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
 from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.texts import text
 from resolvers.context import Context
 from resolvers.explain.record import Mode, Why, render_why
 from resolvers.layout.rules import Choice, Layout, evaluate_layout
+from resolvers.layout.settings import CustomizationInput, client_settings
 from resolvers.layout.versions import config_version
+from resolvers.model.customization import Density, LayoutChoice, Theme
 from resolvers.model.tags import Tags
 
 _APP_VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")
@@ -89,6 +92,30 @@ class LayoutOffers:
 
 
 @strawberry.type(
+    description=(
+        "How the app looks and which layout applies: what the person chose (why: STATED_BY_YOU, "
+        '"You chose this") or the standard.'
+    )
+)
+class LayoutAppearance:
+    theme: Theme = strawberry.field(description="Colour scheme.")
+    accent: str | None = strawberry.field(description="Accent colour's name; null: the app's own.")
+    accent_hex: str | None = strawberry.field(description="Accent colour, #RRGGBB.")
+    font_scale: float = strawberry.field(description="Text size (1.0 standard).")
+    density: Density = strawberry.field(description="Spacing.")
+    layout_choice: LayoutChoice | None = strawberry.field(
+        description="The layout the person chose; null: decided by the app."
+    )
+    hidden_sections: list[str] = strawberry.field(
+        description="Sections the person hid (left out of sections)."
+    )
+    settings_version: int = strawberry.field(
+        description="Version of the stored settings in effect (0: none stored, or sent by the app)."
+    )
+    why: Why = strawberry.field(description="Why the appearance is what it is.")
+
+
+@strawberry.type(
     name="LayoutConfig",
     description="The evaluated mobile layout: only results, never rules, thresholds, raw values or prices.",
 )
@@ -103,13 +130,16 @@ class LayoutConfigType:
     sections: list[LayoutSection] = strawberry.field(description="The sections, in display order.")
     offers: LayoutOffers = strawberry.field(description="How many offers to show.")
     flags: list[LayoutFlag] = strawberry.field(description="The feature flags.")
+    appearance: LayoutAppearance = strawberry.field(
+        description="Theme, colour, text size, density and layout choice, with why."
+    )
 
 
 def _section(position: int, c: Choice) -> LayoutSection:
     return LayoutSection(key=c.key, position=position, why=render_why(c.record))
 
 
-def render_layout(layout: Layout) -> LayoutConfigType:
+def render_layout(layout: Layout, palette: dict[str, str]) -> LayoutConfigType:
     personalized = any(r.mode is Mode.PERSONALIZED for r in layout.records)
     return LayoutConfigType(
         config_version=layout.config_version,
@@ -118,6 +148,22 @@ def render_layout(layout: Layout) -> LayoutConfigType:
         sections=[_section(i, c) for i, c in enumerate(layout.sections, start=1)],
         offers=LayoutOffers(count=layout.offers.count or 0, why=render_why(layout.offers.record)),
         flags=[LayoutFlag(key=f.key, enabled=f.enabled, why=render_why(f.record)) for f in layout.flags],
+        appearance=render_appearance(layout, palette),
+    )
+
+
+def render_appearance(layout: Layout, palette: dict[str, str]) -> LayoutAppearance:
+    c = layout.customization
+    return LayoutAppearance(
+        theme=c.theme,
+        accent=c.accent,
+        accent_hex=palette.get(c.accent) if c.accent else None,
+        font_scale=c.font_scale,
+        density=c.density,
+        layout_choice=c.layout,
+        hidden_sections=list(c.hidden),
+        settings_version=c.version,
+        why=render_why(layout.appearance.record),
     )
 
 
@@ -146,7 +192,10 @@ LayoutConfigPayload = Annotated[
 @strawberry.type
 class LayoutQuery:
     @strawberry.field(
-        description="The evaluated layout for this app; anonymous callers get the default layout."
+        description=(
+            "The evaluated layout for this app; anonymous callers get the default layout. What a "
+            "signed-in person chose (setCustomization) always wins, at every level."
+        )
     )
     async def layout_config(
         self,
@@ -161,6 +210,16 @@ class LayoutQuery:
             str,
             strawberry.argument(description="The app's version, 1 to 4 dot-separated numbers (e.g. 4.2.0)."),
         ],
+        settings: Annotated[
+            CustomizationInput | None,
+            strawberry.argument(
+                description=(
+                    "Anonymous path: the settings the app keeps on the device, validated like "
+                    "stored ones and never stored. Ignored for a signed-in person, whose stored "
+                    "settings apply."
+                )
+            ),
+        ] = None,
     ) -> LayoutConfigPayload:
         if not _APP_VERSION.fullmatch(app_version):
             return InvalidInput(
@@ -169,6 +228,11 @@ class LayoutQuery:
             )
         ctx = info.context
         model = await ctx.model()
+        custom = model.account.customization if model.account is not None else None
+        if model.account is None and settings is not None:
+            custom, errors = client_settings(settings, ctx.config.layout)
+            if errors:
+                return InvalidInput(message=text("custom.invalid_settings"), errors=errors)
         tags = await operation_tags(ctx)
         # Most-used features order a power user's sections: read under profiling, like the tags.
         signals = await model.signals(PROFILING) if tags.experience is Experience.POWER else None
@@ -181,6 +245,7 @@ class LayoutQuery:
             model.now,
             await config_version(ctx, "layout"),
             platform.value,
+            custom,
         )
         ctx.log_decisions(layout.choice_records)
-        return render_layout(layout)
+        return render_layout(layout, ctx.config.layout.accent_palette)

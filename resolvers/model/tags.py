@@ -15,6 +15,7 @@ from datetime import datetime
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import PROFILING, Source
 from privacy.vocabulary import DataCategory, Experience, PriceTier
+from resolvers.common.texts import text
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -122,11 +123,15 @@ _PRICE_TEXT = {
 
 
 def _controls(key: str) -> tuple[Control, ...]:
-    return (
+    common = (
         Control(ControlKind.HIDE, "Hide this tag", target=key),
         Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
         Control(ControlKind.OPEN_CONSENT, "Manage consent for profiling", PROFILING),
     )
+    if key == EXPERIENCE_KEY:  # the experience tag picks a layout: the person may pick it instead
+        choose = Control(ControlKind.CHANGE_SETTINGS, text("custom.control.layout"), target="settings:layout")
+        return (*common, choose)
+    return common
 
 
 def _refusal(consent: ConsentSnapshot, hidden: frozenset[str], key: str) -> str | None:

@@ -28,6 +28,7 @@ from privacy.vocabulary import Channel, Platform
 from resolvers.model.catalog import Catalog
 from resolvers.model.config import TagThresholds
 from resolvers.model.controls import NO_CONTROLS, Controls
+from resolvers.model.customization import Customization
 from resolvers.model.facts import AccountFacts, attribute_values, user_tags
 from resolvers.model.signals import SignalSnapshot, parse_activity, parse_interests
 from resolvers.model.tags import Tags, tags_need_signals
@@ -56,6 +57,7 @@ class Account:
     subscribed: frozenset[Channel]
     controls: Controls
     time_zone: str = "UTC"  # IANA name; messages respect quiet hours in it (jobs/delivery_rules.py)
+    customization: Customization | None = None  # what they chose for themself (None: nothing)
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Account:
@@ -68,6 +70,7 @@ class Account:
             subscribed=frozenset(Channel(c) for c in row["subscribed"]),
             controls=Controls.of(row["control_kinds"], row["control_targets"], row["control_created"]),
             time_zone=row.get("time_zone") or "UTC",
+            customization=Customization.of_row(row),
         )
 
 

@@ -26,13 +26,17 @@ from resolvers.model.signals import SignalSnapshot
 
 
 def reminder_purpose(
-    consent: ConsentSnapshot, channel: Channel | None, subscribed: frozenset[Channel]
+    consent: ConsentSnapshot,
+    channel: Channel | None,
+    subscribed: frozenset[Channel],
+    source: Source = Source.BEHAVIOURAL,
 ) -> str | None:
-    """The purpose a reminder on this channel needs, when everything allows sending; else None."""
+    """The purpose a reminder on this channel needs, when everything allows sending; else None.
+    `source`: what the reminder is made from (purchases: behavioural; a key date: stated)."""
     if channel is None or channel not in subscribed:
         return None
     purpose = channel_purpose(channel.value)
-    if purpose is None or not consent.allows(purpose, Source.BEHAVIOURAL):
+    if purpose is None or not consent.allows(purpose, source):
         return None
     return purpose
 

@@ -1,8 +1,8 @@
 -- The per-operation user model (resolvers/model/user.py): at most two reads per operation.
 
 -- name: user_account
--- The account: flags, consent per purpose, subscribed channels and the person's controls, in one
--- round trip (account data, read under essential.service). With $2 = true (the request carries
+-- The account: flags, consent per purpose, subscribed channels, the person's controls and their
+-- own customization (custom_*: NULL when they never chose anything), in one round trip (account data, read under essential.service). With $2 = true (the request carries
 -- Sec-GPC: 1) it also says whether a GPC receipt is missing for one of the marketing purposes
 -- $3 at notice versions $4. No row for an unknown or erased id.
 SELECT u.user_id, u.created_at, u.personalization_level, u.is_minor, u.objected_to_marketing,
@@ -14,6 +14,9 @@ SELECT u.user_id, u.created_at, u.personalization_level, u.is_minor, u.objected_
                  WHERE ch.user_id = u.user_id AND ch.subscribed), '{}') AS subscribed,
        coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
        coalesce(k.created, '{}') AS control_created,
+       uc.version AS custom_version, uc.theme AS custom_theme, uc.accent AS custom_accent,
+       uc.font_scale AS custom_font_scale, uc.density AS custom_density, uc.layout AS custom_layout,
+       uc.pinned AS custom_pinned, uc.hidden AS custom_hidden,
        CASE WHEN $2::boolean THEN
            (SELECT count(*) FROM unnest($3::text[], $4::int[]) AS x(purpose, version)
             WHERE NOT EXISTS (SELECT 1 FROM consent_events e
@@ -34,6 +37,7 @@ LEFT JOIN LATERAL (
            array_agg(created_at ORDER BY kind, target) AS created
     FROM user_controls WHERE user_id = u.user_id
 ) k ON true
+LEFT JOIN user_customization uc ON uc.user_id = u.user_id
 WHERE u.user_id = $1
 
 -- name: user_activity

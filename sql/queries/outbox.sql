@@ -125,7 +125,7 @@ WHERE o.user_id = v.user_id AND o.message_id = v.message_id AND o.status = 'send
 -- Of the people $1, those who could get a reminder now: a preferred channel they are subscribed
 -- to, with their controls (what they hid or stopped reminders for). Account data; the consent
 -- rules are applied per person in Python, as for `viewer { reminders }`.
-SELECT u.user_id, u.preferred_channel::text AS preferred_channel,
+SELECT u.user_id, u.preferred_channel::text AS preferred_channel, u.time_zone,
        coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
        coalesce(k.created, '{}') AS control_created
 FROM users u
@@ -138,3 +138,12 @@ LEFT JOIN LATERAL (
 ) k ON true
 WHERE u.user_id = ANY ($1::bigint[])
 ORDER BY u.user_id
+
+-- name: users_key_dates
+-- The key dates (day and month only) a batch of people stated, and how many days ahead they want
+-- reminders: $2 the declared fields (resolvers/reminders/key_dates.py READ_FIELDS).
+SELECT user_id, field, value
+FROM profile_fields
+WHERE user_id = ANY ($1::bigint[]) AND field = ANY ($2::text[]) AND source = 'stated_by_user'
+ORDER BY user_id, field
+

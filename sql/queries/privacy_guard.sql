@@ -10,9 +10,12 @@ SELECT log_operation(%(request_id)s, %(role)s, %(principal_id)s, %(reader)s, %(s
 -- What a cached layout depends on, as version counters only (no personal values): the public
 -- layout rule version and, for a known user, consent_version (bumped by every consent, level,
 -- objection and control change) and layout_inputs_version (bumped by ingestion when tag inputs
--- change). One round trip; with no such user the counters are NULL.
-SELECT cv.version AS config_version, u.consent_version, coalesce(s.layout_inputs_version, 0) AS layout_inputs_version
+-- change) and customization_version (the person's own settings, migration 0460). One round trip;
+-- with no such user the counters are NULL.
+SELECT cv.version AS config_version, u.consent_version, coalesce(s.layout_inputs_version, 0) AS layout_inputs_version,
+       coalesce(uc.version, 0) AS customization_version
 FROM config_versions cv
 LEFT JOIN users u ON u.user_id = $1
 LEFT JOIN user_signals s ON s.user_id = u.user_id
+LEFT JOIN user_customization uc ON uc.user_id = u.user_id
 WHERE cv.name = 'layout'

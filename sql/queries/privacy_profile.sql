@@ -33,3 +33,10 @@ WITH f AS (
     WHERE EXISTS (SELECT 1 FROM f)
 )
 SELECT field, value, data_category, purpose, stage, source, collected_at FROM f ORDER BY field
+
+-- name: user_key_dates
+-- The key dates (day and month only) one person stated, and their reminder lead time: $2 the
+-- declared fields (resolvers/reminders/key_dates.py READ_FIELDS).
+SELECT field, value FROM profile_fields
+WHERE user_id = $1 AND field = ANY ($2::text[]) AND source = 'stated_by_user'
+ORDER BY field
