@@ -80,8 +80,30 @@ def test_the_privacy_center_lets_a_person_withdraw_consent_and_see_the_why_chang
         # Allow it again: the why is personal again.
         switch.check()
         page.wait_for_function("() => document.querySelector('#feed li').dataset.mode === 'PERSONALIZED'")
+        # Their own settings: the simple layout in dark colours; the app's layout says "you chose this".
+        page.get_by_label("Colours").select_option("DARK")
+        page.get_by_label("Layout").select_option("SIMPLE")
+        page.get_by_role("button", name="Save my settings").click()
+        page.locator("#status").get_by_text("settings are saved").wait_for()
+        layout = _layout(base, token)
+        assert layout["appearance"]["theme"] == "DARK" and layout["appearance"]["layoutChoice"] == "SIMPLE"
+        assert layout["appearance"]["why"]["reasons"][0]["code"] == "YOUR_CHOICE"
+        assert page.get_by_label("Layout").input_value() == "SIMPLE"  # the page shows what was stored
         save_screenshot(page, "privacy-center")
+        page.get_by_role("button", name="Back to the standard").click()
+        page.locator("#status").get_by_text("back to the standard").wait_for()
+        assert _layout(base, token)["appearance"]["layoutChoice"] is None
         assert log.blocked == [] and log.csp_violations(page) == [] and log.errors == [], log
+
+
+def _layout(base: str, token: str) -> dict[str, Any]:
+    query = (
+        '{ layoutConfig(platform: IOS, appVersion: "4.2.0") { ... on LayoutConfig {'
+        " appearance { theme layoutChoice why { reasons { code } } } } } }"
+    )
+    auth = {"Authorization": f"Bearer {token}"}
+    answer = httpx.post(f"{base}/graphql", json={"query": query}, headers=auth)
+    return answer.json()["data"]["layoutConfig"]
 
 
 @pytest.mark.slow

@@ -8,7 +8,13 @@ const VIEW = `{ viewer {
   consent { purpose title granted effective reason notice { text } }
   controls { kind target appliedAt }
   channels { channel subscribed preferred consented usable purpose }
-} }`;
+  customization { version theme accent fontScale density layout }
+}
+customizationOptions { themes accents { name hex } fontScales densities layouts } }`;
+const SET_SETTINGS = `mutation($s: CustomizationInput!, $v: Int) { setCustomization(settings: $s, expectedVersion: $v) {
+  __typename ... on InvalidInput { errors { field message } } } }`;
+const RESET_SETTINGS = `mutation($v: Int) { resetCustomization(expectedVersion: $v) {
+  __typename ... on InvalidInput { errors { field message } } } }`;
 const SET_CONSENT = `mutation($p: String!, $g: Boolean!) { setConsent(purpose: $p, granted: $g) {
   __typename ... on InvalidInput { errors { message } } } }`;
 const SET_LEVEL = `mutation($l: PersonalizationLevel!) { setPersonalizationLevel(level: $l) { level } }`;
@@ -187,6 +193,51 @@ function renderChannels(channels, preferred) {
   );
 }
 
+const THEMES = { LIGHT: "Light", DARK: "Dark", SYSTEM: "Like my device" };
+const DENSITIES = { COMPACT: "Compact", COMFORTABLE: "Standard", SPACIOUS: "Spacious" };
+const LAYOUTS = { "": "Let the app decide", SIMPLE: "Simple", FULL: "Full" };
+
+function choice(id, label, options, selected) {
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: id, text: label }),
+    h("select", { id, name: id },
+      options.map(([value, text]) => h("option", { value, selected: value === selected, text }))),
+  );
+}
+
+function renderSettings(current, options) {
+  const form = document.getElementById("settings");
+  const accents = [["", "The app's own"], ...options.accents.map((a) => [a.name, a.name])];
+  form.replaceChildren(
+    choice("settings-theme", "Colours", options.themes.map((t) => [t, THEMES[t] ?? t]), current.theme),
+    choice("settings-accent", "Accent colour", accents, current.accent ?? ""),
+    choice("settings-font", "Text size", options.fontScales.map((f) => [String(f), `${Math.round(f * 100)}%`]), String(current.fontScale)),
+    choice("settings-density", "Spacing", options.densities.map((d) => [d, DENSITIES[d] ?? d]), current.density),
+    choice("settings-layout", "Layout", [["", LAYOUTS[""]], ...options.layouts.map((l) => [l, LAYOUTS[l] ?? l])], current.layout ?? ""),
+    h("div", { class: "actions" },
+      h("button", { type: "submit", id: "settings-save" }, "Save my settings"),
+      h("button", {
+        type: "button",
+        id: "settings-reset",
+        onclick: () => act("Your settings are back to the standard.", () => gql(RESET_SETTINGS, { v: current.version })),
+      }, "Back to the standard")),
+  );
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const value = (id) => document.getElementById(id).value;
+    const settings = {
+      theme: value("settings-theme"),
+      accent: value("settings-accent") || null,
+      fontScale: Number(value("settings-font")),
+      density: value("settings-density"),
+      layout: value("settings-layout") || null,
+    };
+    act("Your settings are saved.", () => gql(SET_SETTINGS, { s: settings, v: current.version }));
+  };
+}
+
 async function load() {
   const data = await gql(VIEW);
   const viewer = data.viewer;
@@ -201,6 +252,7 @@ async function load() {
   renderLevel(viewer.personalizationLevel);
   renderControls(viewer.controls);
   renderChannels(viewer.channels, viewer.preferredChannel);
+  renderSettings(viewer.customization, data.customizationOptions);
 }
 
 function wireData() {
