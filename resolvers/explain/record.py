@@ -42,6 +42,10 @@ class ReasonCode(Enum):
     STATED_INTEREST = "STATED_INTEREST"
     MOST_USED_FEATURE = "MOST_USED_FEATURE"
     SEARCHED = "SEARCHED"
+    MODEL_PREDICTION = strawberry.enum_value(
+        "MODEL_PREDICTION",
+        description="A model trained with differential privacy predicted it from your own signals.",
+    )
 
 
 @strawberry.enum(description="Where the data behind a reason came from.")
