@@ -17,6 +17,7 @@ when a model is stored (a crash stores nothing and charges nothing, a retry trai
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -138,7 +139,9 @@ def _dp_logistic_regression(epsilon: float, c: float, max_iter: int, seed: int |
     from sklearn.linear_model import LogisticRegression as Plain
 
     model = LogisticRegression.__new__(LogisticRegression)
-    Plain.__init__(model, C=c, tol=1e-4, fit_intercept=True, random_state=seed, solver="lbfgs", max_iter=max_iter)
+    Plain.__init__(
+        model, C=c, tol=1e-4, fit_intercept=True, random_state=seed, solver="lbfgs", max_iter=max_iter
+    )
     model.epsilon = epsilon
     model.data_norm = DATA_NORM
     model.classes_ = None
@@ -186,11 +189,11 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p))
 
 
-def calibration(y: np.ndarray, p: np.ndarray, bins: int = 5) -> list[dict[str, float]]:
+def calibration(y: np.ndarray, p: np.ndarray, bins: int = 5) -> list[dict[str, Any]]:
     """Mean predicted probability against the observed rate, per probability bin."""
     out = []
     edges = np.linspace(0, 1, bins + 1)
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
         if m.sum():
             out.append(
@@ -253,7 +256,9 @@ async def train(
     cutoff = default_cutoff(pc, now)
     data = await load_training_set(pool, cutoff, pc.horizon_days, request_id)
     if len(data) == 0 or len(set(data.y.tolist())) < 2:
-        return Refused("no_training_data", f"{len(data)} consented users, labels {sorted(set(data.y.tolist()))}")
+        return Refused(
+            "no_training_data", f"{len(data)} consented users, labels {sorted(set(data.y.tolist()))}"
+        )
     # The held-out users (a fixed hash split) never train: `gateway evaluate-model` scores them.
     train_rows = ~holdout_mask(data.user_ids, pc.holdout_share)
     x, y = data.x[train_rows], data.y[train_rows]
@@ -347,7 +352,7 @@ class Evaluation:
     holdout_users: int
     holdout_positive_rate: float
     auc: float
-    calibration: list[dict[str, float]]
+    calibration: list[dict[str, Any]]
 
 
 async def evaluate(

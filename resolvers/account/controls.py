@@ -98,7 +98,7 @@ async def _exists(ctx: Context, stored: StoredKind, target: str) -> str | None:
         category, _, sub = rest.partition("/")
         found = any(i.category == category and i.subcategory == sub for i in catalog.items.values())
         return None if found else "no such subcategory"
-    return None  # tag:experience / tag:price_tier always exist
+    return None  # tag:experience / tag:price_tier / model:propensity always exist
 
 
 async def apply(

@@ -67,6 +67,3 @@ class PropensityConfig(BaseModel):
     likely_threshold: float = Field(default=0.5, gt=0, lt=1)
     # Held-out share for `gateway evaluate-model` (users are split by a hash of their id).
     holdout_share: float = Field(default=0.3, gt=0, lt=1)
-    # The ranking signal: feed items of the person's strongest category and offers get
-    # `boost * probability` added when the person is likely to buy soon.
-    boost: float = Field(default=0.5, ge=0, le=10)

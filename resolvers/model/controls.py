@@ -36,7 +36,9 @@ _TARGETS: dict[StoredKind, re.Pattern[str]] = {
     StoredKind.LESS_LIKE: re.compile(
         r"^(category:[a-z0-9_]{1,60}|subcategory:[a-z0-9_]{1,60}/[a-z0-9_]{1,60})$"
     ),
-    StoredKind.HIDE_INFERENCE: re.compile(r"^(tag:experience|tag:price_tier|segment:[1-9][0-9]{0,17})$"),
+    StoredKind.HIDE_INFERENCE: re.compile(
+        r"^(tag:experience|tag:price_tier|model:propensity|segment:[1-9][0-9]{0,17})$"
+    ),
 }
 
 
@@ -49,7 +51,7 @@ def target_problem(kind: StoredKind, target: str) -> str | None:
         StoredKind.MUTE_REMINDER: "item:<id>",
         StoredKind.HIDE_OFFER: "offer:<id>",
         StoredKind.LESS_LIKE: "category:<name> or subcategory:<category>/<name>",
-        StoredKind.HIDE_INFERENCE: "tag:experience, tag:price_tier or segment:<id>",
+        StoredKind.HIDE_INFERENCE: "tag:experience, tag:price_tier, model:propensity or segment:<id>",
     }
     return f"expected {examples[kind]}"
 

@@ -3,8 +3,8 @@ serves, and the decision (score, "likely to buy soon", why) the user model makes
 
 The spec reads only a `SignalSnapshot`: the per-user rollups, in which sensitive items and
 searches were left out when they were computed (so no feature can carry them). Each feature is
-clipped to its declared bounds and scaled to [0, 1]; a feature vector's L2 norm is therefore at
-most sqrt(len(FEATURES)), the `data_norm` declared to diffprivlib at training. Training builds the
+clipped to its declared bounds and scaled to [-0.5, 0.5]; a feature vector's L2 norm is therefore
+at most sqrt(len(FEATURES)) / 2, the `data_norm` declared to diffprivlib at training. Training builds the
 same snapshots as of its cut-off (jobs/propensity.py) and calls the same `feature_vector`, so the
 two cannot drift; a model stores the spec version it was trained with and is not served under
 another.
@@ -57,10 +57,17 @@ class Feature:
     words: str  # "your recent visits": what pushed the score, in coarse words
     data_category: str
     inverted: bool = False  # smaller raw values mean more (recency): scaled as 1 - x
+    log: bool = False  # counts and amounts: log(1 + x) / log(1 + high), so a typical person is not ~0
+    # Scaled to [-0.5, 0.5] (centred on the middle of the declared range): the norm bound diffprivlib
+    # is given is half what [0, 1] would need, so half the noise for the same ε and the same signal.
 
     def scale(self, raw: float) -> float:
-        x = (min(max(raw, self.low), self.high) - self.low) / (self.high - self.low)
-        return 1.0 - x if self.inverted else x
+        clipped = min(max(raw, self.low), self.high)
+        if self.log:
+            x = math.log1p(clipped - self.low) / math.log1p(self.high - self.low)
+        else:
+            x = (clipped - self.low) / (self.high - self.low)
+        return (0.5 - x) if self.inverted else (x - 0.5)
 
 
 def _days_since_purchase(s: SignalSnapshot, now: datetime) -> float:
@@ -82,7 +89,7 @@ def _top_share(s: SignalSnapshot, now: datetime) -> float:
 # under another version are not served).
 FEATURES: tuple[Feature, ...] = (
     Feature("recency_days", 0, 60, _days_since_seen, "how recently you visited", C.SESSIONS, inverted=True),
-    Feature("sessions", 0, 80, lambda s, now: float(s.sessions), "how often you visit", C.SESSIONS),
+    Feature("sessions", 0, 50, lambda s, now: float(s.sessions), "how often you visit", C.SESSIONS, log=True),
     Feature(
         "purchase_recency_days",
         0,
@@ -93,15 +100,22 @@ FEATURES: tuple[Feature, ...] = (
         inverted=True,
     ),
     Feature(
-        "items_bought", 0, 30, lambda s, now: float(len(s.purchased_items)), "what you bought before", C.PURCHASES
+        "items_bought",
+        0,
+        10,
+        lambda s, now: float(len(s.purchased_items)),
+        "what you bought before",
+        C.PURCHASES,
+        log=True,
     ),
     Feature(
         "spend_90d_cents",
         0,
-        200_000,
+        100_000,
         lambda s, now: float(s.spend_since(now, 90)),
         "your spending in the last 90 days",
         C.PURCHASES,
+        log=True,
     ),
     Feature(
         "cart_value_cents",
@@ -110,8 +124,17 @@ FEATURES: tuple[Feature, ...] = (
         lambda s, now: float(s.cart_value_cents),
         "what is in your cart",
         C.CART,
+        log=True,
     ),
-    Feature("tenure_days", 0, 730, lambda s, now: float(s.tenure_days(now)), "how long you have been a member", C.SESSIONS),
+    Feature(
+        "tenure_days",
+        0,
+        730,
+        lambda s, now: float(s.tenure_days(now)),
+        "how long you have been a member",
+        C.SESSIONS,
+        log=True,
+    ),
     Feature(
         "affinity_total",
         0,
@@ -119,11 +142,12 @@ FEATURES: tuple[Feature, ...] = (
         lambda s, now: float(sum(s.category_affinity.values())),
         "the products you looked at",
         C.BROWSING,
+        log=True,
     ),
     Feature("top_category_share", 0, 1, _top_share, "your interest in one kind of product", C.BROWSING),
 )
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
-DATA_NORM = math.sqrt(len(FEATURES))  # every scaled feature is in [0, 1]
+DATA_NORM = math.sqrt(len(FEATURES)) / 2  # every scaled feature is in [-0.5, 0.5]
 
 
 def feature_vector(signals: SignalSnapshot, now: datetime) -> tuple[float, ...]:
@@ -153,8 +177,8 @@ class PropensityModel:
         return e / (1.0 + e)
 
     def contributions(self, x: tuple[float, ...]) -> list[tuple[Feature, float]]:
-        """Each feature's push on the log-odds against a person with every feature at 0 (the
-        linear model's own terms), largest first, only those that pushed the score up."""
+        """Each feature's push on the log-odds against a person in the middle of every declared
+        range (the linear model's own terms), largest first, only those that pushed it up."""
         terms = [(f, w * v) for f, w, v in zip(FEATURES, self.coefficients, x, strict=True)]
         return sorted((t for t in terms if t[1] > 0), key=lambda t: -t[1])
 
@@ -206,6 +230,26 @@ class Propensity:
 TOP_CONTRIBUTIONS = 3
 
 
+def _words(p: Propensity) -> list[str]:
+    return [r.text.removeprefix("Pushed up by ") for r in p.record.reasons if r.weight > 0]
+
+
+def prediction_text(p: Propensity) -> str:
+    """How a surface that used the prediction cites it: the version and the person's own
+    coarse signals that pushed it up (never values, never anyone else's data)."""
+    words = _words(p)
+    why = f", from {' and '.join(words)}" if words else ""
+    return f"Our model (version {p.model_version}) predicts you are likely to buy soon{why}"
+
+
+def propensity_rule(p: Propensity) -> RuleRef:
+    return RuleRef("model", MODEL_NAME, p.model_version)
+
+
+def prediction_controls() -> tuple[Control, ...]:
+    return (Control(ControlKind.HIDE, "Hide this prediction", target=PROPENSITY_KEY),)
+
+
 def decide_propensity(
     model: PropensityModel, signals: SignalSnapshot, consent: ConsentSnapshot, now: datetime
 ) -> Propensity:
@@ -235,6 +279,6 @@ def decide_propensity(
         generated_at=now,
         rule=RuleRef("model", model.name, model.version),
         matched_criteria=tuple(f"Model version {model.version}; {f.words}" for f, _ in top),
-        controls=(Control(ControlKind.HIDE, "Hide this prediction", target=PROPENSITY_KEY),),
+        controls=prediction_controls(),
     )
     return Propensity(p, likely, model.version, record)
