@@ -45,6 +45,7 @@ _STORED: dict[tuple[ControlKind, str], StoredKind] = {
     (ControlKind.HIDE, "offer"): StoredKind.HIDE_OFFER,
     (ControlKind.HIDE, "tag"): StoredKind.HIDE_INFERENCE,
     (ControlKind.HIDE, "segment"): StoredKind.HIDE_INFERENCE,
+    (ControlKind.HIDE, "model"): StoredKind.HIDE_INFERENCE,
     (ControlKind.SHOW_LESS_LIKE_THIS, "category"): StoredKind.LESS_LIKE,
     (ControlKind.SHOW_LESS_LIKE_THIS, "subcategory"): StoredKind.LESS_LIKE,
     (ControlKind.STOP_REMINDERS, "item"): StoredKind.MUTE_REMINDER,
