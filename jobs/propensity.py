@@ -388,3 +388,29 @@ def as_model(coef: np.ndarray, intercept: float, version: int = 0) -> Propensity
     return PropensityModel(
         MODEL_NAME, version, SPEC_VERSION, tuple(float(c) for c in coef), float(intercept), 0.5, 14
     )
+
+
+@dataclass(frozen=True)
+class PrivacyCost:
+    """The accuracy cost of privacy at one ε: held-out AUC of the DP model (mean and range over
+    `runs` trainings: each run draws new noise) against the same non-private model."""
+
+    epsilon: float
+    dp_auc_mean: float
+    dp_auc_min: float
+    dp_auc_max: float
+    plain_auc: float
+
+
+def privacy_cost(
+    data: TrainingSet, config: PropensityConfig, epsilons: tuple[float, ...], runs: int = 5
+) -> list[PrivacyCost]:
+    """For operators and the benchmark only (the non-private model is never stored or served)."""
+    held = holdout_mask(data.user_ids, config.holdout_share)
+    xt, yt, xh, yh = data.x[~held], data.y[~held], data.x[held], data.y[held]
+    plain = auc(yh, fit_plain(xt, yt, config).predict_proba(xh)[:, 1])
+    out = []
+    for eps in epsilons:
+        aucs = [auc(yh, fit_dp(xt, yt, config, eps, seed).predict_proba(xh)[:, 1]) for seed in range(runs)]
+        out.append(PrivacyCost(eps, float(np.mean(aucs)), min(aucs), max(aucs), plain))
+    return out

@@ -7,7 +7,7 @@ exportable, hideable and erased, and rollback reaching the next request."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -317,6 +317,34 @@ def test_scoring_needs_profiling_on_activity_and_not_hidden() -> None:
     assert not may_score(nobody, frozenset())
 
 
+@pytest.fixture
+def big_world(admin_dsn: str, template_db: str) -> Iterator[str]:
+    """The demo generator at 20,000 users and 1,000,000 events (about 3,000 consented people at
+    the cut-off): the scale at which ε = 1 is meant to be useful."""
+    import asyncio
+    import uuid
+
+    from demo.seed import SeedConfig, seed_database
+    from tests import pg
+
+    name = f"gw_big_{uuid.uuid4().hex[:10]}"
+    dsn = pg.create_database(admin_dsn, name, template=template_db)
+    asyncio.run(seed_database(dsn, SeedConfig(users=20_000, events=1_000_000, seed=7), progress=False))
+    yield dsn
+    pg.drop_database(admin_dsn, name)
+
+
 @pytest.mark.slow
-async def test_dp_model_at_epsilon_one_is_useful_on_the_demo_world() -> None:
-    """Placeholder replaced below once the planted signal is tuned."""
+async def test_dp_model_at_epsilon_one_is_useful_on_the_demo_world(big_world: str) -> None:
+    """On held-out users: the DP model at ε = 1 (mean over 5 trainings: each draws new noise)
+    reaches an AUC of 0.70 and stays within 0.05 of the same non-private model."""
+    config = DomainConfig().propensity
+    pool = await create_pool(big_world, max_size=2)
+    try:
+        data = await P.load_training_set(pool, P.default_cutoff(config, NOW), config.horizon_days, "t-auc")
+    finally:
+        await pool.close()
+    assert len(data) > 2000 and 0.05 < data.y.mean() < 0.5
+    (cost,) = P.privacy_cost(data, config, (1.0,), runs=5)
+    assert cost.dp_auc_mean >= 0.70, cost
+    assert cost.plain_auc - cost.dp_auc_mean <= 0.05, cost
