@@ -310,6 +310,53 @@ async def test_rollback_takes_effect_on_the_next_request(
         assert await served() == 1
 
 
+FEED = """{ viewer { feed(surface: HOME, limit: 10) { item { id } why { purposes signalSources
+  reasons { code text } rule { kind id version } controls { kind target } } } } }"""
+
+
+async def test_a_likely_buyer_gets_it_as_feed_signal_and_segment_attribute(
+    demo_settings: Settings, demo_token: Callable[..., str], demo_dsn: str
+) -> None:
+    version = await _train(demo_dsn)
+    pool = await create_pool(demo_dsn, max_size=1)
+    try:  # make this version predict "likely" for everyone, to test how the prediction is used
+        await pool.execute("UPDATE models SET intercept = 6 WHERE version = $1", version)
+    finally:
+        await pool.close()
+    REFERENCE.invalidate()
+    async with running_client(demo_settings) as client:
+        token = demo_token(Role.USER, 1)
+        items = (await gql(client, FEED, token=token))["data"]["viewer"]["feed"]
+        lifted = [i for i in items if any(r["code"] == "MODEL_PREDICTION" for r in i["why"]["reasons"])]
+        assert lifted, items
+        why = lifted[0]["why"]
+        assert "MODEL_PREDICTION" in why["signalSources"]
+        assert "personalize.profiling" in why["purposes"]
+        text = next(r["text"] for r in why["reasons"] if r["code"] == "MODEL_PREDICTION")
+        assert text.startswith(f"Our model (version {version}) predicts you are likely to buy soon")
+        assert not any(ch.isdigit() for ch in text.removeprefix(f"Our model (version {version})"))
+        assert {"kind": "HIDE", "target": PROPENSITY_KEY} in why["controls"]
+
+        marketer = demo_token(Role.MARKETER, "m")
+        seg = await gql(
+            client,
+            'mutation { createSegment(name: "about to buy",'
+            ' rule: {attr: "likely_to_buy_soon", op: "eq", value: "yes"}) { ... on Segment { id } } }',
+            token=marketer,
+        )
+        sid = seg["data"]["createSegment"]["id"]
+        preview = (
+            """query($s: ID!) { segmentPreview(segmentId: $s) { ... on SegmentSimulation { passed } } }"""
+        )
+        assert (await gql(client, preview, {"s": sid}, token=token))["data"]["segmentPreview"]["passed"]
+
+        # Hidden: no feed lift, no segment match (the attribute is absent), no score at all.
+        await gql(client, 'mutation { hideInference(key: "model:propensity") { __typename } }', token=token)
+        items = (await gql(client, FEED, token=token))["data"]["viewer"]["feed"]
+        assert not any(r["code"] == "MODEL_PREDICTION" for i in items for r in i["why"]["reasons"])
+        assert not (await gql(client, preview, {"s": sid}, token=token))["data"]["segmentPreview"]["passed"]
+
+
 def test_scoring_needs_profiling_on_activity_and_not_hidden() -> None:
     from privacy.consent import ConsentSnapshot
 
