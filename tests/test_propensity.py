@@ -357,6 +357,24 @@ async def test_a_likely_buyer_gets_it_as_feed_signal_and_segment_attribute(
         assert not (await gql(client, preview, {"s": sid}, token=token))["data"]["segmentPreview"]["passed"]
 
 
+async def test_the_retrain_job_trains_then_reports_the_exhausted_budget(demo_dsn: str) -> None:
+    from jobs.retrain import retrain_models
+
+    pool = await create_pool(demo_dsn, max_size=2)
+    try:
+        first = await retrain_models(pool, DomainConfig())
+        assert first["models"] == 1 and first["version"] == 1
+        await pool.execute(
+            "UPDATE privacy_budgets SET epsilon_cap = epsilon_spent WHERE analyst_id = 'model:propensity'"
+        )
+        refused = await retrain_models(pool, DomainConfig())
+        assert refused == {"models": 0, "refused": "budget_exhausted"}
+        stored = await P.versions(pool)
+        assert [(r["version"], r["created_by"]) for r in stored] == [(1, "job:models.retrain")]
+    finally:
+        await pool.close()
+
+
 def test_scoring_needs_profiling_on_activity_and_not_hidden() -> None:
     from privacy.consent import ConsentSnapshot
 
