@@ -375,6 +375,42 @@ async def test_the_retrain_job_trains_then_reports_the_exhausted_budget(demo_dsn
         await pool.close()
 
 
+def test_the_operator_commands_train_list_roll_back_and_evaluate(
+    demo_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from gateway.cli import parser
+
+    def run(*argv: str) -> int:
+        args = parser().parse_args(list(argv))
+        return int(args.func(demo_settings, args))
+
+    assert run("train", "--actor", "ops") == 0
+    assert "version 1" in capsys.readouterr().err
+    assert run("train", "--actor", "ops", "--no-activate") == 0
+    capsys.readouterr()
+    assert run("models", "list") == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].startswith("  v2") and listed[1].startswith("* v1") and "by ops" in listed[1]
+    assert run("models", "activate", "2") == 0
+    assert "serving version 2 (was 1)" in capsys.readouterr().out
+    assert run("models", "rollback") == 0
+    assert "serving version 1 (was 2)" in capsys.readouterr().out
+    assert run("models", "activate", "9") == 1
+    capsys.readouterr()
+    assert run("evaluate-model") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["version"] == 1 and report["held_out_users"] > 0 and 0 <= report["auc"] <= 1
+    assert report["calibration"] and all(
+        {"predicted", "observed", "users"} <= set(b) for b in report["calibration"]
+    )
+    assert run("train") == 1  # the trainer's ε 3 is spent (2 x 1.05), the third run is refused
+    assert "budget_exhausted" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser().parse_args(["train", "--epsilon", "0"])
+
+
 def test_scoring_needs_profiling_on_activity_and_not_hidden() -> None:
     from privacy.consent import ConsentSnapshot
 
