@@ -50,12 +50,15 @@ async def _measure(dsn: str, users: int, events: int) -> str:
     model = P.as_model(*_coefficients(data, config))
     snapshot = _active_person(now)
     consent = ConsentSnapshot(user_id=1)
-    n = 20_000
-    fresh = [replace(snapshot) for _ in range(n)]  # nothing cached from a previous call
-    t = time.perf_counter()
-    for s in fresh:
-        decide_propensity(model, s, consent, now)
-    per_call_us = (time.perf_counter() - t) / n * 1e6
+    # Best of 5 rounds of 5,000 (the machine is shared: the best round is the least disturbed).
+    rounds = []
+    for _ in range(5):
+        fresh = [replace(snapshot) for _ in range(5_000)]  # nothing cached from a previous call
+        t = time.perf_counter()
+        for s in fresh:
+            decide_propensity(model, s, consent, now)
+        rounds.append((time.perf_counter() - t) / len(fresh) * 1e6)
+    per_call_us = min(rounds)
     lines = [
         f"Demo world: {users:,} users, {events:,} events (seeded in {seeded:.0f} s); training set "
         f"{len(data):,} consented users at the cut-off, {data.y.mean():.1%} bought within "
@@ -70,7 +73,11 @@ async def _measure(dsn: str, users: int, events: int) -> str:
             f"| {r.epsilon:g} | {r.dp_auc_mean:.3f} | {r.dp_auc_min:.3f} to {r.dp_auc_max:.3f} | "
             f"{r.plain_auc:.3f} | {r.plain_auc - r.dp_auc_mean:+.3f} |"
         )
-    lines += ["", f"Scoring one busy shopper in a request (features, score, why): {per_call_us:.1f} µs."]
+    lines += [
+        "",
+        f"Scoring one busy shopper in a request (features, score, why; best of 5 rounds): "
+        f"{per_call_us:.1f} µs, median round {sorted(rounds)[2]:.1f} µs; no statement.",
+    ]
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -58,15 +58,19 @@ class Feature:
     data_category: str
     inverted: bool = False  # smaller raw values mean more (recency): scaled as 1 - x
     log: bool = False  # counts and amounts: log(1 + x) / log(1 + high), so a typical person is not ~0
+    _span: float = field(default=1.0, init=False, repr=False, compare=False)
     # Scaled to [-0.5, 0.5] (centred on the middle of the declared range): the norm bound diffprivlib
     # is given is half what [0, 1] would need, so half the noise for the same ε and the same signal.
 
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ValueError(f"feature {self.name}: low must be below high")
+        span = math.log1p(self.high - self.low) if self.log else self.high - self.low
+        object.__setattr__(self, "_span", span)
+
     def scale(self, raw: float) -> float:
-        clipped = min(max(raw, self.low), self.high)
-        if self.log:
-            x = math.log1p(clipped - self.low) / math.log1p(self.high - self.low)
-        else:
-            x = (clipped - self.low) / (self.high - self.low)
+        clipped = min(max(raw, self.low), self.high) - self.low
+        x = (math.log1p(clipped) if self.log else clipped) / self._span
         return (0.5 - x) if self.inverted else (x - 0.5)
 
 
