@@ -350,6 +350,37 @@ async def test_a_likely_buyer_gets_it_as_feed_signal_and_segment_attribute(
         )
         assert (await gql(client, preview, {"s": sid}, token=token))["data"]["segmentPreview"]["passed"]
 
+        # Offers: of two offers of the same priority, the one on the strongest category comes first.
+        conn = await asyncpg.connect(demo_dsn)
+        try:
+            top = await conn.fetchval(
+                "SELECT category FROM user_category_stats WHERE user_id = 1 AND affinity > 0"
+                " ORDER BY affinity DESC, category DESC LIMIT 1"
+            )
+            pick = """SELECT i.item_id FROM items i WHERE i.category {} $1 AND NOT i.sensitive
+                      AND i.kind = 'product' AND NOT EXISTS (SELECT 1 FROM user_purchases p
+                      WHERE p.user_id = 1 AND p.item_id = i.item_id) AND NOT EXISTS (SELECT 1
+                      FROM user_cart c WHERE c.user_id = 1 AND c.item_id = i.item_id)
+                      ORDER BY i.item_id LIMIT 1"""
+            inside = await conn.fetchval(pick.format("="), top)
+            outside = await conn.fetchval(pick.format("<>"), top)
+        finally:
+            await conn.close()
+        create = """mutation($n: String!, $i: ID!) { createOffer(input: {name: $n, kind: "spend_over",
+          itemId: $i, params: {min_spend_cents: 1}, capPerWindow: 100, capWindowHours: 1}) { __typename } }"""
+        for name, item in (("outside", outside), ("inside", inside)):
+            made = await gql(client, create, {"n": name, "i": str(item)}, token=marketer)
+            assert (made.get("data") or {}).get("createOffer", {}).get("__typename") == "Offer", made
+        offers_doc = (
+            "{ viewer { offers(surface: OFFERS) { offer { name } why { signalSources reasons { code } } } } }"
+        )
+        served = (await gql(client, offers_doc, token=token))["data"]["viewer"]["offers"]
+        # "outside" was created first (the lower id wins a tie): the prediction put "inside" first
+        # (the per-user cap then serves only the first).
+        assert served[0]["offer"]["name"] == "inside", served
+        assert "MODEL_PREDICTION" in served[0]["why"]["signalSources"]
+        assert "MODEL_PREDICTION" in {r["code"] for r in served[0]["why"]["reasons"]}
+
         # Hidden: no feed lift, no segment match (the attribute is absent), no score at all.
         await gql(client, 'mutation { hideInference(key: "model:propensity") { __typename } }', token=token)
         items = (await gql(client, FEED, token=token))["data"]["viewer"]["feed"]
