@@ -355,12 +355,10 @@ class Evaluation:
     calibration: list[dict[str, Any]]
 
 
-async def evaluate(
-    pool: asyncpg.Pool, config: DomainConfig, version: int | None = None, now: datetime | None = None
-) -> Evaluation | None:
-    """The stored model (active by default) on the held-out users at a cut-off one horizon later
-    than its own where that has passed, else at its own (operators' report; nothing charged:
-    the report is for operators, who may see the data; it is never released to analysts)."""
+async def evaluate(pool: asyncpg.Pool, config: DomainConfig, version: int | None = None) -> Evaluation | None:
+    """The stored model (active by default) on the held-out users (the fixed hash split that never
+    trains) at its own cut-off: AUC and calibration. An operators' report, like the exact counts
+    of `gateway refresh-segments`: nothing is charged and nothing reaches analysts or marketers."""
     rows = await versions(pool)
     row = next((r for r in rows if (r["version"] == version if version else r["active"])), None)
     if row is None:
@@ -368,10 +366,11 @@ async def evaluate(
     model = model_of(row)
     if model is None:
         return None
-    now = now or datetime.now(UTC)
     cutoff = row["cutoff"]
     data = await load_training_set(pool, cutoff, model.horizon_days, f"evaluate-{uuid.uuid4()}")
-    held = holdout_mask(data.user_ids, config.propensity.holdout_share)
+    # The split the model was trained with (its card), so none of its training users is scored.
+    share = float(row["card"].get("holdout_share", config.propensity.holdout_share))
+    held = holdout_mask(data.user_ids, share)
     p = np.array([model.probability(tuple(x)) for x in data.x[held]])
     y = data.y[held]
     return Evaluation(
