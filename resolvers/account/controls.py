@@ -173,7 +173,7 @@ class ControlMutation:
             strawberry.argument(
                 description=(
                     "The `target` of the control offered in a why. HIDE: item:<id>, offer:<id>, "
-                    "tag:experience, tag:price_tier or segment:<id>; SHOW_LESS_LIKE_THIS: "
+                    "tag:experience, tag:price_tier, model:propensity or segment:<id>; SHOW_LESS_LIKE_THIS: "
                     "category:<name> or subcategory:<category>/<name>; STOP_REMINDERS: item:<id>."
                 )
             ),

@@ -58,17 +58,21 @@ class Inferred:
 class Inference:
     key: str = strawberry.field(
         description=(
-            "What is inferred: `tag:experience`, `tag:price_tier` or `segment:<id>`; pass it "
-            "to `hideInference`."
+            "What is inferred: `tag:experience`, `tag:price_tier`, `model:propensity` or "
+            "`segment:<id>`; pass it to `hideInference`."
         )
     )
     kind: str = strawberry.field(
-        description="`tag` (a layout tag) or `segment` (a marketer's audience you are in)."
+        description=(
+            "`tag` (a layout tag), `model` (a prediction from your own signals) or `segment` "
+            "(a marketer's audience you are in)."
+        )
     )
     value: str | None = strawberry.field(
         description=(
             "The inferred value: NEWBIE/REGULAR/POWER for tag:experience, BUDGET/MID/LUXURY "
-            "for tag:price_tier, the audience's name for a segment."
+            "for tag:price_tier, likely / not likely to buy soon for model:propensity, the "
+            "audience's name for a segment."
         )
     )
     why: Why | None = strawberry.field(description="Why it was inferred; null when you hid it.")
@@ -221,7 +225,10 @@ class InferenceMutation:
         key: Annotated[
             str,
             strawberry.argument(
-                description="`tag:experience`, `tag:price_tier` or `segment:<id>` (an Inference's `key`)."
+                description=(
+                    "`tag:experience`, `tag:price_tier`, `model:propensity` or `segment:<id>` "
+                    "(an Inference's `key`)."
+                )
             ),
         ],
     ) -> HideResult:

@@ -62,10 +62,7 @@ class ReasonCode(Enum):
     STATED_INTEREST = "STATED_INTEREST"
     MOST_USED_FEATURE = "MOST_USED_FEATURE"
     SEARCHED = "SEARCHED"
-    MODEL_PREDICTION = strawberry.enum_value(
-        "MODEL_PREDICTION",
-        description="A model trained with differential privacy predicted it from your own signals.",
-    )
+    MODEL_PREDICTION = "MODEL_PREDICTION"
 
 
 describe_values(
@@ -95,6 +92,10 @@ describe_values(
         "STATED_INTEREST": "An interest you chose yourself in your profile.",
         "MOST_USED_FEATURE": "The part of the app you use most, placed first in your layout.",
         "SEARCHED": "It matches something you searched for.",
+        "MODEL_PREDICTION": (
+            "The purchase-propensity model (trained with differential privacy) predicts from your own "
+            "signals that you are likely to buy soon; `rule` names the model version."
+        ),
     },
 )
 

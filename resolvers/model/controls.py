@@ -4,7 +4,8 @@ inferences they hid, categories they want less of, items they want no reminders 
 Every control a `why` offers maps to one stored entry (or to a consent or level change); this
 module is the vocabulary both sides share, so an offered control can always be carried out and
 undone. Targets are typed strings: `item:<id>`, `offer:<id>`, `category:<name>`,
-`subcategory:<category>/<name>`, `tag:experience`, `tag:price_tier`, `segment:<id>`."""
+`subcategory:<category>/<name>`, `tag:experience`, `tag:price_tier`, `model:propensity`,
+`segment:<id>`."""
 
 from __future__ import annotations
 
