@@ -42,6 +42,7 @@ schema: $(STAMP)
 ## Benchmarks -> docs/benchmarks.md (BENCH_ARGS="--big" adds the 1M-user DP run; see that file)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.propensity
 
 ## Re-fetch GraphiQL's vendored assets from the npm registry and verify their pinned hashes
 graphiql-assets: $(STAMP)

@@ -22,7 +22,12 @@ from demo.gen import (
     Users,
 )
 
-SESSION_GAP_S = 45  # events of a session are 45 s apart (plus jitter below that), so strictly ordered
+SESSION_GAP_S = 45
+# The learnable signal the purchase-propensity model is tested on (issue 14): a share of users
+# stop coming at a point of their history (they churned), so how recently and how often someone
+# came predicts whether they buy in the next weeks, as it does in real shops. Decided by a hash of
+# the user id (no draw from the generator), so every other draw of a world stays as it was.
+CHURN_SHARE = 0.4  # events of a session are 45 s apart (plus jitter below that), so strictly ordered
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,10 @@ def generate_events(
     session_user = np.repeat(np.arange(n_users), n_sessions)
     window_start = np.maximum(users.created_s, -HISTORY_DAYS * DAY) + 60
     window = -3600 - window_start
+    churn_hash = (users.user_id.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    churned = churn_hash.astype(float) / 2**32 < CHURN_SHARE
+    stop = ((churn_hash >> np.uint64(8)) % np.uint64(1000)).astype(float) / 1000  # where they stop
+    window = np.where(churned, (window * (0.15 + 0.7 * stop)).astype(np.int64), window)
     starts = window_start[session_user] + (rng.random(len(session_user)) * window[session_user]).astype(
         np.int64
     )

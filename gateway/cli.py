@@ -1,4 +1,5 @@
-"""`gateway serve | worker | jobs | migrate | seed | refresh-segments | token | export-schema`."""
+"""`gateway serve | worker | jobs | migrate | seed | refresh-segments | train | models |
+evaluate-model | token | export-schema`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from gateway.settings import Settings
 from privacy.principal import Role, parse_user_id
@@ -105,6 +107,116 @@ def cmd_refresh_segments(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings) as dsn:
         _migrate(dsn)
         print(asyncio.run(_refresh_segments(dsn, settings)), file=sys.stderr)
+    return 0
+
+
+async def _with_pool(dsn: str, name: str, work: Any) -> Any:
+    from sql.pool import create_pool
+
+    pool = await create_pool(dsn, max_size=2, statement_timeout_ms=600_000, application_name=name)
+    try:
+        return await work(pool)
+    finally:
+        await pool.close()
+
+
+def _epsilon_arg(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError("epsilon must be in (0, 10]")
+    return value
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    """Train the purchase-propensity model with differential privacy on the consented users,
+    charge its ε to the ledger and store (and activate) a new version."""
+    from jobs import propensity
+
+    actor = args.actor or f"cli:{os.environ.get('USER', 'operator')}"
+    with database(settings) as dsn:
+        _migrate(dsn)
+        result = asyncio.run(
+            _with_pool(
+                dsn,
+                "train",
+                lambda pool: propensity.train(
+                    pool, settings.domain, actor, epsilon=args.epsilon, activate=not args.no_activate
+                ),
+            )
+        )
+    if isinstance(result, propensity.Refused):
+        print(f"not trained ({result.reason}): {result.detail}", file=sys.stderr)
+        return 1
+    print(
+        f"model propensity version {result.version}: ε {result.epsilon} charged "
+        f"(event {result.charge_event}), "
+        f"noisy training size {result.noisy_training_size}, cut-off {result.cutoff.date()}, "
+        f"ε left {result.remaining}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
+    """List the stored versions, roll back to the previous one, or activate one."""
+    from jobs import propensity
+
+    actor = args.actor or f"cli:{os.environ.get('USER', 'operator')}"
+
+    async def work(pool: Any) -> tuple[int, str]:
+        if args.action == "list":
+            rows = await propensity.versions(pool)
+            lines = [
+                f"{'*' if r['active'] else ' '} v{r['version']} ε {r['epsilon']} "
+                f"n≈{r['noisy_training_size']} "
+                f"cut-off {r['cutoff'].date()} by {r['created_by']} at {r['created_at']:%Y-%m-%d %H:%M}"
+                for r in rows
+            ]
+            return 0, "\n".join(lines) or "no model stored"
+        done = (
+            await propensity.rollback(pool, actor)
+            if args.action == "rollback"
+            else await propensity.activate(pool, args.version, actor)
+        )
+        if done is None:
+            return 1, "nothing to roll back to" if args.action == "rollback" else "no such version"
+        return 0, f"serving version {done[1]} (was {done[0]})"
+
+    with database(settings) as dsn:
+        _migrate(dsn)
+        code, text = asyncio.run(_with_pool(dsn, "models", work))
+    print(text)
+    return int(code)
+
+
+def cmd_evaluate_model(settings: Settings, args: argparse.Namespace) -> int:
+    """The stored model on the held-out users: AUC and calibration (operators' report)."""
+    import json
+
+    from jobs import propensity
+
+    with database(settings) as dsn:
+        _migrate(dsn)
+        ev = asyncio.run(
+            _with_pool(
+                dsn, "evaluate-model", lambda pool: propensity.evaluate(pool, settings.domain, args.version)
+            )
+        )
+    if ev is None:
+        print("no such model version (or none active)", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "version": ev.version,
+                "held_out_users": ev.holdout_users,
+                "held_out_positive_rate": round(ev.holdout_positive_rate, 4),
+                "auc": round(ev.auc, 4),
+                "calibration": ev.calibration,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -314,6 +426,25 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("refresh-segments", help="re-evaluate segment membership for analytics")
     r.set_defaults(func=cmd_refresh_segments)
+
+    tr = sub.add_parser("train", help="train the purchase-propensity model with differential privacy")
+    tr.add_argument("--epsilon", type=_epsilon_arg, help="ε of the model (default: propensity.epsilon)")
+    tr.add_argument("--no-activate", action="store_true", help="store the version without serving it")
+    tr.add_argument("--actor", help="who trains (model card; default cli:$USER)")
+    tr.set_defaults(func=cmd_train)
+
+    ms = sub.add_parser("models", help="list, roll back or activate versions of the propensity model")
+    msub = ms.add_subparsers(dest="action", required=True)
+    msub.add_parser("list", help="stored versions, the active one starred")
+    msub.add_parser("rollback", help="serve the version before the active one")
+    ma = msub.add_parser("activate", help="serve this version")
+    ma.add_argument("version", type=int)
+    ms.add_argument("--actor", help="who changes it (recorded; default cli:$USER)")
+    ms.set_defaults(func=cmd_models)
+
+    ev = sub.add_parser("evaluate-model", help="AUC and calibration of a stored model on held-out users")
+    ev.add_argument("--version", type=int, help="default: the active version")
+    ev.set_defaults(func=cmd_evaluate_model)
 
     t = sub.add_parser("token", help="print a signed token for trying the API")
     t.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.ANONYMOUS])

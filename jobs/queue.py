@@ -110,7 +110,9 @@ JOBS: tuple[JobSpec, ...] = (
         _retention,
         lambda s: s.retention,
     ),
-    JobSpec("models.retrain", "retrain models (hook: no model yet)", _retrain, lambda s: s.models_retrain),
+    JobSpec(
+        "models.retrain", "retrain the purchase-propensity model (DP)", _retrain, lambda s: s.models_retrain
+    ),
 )
 BY_NAME = {j.name: j for j in JOBS}
 

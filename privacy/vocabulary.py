@@ -84,6 +84,7 @@ class DataCategory(StrEnum):
     INFERRED = "user.derived.inferred"
     EXPERIENCE_TAG = "user.derived.experience"
     PRICE_TIER_TAG = "user.derived.price_tier"
+    PURCHASE_PROPENSITY = "user.derived.purchase_propensity"
     # Special categories: declared so that rules naming them can be refused with a clear reason.
     CHILDREN = "user.childrens"
     HEALTH = "user.health_and_medical"

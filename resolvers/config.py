@@ -13,7 +13,7 @@ from resolvers.common.limits import LimitsConfig
 from resolvers.events.config import IngestConfig
 from resolvers.feed.config import FeedConfig
 from resolvers.layout.config import LayoutConfig
-from resolvers.model.config import ModelConfig, TagThresholds
+from resolvers.model.config import ModelConfig, PropensityConfig, TagThresholds
 from resolvers.offers.config import OffersConfig
 from resolvers.reminders.config import KeyDatesConfig
 from resolvers.segments.config import SegmentsConfig
@@ -27,6 +27,7 @@ class DomainConfig(BaseModel):
     # --- shared by every capability ---
     tags: TagThresholds = TagThresholds()
     model: ModelConfig = ModelConfig()
+    propensity: PropensityConfig = PropensityConfig()
     # --- capabilities ---
     feed: FeedConfig = FeedConfig()
     layout: LayoutConfig = LayoutConfig()

@@ -40,7 +40,13 @@ class Context:
         """The operation's user model (account and consent read on first use, once)."""
         if self._model is None:
             self._model = asyncio.ensure_future(
-                UserModel.load(self.pool, self.principal, self.request_id, self.gpc)
+                UserModel.load(
+                    self.pool,
+                    self.principal,
+                    self.request_id,
+                    self.gpc,
+                    reference_ttl_s=self.config.model.reference_ttl_s,
+                )
             )
         return await asyncio.shield(self._model)
 

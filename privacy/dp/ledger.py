@@ -32,6 +32,7 @@ Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 class SpenderRole(StrEnum):
     ANALYST = "analyst"
     MARKETER = "marketer"
+    MODEL = "model"  # a model's training (jobs/propensity.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ _STORED: dict[tuple[ControlKind, str], StoredKind] = {
     (ControlKind.HIDE, "offer"): StoredKind.HIDE_OFFER,
     (ControlKind.HIDE, "tag"): StoredKind.HIDE_INFERENCE,
     (ControlKind.HIDE, "segment"): StoredKind.HIDE_INFERENCE,
+    (ControlKind.HIDE, "model"): StoredKind.HIDE_INFERENCE,
     (ControlKind.SHOW_LESS_LIKE_THIS, "category"): StoredKind.LESS_LIKE,
     (ControlKind.SHOW_LESS_LIKE_THIS, "subcategory"): StoredKind.LESS_LIKE,
     (ControlKind.STOP_REMINDERS, "item"): StoredKind.MUTE_REMINDER,
@@ -110,7 +111,7 @@ async def _exists(ctx: Context, stored: StoredKind, target: str) -> str | None:
         category, _, sub = rest.partition("/")
         found = any(i.category == category and i.subcategory == sub for i in catalog.items.values())
         return None if found else "no such subcategory"
-    return None  # tag:experience / tag:price_tier always exist
+    return None  # tag:experience / tag:price_tier / model:propensity always exist
 
 
 async def apply(
@@ -173,7 +174,7 @@ class ControlMutation:
             strawberry.argument(
                 description=(
                     "The `target` of the control offered in a why. HIDE: item:<id>, offer:<id>, "
-                    "tag:experience, tag:price_tier or segment:<id>; SHOW_LESS_LIKE_THIS: "
+                    "tag:experience, tag:price_tier, model:propensity or segment:<id>; SHOW_LESS_LIKE_THIS: "
                     "category:<name> or subcategory:<category>/<name>; STOP_REMINDERS: item:<id>."
                 )
             ),

@@ -35,19 +35,20 @@ from resolvers.explain.record import (
 )
 from resolvers.model.attributes import ATTRIBUTES
 from resolvers.model.catalog import Catalog
+from resolvers.model.propensity import PROPENSITY_KEY
 from resolvers.model.reference import REFERENCE
 from resolvers.model.reference import catalog as load_catalog
 from resolvers.model.tags import EXPERIENCE_KEY, PRICE_TIER_KEY
 from resolvers.model.user import Account, UserModel
 from resolvers.segments.rules import LIVE_SEGMENTS, SegmentVersion, referenced_attributes, segment_match
 
-_KEY = re.compile(r"^(tag:experience|tag:price_tier|segment:[0-9]{1,18})$")
+_KEY = re.compile(r"^(tag:experience|tag:price_tier|model:propensity|segment:[0-9]{1,18})$")
 
 
 @dataclass(frozen=True)
 class Inferred:
     key: str
-    kind: str  # tag | segment
+    kind: str  # tag | segment | model
     value: str | None
     record: DecisionRecord | None
     hidden: bool
@@ -57,17 +58,21 @@ class Inferred:
 class Inference:
     key: str = strawberry.field(
         description=(
-            "What is inferred: `tag:experience`, `tag:price_tier` or `segment:<id>`; pass it "
-            "to `hideInference`."
+            "What is inferred: `tag:experience`, `tag:price_tier`, `model:propensity` or "
+            "`segment:<id>`; pass it to `hideInference`."
         )
     )
     kind: str = strawberry.field(
-        description="`tag` (a layout tag) or `segment` (a marketer's audience you are in)."
+        description=(
+            "`tag` (a layout tag), `model` (a prediction from your own signals) or `segment` "
+            "(a marketer's audience you are in)."
+        )
     )
     value: str | None = strawberry.field(
         description=(
             "The inferred value: NEWBIE/REGULAR/POWER for tag:experience, BUDGET/MID/LUXURY "
-            "for tag:price_tier, the audience's name for a segment."
+            "for tag:price_tier, likely / not likely to buy soon for model:propensity, the "
+            "audience's name for a segment."
         )
     )
     why: Why | None = strawberry.field(description="Why it was inferred; null when you hid it.")
@@ -132,6 +137,13 @@ async def list_inferences(
             PRICE_TIER_KEY, "tag", tags.price_tier.value, tags.price_tier_record, PRICE_TIER_KEY in hidden
         ),
     ]
+    if PROPENSITY_KEY in hidden:
+        out.append(Inferred(PROPENSITY_KEY, "model", None, None, True))
+    else:
+        propensity = await model.propensity()
+        if propensity is not None:
+            value = "likely to buy soon" if propensity.likely else "not likely to buy soon"
+            out.append(Inferred(PROPENSITY_KEY, "model", value, propensity.record, False))
     attrs: dict[str, Any] = {}
     if consent.allows(OFFERS, Source.DERIVED):  # segments see exactly what offer targeting sees
         attrs = await model.attributes(catalog, ctx_config.tags, ctx_config.model.spend_window_days)
@@ -154,7 +166,9 @@ async def describe_inferences(
     """The data-export form: each inference with its logic in plain words."""
     config = config or DomainConfig()
     _, row = await load_account(guard.pool, user_id, False)
-    model = UserModel(guard, Account.of(row) if row is not None else None)
+    model = UserModel(
+        guard, Account.of(row) if row is not None else None, reference_ttl_s=config.model.reference_ttl_s
+    )
     catalog = await load_catalog(guard.pool, config.model.reference_ttl_s)
     segments = await REFERENCE.get(guard.pool, LIVE_SEGMENTS, config.model.reference_ttl_s)
     found = await list_inferences(config, model, catalog, segments)
@@ -200,7 +214,8 @@ class InferenceMutation:
     @strawberry.mutation(
         permission_classes=[require(Role.USER)],
         description=(
-            "Hide an inference about you (a tag or a segment); it stops being used. The same as "
+            "Hide an inference about you (a tag, the purchase prediction `model:propensity` or a "
+            "segment); it stops being used. The same as "
             "`applyControl(kind: HIDE, target: key)`; undo with `undoControl`."
         ),
     )
@@ -210,7 +225,10 @@ class InferenceMutation:
         key: Annotated[
             str,
             strawberry.argument(
-                description="`tag:experience`, `tag:price_tier` or `segment:<id>` (an Inference's `key`)."
+                description=(
+                    "`tag:experience`, `tag:price_tier`, `model:propensity` or `segment:<id>` "
+                    "(an Inference's `key`)."
+                )
             ),
         ],
     ) -> HideResult:
@@ -218,7 +236,10 @@ class InferenceMutation:
             return InvalidInput(
                 message="not hidden",
                 errors=[
-                    FieldError(field="key", message="use tag:experience, tag:price_tier or segment:<id>")
+                    FieldError(
+                        field="key",
+                        message="use tag:experience, tag:price_tier, model:propensity or segment:<id>",
+                    )
                 ],
             )
         done = await apply(info, ControlKind.HIDE, key, field="key")

@@ -34,6 +34,10 @@ MAX_NAME = 120
 class SpenderRoleEnum(Enum):
     ANALYST = strawberry.enum_value("analyst", description="The DP templates (token role analyst).")
     MARKETER = strawberry.enum_value("marketer", description="DP segment sizes (token role marketer).")
+    MODEL = strawberry.enum_value(
+        "model",
+        description="Model training (`gateway train`): registered by migration 0430, not by createAnalyst.",
+    )
 
 
 @strawberry.type(description="An analyst or marketer an admin registered, with their budget.")
@@ -183,6 +187,8 @@ class SpenderAdminMutation:
                     message="1 to 64 letters, digits or . _ @ : - (the first a letter or digit)",
                 )
             )
+        if input.role is SpenderRoleEnum.MODEL:
+            errors.append(FieldError(field="input.role", message="model trainers are not registered here"))
         problem = _text_problem(input.name, MAX_NAME)
         if problem:
             errors.append(FieldError(field="input.name", message=problem))

@@ -64,6 +64,7 @@ class ReasonCode(Enum):
     SEARCHED = "SEARCHED"
     YOUR_CHOICE = "YOUR_CHOICE"
     KEY_DATE = "KEY_DATE"
+    MODEL_PREDICTION = "MODEL_PREDICTION"
 
 
 describe_values(
@@ -95,6 +96,10 @@ describe_values(
         "SEARCHED": "It matches something you searched for.",
         "YOUR_CHOICE": "You chose this yourself (your settings); it wins over anything inferred.",
         "KEY_DATE": "A date you gave us (day and month only) is coming up.",
+        "MODEL_PREDICTION": (
+            "The purchase-propensity model (trained with differential privacy) predicts from your own "
+            "signals that you are likely to buy soon; `rule` names the model version."
+        ),
     },
 )
 

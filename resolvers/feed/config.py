@@ -18,6 +18,9 @@ class FeedWeights(BaseModel):
     price_fit: float = Field(default=0.8, ge=0)
     # The item matches one of the user's recent searches (decays like purchases).
     search: float = Field(default=1.5, ge=0)
+    # The purchase-propensity model (resolvers/model/propensity.py): when it predicts the person is
+    # likely to buy soon, items of their strongest category get this x the predicted probability.
+    propensity: float = Field(default=0.6, ge=0)
     # Recency: purchase-related boosts halve every `recency_half_life_days` after the purchase,
     # and affinities halve with the same half-life after the user was last seen.
     recency_half_life_days: float = Field(default=30.0, gt=0)

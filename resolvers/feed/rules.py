@@ -21,6 +21,7 @@ from resolvers.explain.record import DecisionRecord, Mode, Reason, ReasonCode, R
 from resolvers.feed.config import FeedConfig
 from resolvers.feed.nonpersonal import controls_for, non_personalized, stated_interest_feed
 from resolvers.model.catalog import Catalog, Item
+from resolvers.model.propensity import Propensity, prediction_controls, prediction_text, propensity_rule
 from resolvers.model.rulebook import Rulebook, diversify
 from resolvers.model.signals import SignalSnapshot
 from resolvers.model.surfaces import MARKETING_SURFACES, Surface
@@ -79,11 +80,13 @@ def decide_feed(
     signals: SignalSnapshot | None = None,
     interests: tuple[str, ...] = (),
     tier: PriceTier | None = None,
+    propensity: Propensity | None = None,
 ) -> list[Ranked]:
-    """`tier`: the person's price tier when it may be used (a personalized tag), else None."""
+    """`tier`: the person's price tier when it may be used (a personalized tag), else None;
+    `propensity`: the purchase prediction when profiling may compute it and it is not hidden."""
     sid = consent.snapshot_id
     if plan.source is Source.BEHAVIOURAL and signals is not None and not signals.is_cold:
-        return _personalized(req, sid, plan.purposes, catalog, cfg, rules, signals, tier)
+        return _personalized(req, sid, plan.purposes, catalog, cfg, rules, signals, tier, propensity)
     if plan.source is Source.STATED and interests:
         chosen = stated_interest_feed(req, sid, plan.purposes, catalog, interests, rules)
         return [Ranked(i, r) for i, r in chosen]
@@ -110,6 +113,7 @@ def _personalized(
     rules: Rulebook,
     signals: SignalSnapshot,
     tier: PriceTier | None,
+    propensity: Propensity | None = None,
 ) -> list[Ranked]:
     w = cfg.weights
     now, half = req.now, w.recency_half_life_days
@@ -123,6 +127,10 @@ def _personalized(
         for c, v in signals.category_affinity.items()
         if v > 0 and c not in catalog.sensitive_categories
     }
+    # Likely to buy soon (the model): the strongest category is where a purchase is nearest.
+    ready = propensity is not None and propensity.likely and w.propensity > 0 and bool(affinity)
+    ready_category = max(affinity, key=lambda c: (affinity[c], c)) if ready else None
+    ready_value = w.propensity * propensity.probability if ready and propensity is not None else 0.0
     # Best complement source per item: strength x recency of the purchase.
     complement: dict[int, tuple[float, Item]] = {}
     due: set[int] = set()
@@ -154,6 +162,7 @@ def _personalized(
             ReasonCode.VIEWED_CATEGORY: affinity.get(item.category, 0.0),
             ReasonCode.POPULAR: w.popularity * item.popularity / catalog.max_popularity,
             ReasonCode.PRICE_TIER: w.price_fit * tier_fit(item, tier) if tier is not None else 0.0,
+            ReasonCode.MODEL_PREDICTION: ready_value if item.category == ready_category else 0.0,
         }
         return {code: v for code, v in found.items() if v > 0}
 
@@ -201,8 +210,10 @@ def _personalized(
     )[: req.limit]
     out = []
     for rank, s in enumerate(page, start=1):
-        reasons = _reasons(s.item, reasons_of[s.item.item_id], complement, searched, tier, w.price_fit)
-        record = _record(req, sid, purposes, s.item, rank, reasons, rules.less_like(s.item))
+        reasons = _reasons(
+            s.item, reasons_of[s.item.item_id], complement, searched, tier, w.price_fit, propensity
+        )
+        record = _record(req, sid, purposes, s.item, rank, reasons, rules.less_like(s.item), propensity)
         out.append(Ranked(s.item, record))
     return out
 
@@ -218,6 +229,7 @@ def _reasons(
     searched: dict[int, tuple[float, str]],
     tier: PriceTier | None,
     price_weight: float,
+    propensity: Propensity | None = None,
 ) -> list[Reason]:
     reasons: list[Reason] = []
     for code, value in found.items():
@@ -236,6 +248,8 @@ def _reasons(
             reasons.append(Reason(code, "Popular right now", value))
         elif code is ReasonCode.PRICE_TIER and tier is not None and value >= TIER_CITED_AT * price_weight:
             reasons.append(Reason(code, _TIER_TEXT[tier], value))
+        elif code is ReasonCode.MODEL_PREDICTION and propensity is not None:
+            reasons.append(Reason(code, prediction_text(propensity), value))
     return reasons
 
 
@@ -251,6 +265,7 @@ _CRITERIA = {
     ReasonCode.VIEWED_CATEGORY: "You often look at this kind of item",
     ReasonCode.POPULAR: "Many people choose it",
     ReasonCode.PRICE_TIER: "Its price fits the range you usually buy in",
+    ReasonCode.MODEL_PREDICTION: "A prediction from your own activity that you are likely to buy soon",
 }
 
 
@@ -262,6 +277,7 @@ def _record(
     rank: int,
     raw: list[Reason],
     less_like: bool,
+    propensity: Propensity | None = None,
 ) -> DecisionRecord:
     if not raw:  # no signal at all: say so rather than leave the why empty
         raw = [Reason(ReasonCode.POPULAR, "In our catalog, ordered around your activity here", 0.0)]
@@ -285,11 +301,17 @@ def _record(
         categories.append(DataCategory.SEARCHES)
     if ReasonCode.PRICE_TIER in codes:
         categories.append(DataCategory.PRICE_TIER_TAG)
+    predicted = ReasonCode.MODEL_PREDICTION in codes and propensity is not None
+    if predicted:
+        categories.append(DataCategory.PURCHASE_PROPENSITY)
     categories += [DataCategory.PURCHASES, DataCategory.CART]  # what was left out is your data too
     sources = [SignalSource.YOUR_ACTIVITY_HERE]
     if ReasonCode.POPULAR in codes:
         sources.append(SignalSource.POPULARITY)
-    used = (*purposes, PROFILING) if ReasonCode.PRICE_TIER in codes else purposes
+    if predicted:
+        sources.append(SignalSource.MODEL_PREDICTION)
+    profiled = ReasonCode.PRICE_TIER in codes or predicted
+    used = (*purposes, PROFILING) if profiled and PROFILING not in purposes else purposes
     criteria = [_CRITERIA[r.code] for r in reasons if r.code in _CRITERIA]
     criteria.append("Leaves out what is in your cart, what you already own and what you hid")
     if less_like:
@@ -307,7 +329,7 @@ def _record(
         consent_snapshot_id=sid,
         generated_at=req.now,
         rank=rank,
-        rule=RANKER,
+        rule=propensity_rule(propensity) if predicted and propensity is not None else RANKER,
         matched_criteria=tuple(criteria),
-        controls=controls_for(used, item=item),
+        controls=controls_for(used, item=item) + (prediction_controls() if predicted else ()),
     )

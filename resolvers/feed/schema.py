@@ -101,13 +101,17 @@ async def viewer_feed(
     signals: SignalSnapshot | None = None
     interests: tuple[str, ...] = ()
     tier: PriceTier | None = None
+    propensity = None
     if plan.source is Source.BEHAVIOURAL:
         signals = await model.signals(CONTENT)
         tier = await price_tier_signal(ctx, model)
+        propensity = await model.propensity()
     elif plan.source is Source.STATED:
         interests = await model.interests(CONTENT)
     rules = Rulebook.build(cat, signals, model.controls, model.now)
-    ranked = decide_feed(req, model.consent, plan, cat, ctx.config.feed, rules, signals, interests, tier)
+    ranked = decide_feed(
+        req, model.consent, plan, cat, ctx.config.feed, rules, signals, interests, tier, propensity
+    )
     ctx.log_decisions([r.record for r in ranked])
     return _render(ranked)
 

@@ -67,6 +67,15 @@ ATTRIBUTES: dict[str, Attribute] = {
             "price tier tag",
             values=frozenset(t.value for t in PriceTier),
         ),
+        Attribute(
+            "likely_to_buy_soon",
+            "enum",
+            C.PURCHASE_PROPENSITY,
+            PROFILING,
+            Source.DERIVED,
+            "likely to buy soon (purchase-propensity model)",
+            values=frozenset({"yes", "no"}),
+        ),
         Attribute("country", "str", C.COUNTRY, OFFERS, Source.ACCOUNT, "country (ISO code)"),
         Attribute(
             "platform",

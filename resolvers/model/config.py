@@ -42,3 +42,30 @@ class ModelConfig(BaseModel):
     spend_window_days: int = Field(default=90, ge=1)
     # Recent searches kept for ranking (the rollup keeps at most this many per user).
     searches_kept: int = Field(default=20, ge=1, le=100)
+
+
+class PropensityConfig(BaseModel):
+    """The purchase-propensity model (resolvers/model/propensity.py, jobs/propensity.py).
+
+    Label: a purchase of any non-sensitive item within `horizon_days` after the cut-off (the
+    cut-off is `horizon_days` before training, so the label's window has fully passed). Overall
+    rather than per category group: one model spends the budget once, where a model per group
+    would spend it once per group (every person is in every group's training set), and most
+    groups have too few buyers in a window to learn from under noise."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    horizon_days: int = Field(default=30, ge=1, le=90)
+    # The privacy loss of one training run: the model (diffprivlib LogisticRegression, pure ε)
+    # and the noisy training size on the model card; both are charged, δ is 0.
+    epsilon: float = Field(default=1.0, gt=0, le=10)
+    count_epsilon: float = Field(default=0.05, gt=0, le=1)
+    # Inverse regularisation strength given to diffprivlib: a smaller C means less noise in the
+    # coefficients (the objective's noise term weighs less against the penalty) and more bias;
+    # 0.1 measured best at ε = 1 on the demo world (docs/benchmarks.md).
+    c: float = Field(default=0.1, gt=0, le=100)
+    max_iter: int = Field(default=200, ge=10, le=10_000)
+    # "Likely to buy soon" at or above this probability (a declared value, not learnt from data).
+    likely_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # Held-out share for `gateway evaluate-model` (users are split by a hash of their id).
+    holdout_share: float = Field(default=0.3, gt=0, lt=1)

@@ -4,7 +4,8 @@ inferences they hid, categories they want less of, items they want no reminders 
 Every control a `why` offers maps to one stored entry (or to a consent or level change); this
 module is the vocabulary both sides share, so an offered control can always be carried out and
 undone. Targets are typed strings: `item:<id>`, `offer:<id>`, `category:<name>`,
-`subcategory:<category>/<name>`, `tag:experience`, `tag:price_tier`, `segment:<id>`."""
+`subcategory:<category>/<name>`, `tag:experience`, `tag:price_tier`, `model:propensity`,
+`segment:<id>`."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ _TARGETS: dict[StoredKind, re.Pattern[str]] = {
     StoredKind.LESS_LIKE: re.compile(
         r"^(category:[a-z0-9_]{1,60}|subcategory:[a-z0-9_]{1,60}/[a-z0-9_]{1,60})$"
     ),
-    StoredKind.HIDE_INFERENCE: re.compile(r"^(tag:experience|tag:price_tier|segment:[1-9][0-9]{0,17})$"),
+    StoredKind.HIDE_INFERENCE: re.compile(
+        r"^(tag:experience|tag:price_tier|model:propensity|segment:[1-9][0-9]{0,17})$"
+    ),
 }
 
 
@@ -49,7 +52,7 @@ def target_problem(kind: StoredKind, target: str) -> str | None:
         StoredKind.MUTE_REMINDER: "item:<id>",
         StoredKind.HIDE_OFFER: "offer:<id>",
         StoredKind.LESS_LIKE: "category:<name> or subcategory:<category>/<name>",
-        StoredKind.HIDE_INFERENCE: "tag:experience, tag:price_tier or segment:<id>",
+        StoredKind.HIDE_INFERENCE: "tag:experience, tag:price_tier, model:propensity or segment:<id>",
     }
     return f"expected {examples[kind]}"
 

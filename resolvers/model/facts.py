@@ -16,6 +16,7 @@ from resolvers.explain.record import Mode
 from resolvers.model.attributes import ATTRIBUTES
 from resolvers.model.catalog import Catalog
 from resolvers.model.config import TagThresholds
+from resolvers.model.propensity import Propensity
 from resolvers.model.signals import SignalSnapshot
 from resolvers.model.tags import Tags, decide_tags
 
@@ -52,6 +53,7 @@ def attribute_values(
     catalog: Catalog,
     now: datetime,
     spend_window_days: int = 90,
+    propensity: Propensity | None = None,
 ) -> dict[str, Any]:
     """`signals` were read under marketing.offers (None when not allowed); `tags` were decided
     under personalize.profiling."""
@@ -78,6 +80,8 @@ def attribute_values(
             values["experience"] = tags.experience.value
         if tags.price_tier_record.mode is Mode.PERSONALIZED:
             values["price_tier"] = tags.price_tier.value
+    if propensity is not None:  # decided under personalize.profiling, None when not allowed or hidden
+        values["likely_to_buy_soon"] = "yes" if propensity.likely else "no"
     return {
         name: v
         for name, v in values.items()

@@ -14,7 +14,7 @@ one audit entry per purpose that uses it: a withdrawn consent means the data is 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,8 @@ from resolvers.model.config import TagThresholds
 from resolvers.model.controls import NO_CONTROLS, Controls
 from resolvers.model.customization import Customization
 from resolvers.model.facts import AccountFacts, attribute_values, user_tags
+from resolvers.model.propensity import ACTIVE_MODEL, Propensity, decide_propensity, may_score
+from resolvers.model.reference import REFERENCE
 from resolvers.model.signals import SignalSnapshot, parse_activity, parse_interests
 from resolvers.model.tags import Tags, tags_need_signals
 from sql import load_queries
@@ -83,24 +85,39 @@ class _Activity:
 class UserModel:
     """The person behind this operation, as every surface sees them."""
 
-    def __init__(self, guard: Guard, account: Account | None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        account: Account | None,
+        now: datetime | None = None,
+        reference_ttl_s: float = 30.0,
+    ) -> None:
         self.guard = guard
         self.account = account
         # One clock per operation: every surface decides "now" alike.
         self.now = now or datetime.now(UTC)
+        self.reference_ttl_s = reference_ttl_s
         self._activity: asyncio.Future[_Activity] | None = None
         self._with_behaviour = False
         self._tags: asyncio.Future[Tags] | None = None
+        self._propensity: asyncio.Future[Propensity | None] | None = None
 
     @classmethod
-    async def load(cls, pool: asyncpg.Pool, principal: Principal, request_id: str, gpc: bool) -> UserModel:
+    async def load(
+        cls,
+        pool: asyncpg.Pool,
+        principal: Principal,
+        request_id: str,
+        gpc: bool,
+        reference_ttl_s: float = 30.0,
+    ) -> UserModel:
         snapshot, row = await load_account(pool, principal.user_id, gpc)
         guard = Guard(pool, principal, request_id, snapshot)
         account = None
         if row is not None:
             account = Account.of(row)
             guard.record(ESSENTIAL, ACCOUNT_TABLES, account.user_id)
-        return cls(guard, account)
+        return cls(guard, account, reference_ttl_s=reference_ttl_s)
 
     @property
     def consent(self) -> ConsentSnapshot:
@@ -149,6 +166,31 @@ class UserModel:
         created = self.account.created_at if self.account is not None else None
         return user_tags(signals, self.consent, hidden, thresholds, self.now, created)
 
+    async def propensity(self) -> Propensity | None:
+        """The purchase-propensity score, decided once per operation from the active model
+        (cached per worker, dropped on every worker when a version is activated or rolled back)
+        and the signals read under personalize.profiling; None, with nothing read, at level
+        NONE/BASIC, without that consent, for minors, when the person hid it or when no model
+        is active."""
+        if self._propensity is None:
+            self._propensity = asyncio.ensure_future(self._decide_propensity())
+        return await asyncio.shield(self._propensity)
+
+    async def _decide_propensity(self) -> Propensity | None:
+        if self.account is None or not may_score(self.consent, self.controls.hidden_inferences):
+            return None
+        model = await REFERENCE.get(self.guard.pool, ACTIVE_MODEL, self.reference_ttl_s)
+        if model is None:
+            return None
+        signals = await self.signals(PROFILING)
+        if signals is None:
+            return None
+        if signals.member_since is None:
+            first = signals.first_seen
+            since = min(self.account.created_at, first) if first else self.account.created_at
+            signals = replace(signals, member_since=since)
+        return decide_propensity(model, signals, self.consent, self.now)
+
     async def attributes(
         self, catalog: Catalog, thresholds: TagThresholds, spend_window_days: int
     ) -> dict[str, Any]:
@@ -159,7 +201,10 @@ class UserModel:
         facts = AccountFacts(a.created_at, a.country, a.platform.value if a.platform else None)
         signals = await self.signals(OFFERS)
         tags = await self.tags(thresholds)
-        return attribute_values(facts, signals, tags, self.consent, catalog, self.now, spend_window_days)
+        propensity = await self.propensity()
+        return attribute_values(
+            facts, signals, tags, self.consent, catalog, self.now, spend_window_days, propensity
+        )
 
     async def _load(self, purpose: str, behaviour: bool) -> _Activity:
         """One read for the operation: with the activity when the first caller's purpose allowed

@@ -28,6 +28,7 @@ from resolvers.explain.record import (
     SignalSource,
 )
 from resolvers.model.attributes import ATTRIBUTES
+from resolvers.model.propensity import Propensity, prediction_controls, prediction_text
 from resolvers.model.reference import ReferenceKind
 from resolvers.model.rulebook import Rulebook
 from resolvers.model.signals import SignalSnapshot
@@ -160,14 +161,22 @@ def decide_offers(
     now: datetime,
     spend_window_days: int = 90,
     tier: PriceTier | None = None,
+    propensity: Propensity | None = None,
 ) -> list[Qualified]:
-    """`tier`: the person's price tier when it may be used (a personalized tag), else None."""
+    """`tier`: the person's price tier when it may be used (a personalized tag), else None;
+    `propensity`: the purchase prediction when profiling may compute it and it is not hidden.
+    When it says "likely to buy soon", offers on an item of the person's strongest category come
+    before the others of the same priority (after "less like this")."""
     if not consent.allows(OFFERS, Source.ACCOUNT):
         return []
     behavioural = consent.allows(OFFERS, Source.BEHAVIOURAL)
     derived = consent.allows(OFFERS, Source.DERIVED)
     hidden = rules.controls.hidden_inferences
-    out: list[tuple[tuple[int, bool, float, int], Qualified]] = []
+    ready_category: str | None = None
+    if propensity is not None and propensity.likely and signals is not None and signals.category_affinity:
+        affinity = signals.category_affinity
+        ready_category = max(affinity, key=lambda c: (affinity[c], c))
+    out: list[tuple[tuple[int, bool, float, float, int], Qualified]] = []
     for offer in offers:
         if offer.surface != surface or rules.excludes_offer(offer.offer_id, offer.item_id) is not None:
             continue
@@ -210,14 +219,32 @@ def decide_offers(
             criteria.append(f"Price tier: {tier.value.lower()}")
             categories.append(DataCategory.PRICE_TIER_TAG)
             purposes.append(PROFILING)
+        lift = 0.0
+        if propensity is not None and item is not None and item.category == ready_category:
+            lift = propensity.probability
+            reasons.append(Reason(ReasonCode.MODEL_PREDICTION, prediction_text(propensity), 1.0))
+            criteria.append(f"Model version {propensity.model_version}: likely to buy soon")
+            categories.append(DataCategory.PURCHASE_PROPENSITY)
+            purposes.append(PROFILING)
         less = item is not None and rules.less_like(item)
         if less:
             criteria.append("Shown after others: you asked for less like this")
         weight = round(1.0 / len(reasons), 4)
         reasons = [Reason(r.code, r.text, weight) for r in reasons]
         purposes_t = tuple(dict.fromkeys(purposes))
-        record = _record(offer, surface, consent, now, reasons, criteria, categories, purposes_t, rule)
-        out.append(((-offer.priority, less, -fit, offer.offer_id), Qualified(offer, record)))
+        record = _record(
+            offer,
+            surface,
+            consent,
+            now,
+            reasons,
+            criteria,
+            categories,
+            purposes_t,
+            rule,
+            propensity if lift else None,
+        )
+        out.append(((-offer.priority, less, -lift, -fit, offer.offer_id), Qualified(offer, record)))
     return [q for _, q in sorted(out, key=lambda p: p[0])]
 
 
@@ -231,10 +258,13 @@ def _record(
     categories: list[str],
     purposes: tuple[str, ...],
     rule: RuleRef | None,
+    propensity: Propensity | None = None,
 ) -> DecisionRecord:
     sources = [SignalSource.MARKETER_RULE]
     if offer.kind != "welcome" or offer.segment_id is not None:
         sources.append(SignalSource.YOUR_ACTIVITY_HERE)
+    if propensity is not None:
+        sources.append(SignalSource.MODEL_PREDICTION)
     return DecisionRecord(
         surface=surface,
         subject_kind="offer",
@@ -253,5 +283,6 @@ def _record(
             Control(ControlKind.HIDE, "Hide this offer", target=f"offer:{offer.offer_id}"),
             Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
             *(Control(ControlKind.OPEN_CONSENT, f"Review your consent for {p}", p) for p in purposes),
+            *(prediction_controls() if propensity is not None else ()),
         ),
     )

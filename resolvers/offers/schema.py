@@ -294,7 +294,7 @@ async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[Ser
     rules = Rulebook.build(catalog, signals, model.controls, model.now)
     qualified = decide_offers(
         offers, segments, attrs, signals, rules, model.consent, surface.value, ctx.config.offers,
-        model.now, window, tier,
+        model.now, window, tier, await model.propensity(),
     )  # fmt: skip
     if not qualified:
         return []

@@ -28,6 +28,7 @@ from privacy.snapshots import BatchGuard
 from resolvers.config import DomainConfig
 from resolvers.model.catalog import Catalog
 from resolvers.model.facts import AccountFacts, attribute_values, user_tags
+from resolvers.model.propensity import ACTIVE_MODEL, decide_propensity, may_score
 from resolvers.model.reference import REFERENCE
 from resolvers.model.reference import catalog as load_catalog
 from resolvers.model.signals import parse_activity
@@ -125,6 +126,7 @@ async def _refresh_page(
     activity = {r["user_id"]: parse_activity(r) for r in activity_rows}
     now = datetime.now(UTC)
     window = config.model.spend_window_days
+    scorer = await REFERENCE.get(pool, ACTIVE_MODEL, config.model.reference_ttl_s)
     fresh: list[tuple[int, int, int]] = []
     for account in accounts:
         uid = account["user_id"]
@@ -133,8 +135,11 @@ async def _refresh_page(
         signals = activity.get(uid)
         tags = user_tags(signals if uid in profile_ids else None, consent, hidden, config.tags, now)
         facts = AccountFacts(account["created_at"], account["country"], account["platform"])
+        propensity = None
+        if scorer is not None and signals is not None and uid in profile_ids and may_score(consent, hidden):
+            propensity = decide_propensity(scorer, signals, consent, now)
         attrs = attribute_values(
-            facts, signals if uid in offer_ids else None, tags, consent, catalog, now, window
+            facts, signals if uid in offer_ids else None, tags, consent, catalog, now, window, propensity
         )
         for seg in segments.values():
             matched, _ = segment_match(seg, attrs, hidden, consent)
