@@ -41,6 +41,8 @@ class SeedConfig(BaseModel):
     # Per-user bounds of the rollups: the same values ingestion uses (IngestConfig, ModelConfig).
     max_features_per_user: int = Field(default=32, ge=1, le=1000)
     searches_kept: int = Field(default=20, ge=1, le=100)
+    max_purchased_items_per_user: int = Field(default=200, ge=1, le=10_000)
+    max_cart_lines_per_user: int = Field(default=50, ge=1, le=1000)
 
     def anchor_time(self) -> datetime:
         if self.anchor is not None:
@@ -108,7 +110,13 @@ async def _rollups(conn: asyncpg.Connection, config: SeedConfig) -> None:
     assert span is not None
     for lo in range(int(span["lo"]), int(span["hi"]) + 1, ROLLUP_USERS):
         await conn.fetchval(
-            Q.seed_apply_rollups, lo, lo + ROLLUP_USERS, config.max_features_per_user, config.searches_kept
+            Q.seed_apply_rollups,
+            lo,
+            lo + ROLLUP_USERS,
+            config.max_features_per_user,
+            config.searches_kept,
+            config.max_purchased_items_per_user,
+            config.max_cart_lines_per_user,
         )
     await conn.execute(Q.seed_empty_signals)
 

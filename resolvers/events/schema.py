@@ -142,6 +142,8 @@ async def _write(ctx: Context, batch: Checked, snapshots: dict[int, ConsentSnaps
         occurred_at=[e.occurred_at for e in s],
         max_features=cfg.ingest.max_features_per_user,
         max_searches=cfg.model.searches_kept,
+        max_purchases=cfg.ingest.max_purchased_items_per_user,
+        max_cart_lines=cfg.ingest.max_cart_lines_per_user,
     )
     return {r["event_id"] for r in rows}
 

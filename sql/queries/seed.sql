@@ -120,9 +120,9 @@ TRUNCATE seed_events
 
 -- name: seed_apply_rollups
 -- The rollups of every event of users $1 <= id < $2, built by the same function ingestion calls
--- ($3 feature names and $4 searches kept per user).
+-- ($3 feature names, $4 searches, $5 purchased items and $6 cart lines kept per user).
 SELECT apply_rollups(array_agg(user_id), array_agg(type::text), array_agg(item_id), array_agg(value),
-                     array_agg(feature), array_agg(query), array_agg(occurred_at), $3, $4, NULL)
+                     array_agg(feature), array_agg(query), array_agg(occurred_at), $3, $4, NULL, $5, $6)
 FROM events WHERE user_id >= $1 AND user_id < $2
 HAVING count(*) > 0
 
