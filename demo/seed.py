@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from demo import world as w
-from demo.activity import Events, generate_events, pgcopy
+from demo.activity import Events, generate_events, pgcopy, uuid4_bytes
 from demo.gen import PG_EPOCH_S, Users, catalog_arrays, generate_users, popularity_and_rank
 from demo.personas import apply_personas, concat, persona_count, persona_events
 from sql.queries import load_queries
@@ -224,9 +224,56 @@ async def _load_users(
     bar.step("channels")
     await conn.execute(Q.seed_insert_channels, w.CHANNELS)
     bar.step("consents")
-    await conn.execute(Q.seed_insert_consents, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS)
-    bar.step("receipts")
-    await conn.execute(Q.seed_insert_consent_receipts, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, str(seed))
+    await _load_consents(conn, users, anchor, seed, bar)
+
+
+CONSENT_COLUMNS = ["user_id", "purpose", "granted", "method", "notice_version", "updated_at"]
+RECEIPT_COLUMNS = ["user_id", "receipt_id", "purpose", "granted", "method", "notice_version", "note", "at"]
+
+
+def _text(value: str, n: int) -> np.ndarray:
+    """A text column of n copies of `value` (pgcopy writes `S<k>` arrays as text)."""
+    raw = value.encode()
+    return np.full(n, raw, dtype=f"S{len(raw)}")
+
+
+async def _load_consents(
+    conn: asyncpg.Connection, users: Users, anchor: datetime, seed: int, bar: Progress
+) -> None:
+    """Each consent given at sign-up and its receipt, by binary COPY straight into `consents` and
+    `consent_events` (a few rows per user: they outnumber the users several times over), one
+    purpose at a time, so every text column of a COPY holds one value. Receipt ids come from their
+    own random stream of the seed: reseeding repeats them, and the world's draws are unchanged."""
+    present = users.columns["consent_present"].astype(np.int32)
+    granted = users.columns["consent_granted"].astype(np.int32)
+    at = _pg_micros(anchor, users.created_s) + 60 * 1_000_000  # a minute after sign-up
+    receipts = np.random.Generator(np.random.PCG64([seed, 1]))
+    total = int(sum(int(((present >> i) & 1).sum()) for i in range(len(w.CONSENT_PURPOSES))))
+    done = 0
+    for i, (purpose, version) in enumerate(zip(w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, strict=True)):
+        answered = np.flatnonzero((present >> i) & 1)
+        for lo in range(0, len(answered), USER_CHUNK):
+            rows = answered[lo : lo + USER_CHUNK]
+            n = len(rows)
+            common = [
+                _text(purpose, n),
+                ((granted[rows] >> i) & 1).astype(np.bool_),
+                _text("explicit", n),
+                np.full(n, version, dtype=np.int32),
+            ]
+            user_id = users.user_id[rows]
+            await conn.copy_to_table(
+                "consents",
+                source=io.BytesIO(pgcopy([user_id, *common, at[rows]])),
+                columns=CONSENT_COLUMNS,
+                format="binary",
+            )
+            receipt = [user_id, uuid4_bytes(receipts, n), *common, _text("demo seed", n), at[rows]]
+            await conn.copy_to_table(
+                "consent_events", source=io.BytesIO(pgcopy(receipt)), columns=RECEIPT_COLUMNS, format="binary"
+            )
+            done += n
+            bar.show("consents", done, total)
 
 
 async def _load_events(conn: asyncpg.Connection, events: Events, anchor: datetime, bar: Progress) -> None:

@@ -89,23 +89,6 @@ SELECT s.user_id, ($1::text[])[c.i], (s.channels_subscribed::int >> (c.i - 1)) &
 FROM seed_users s CROSS JOIN generate_series(1, cardinality($1::text[])) AS c(i)
 WHERE (s.channels_present::int >> (c.i - 1)) & 1 = 1
 
--- name: seed_insert_consents
--- Current consent per purpose ($1 purposes, $2 notice versions), given explicitly at sign-up.
-INSERT INTO consents (user_id, purpose, granted, method, notice_version, updated_at)
-SELECT s.user_id, ($1::text[])[p.i], (s.consent_granted::int >> (p.i - 1)) & 1 = 1, 'explicit',
-       ($2::int[])[p.i], s.created_at + interval '1 minute'
-FROM seed_users s CROSS JOIN generate_series(1, cardinality($1::text[])) AS p(i)
-WHERE (s.consent_present::int >> (p.i - 1)) & 1 = 1
-
--- name: seed_insert_consent_receipts
--- The receipt behind each consent row; receipt ids derive from the seed ($3) so reseeding repeats them.
-INSERT INTO consent_events (user_id, receipt_id, purpose, granted, method, notice_version, note, at)
-SELECT s.user_id, md5($3::text || ':' || s.user_id || ':' || p.i)::uuid, ($1::text[])[p.i],
-       (s.consent_granted::int >> (p.i - 1)) & 1 = 1, 'explicit', ($2::int[])[p.i], 'demo seed',
-       s.created_at + interval '1 minute'
-FROM seed_users s CROSS JOIN generate_series(1, cardinality($1::text[])) AS p(i)
-WHERE (s.consent_present::int >> (p.i - 1)) & 1 = 1
-
 -- name: seed_move_events
 -- Staged events into events ($1 types, $2 features, $3 queries, $4 platforms).
 INSERT INTO events (user_id, event_id, type, item_id, value, feature, query, platform, occurred_at,
