@@ -100,9 +100,8 @@ def statements() -> list[str]:
     order = [*_FIRST, *sorted(t for t in DISTRIBUTED if t not in _FIRST)]
     for table in order:
         colocate = "default" if table == "users" else "users"
-        out.append(
-            f"SELECT create_distributed_table('{table}', '{DISTRIBUTED[table]}', colocate_with => '{colocate}');"
-        )
+        column = DISTRIBUTED[table]
+        out.append(f"SELECT create_distributed_table('{table}', '{column}', colocate_with => '{colocate}');")
     out += [f"SELECT citus_add_local_table_to_metadata('{t}');" for t in sorted(LOCAL)]
     return out
 
