@@ -125,7 +125,8 @@ async def _functions(dsn: str) -> list[asyncpg.Record]:
         return list(
             await conn.fetch(
                 "SELECT p.proname, p.prosrc FROM pg_proc p"
-                " WHERE p.pronamespace = current_schema()::regnamespace AND p.prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))"
+                " WHERE p.pronamespace = current_schema()::regnamespace"
+                " AND p.prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))"
                 " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
             )
         )
