@@ -250,6 +250,7 @@ async def _load_consents(
     receipts = np.random.Generator(np.random.PCG64([seed, 1]))
     total = int(sum(int(((present >> i) & 1).sum()) for i in range(len(w.CONSENT_PURPOSES))))
     done = 0
+    await conn.execute(Q.seed_consents_unchecked)
     for i, (purpose, version) in enumerate(zip(w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, strict=True)):
         answered = np.flatnonzero((present >> i) & 1)
         for lo in range(0, len(answered), USER_CHUNK):
@@ -274,6 +275,7 @@ async def _load_consents(
             )
             done += n
             bar.show("consents", done, total)
+    await conn.execute(Q.seed_consents_checked)
 
 
 async def _load_events(conn: asyncpg.Connection, events: Events, anchor: datetime, bar: Progress) -> None:

@@ -149,3 +149,13 @@ SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id)) FROM users t) AS
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.term)) FROM user_searches t) AS user_searches,
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.category)) FROM user_category_stats t)
            AS user_category_stats
+
+-- name: seed_consents_unchecked
+-- The consents of a bulk load are checked against users once, after the COPY (one join), instead
+-- of row by row; seeding runs on an empty database, in one transaction.
+ALTER TABLE consents DROP CONSTRAINT consents_user_id_fkey
+
+-- name: seed_consents_checked
+-- The constraint back, validated over every row loaded.
+ALTER TABLE consents ADD CONSTRAINT consents_user_id_fkey
+    FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE CASCADE
