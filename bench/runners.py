@@ -136,6 +136,8 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
                             **dict(zip(INGEST_PARAMS, cols, strict=True)),
                             max_features=32,
                             max_searches=20,
+                            max_purchases=200,
+                            max_cart_lines=50,
                             a_request_id="bench-probe",
                             a_role="app",
                             a_principal="bench-app",

@@ -130,9 +130,7 @@ def generate_events(
     search = etype == T["search"]
     query[search] = rng.integers(1, len(w.QUERIES) + 1, int(search.sum()))
 
-    event_id = np.frombuffer(rng.bytes(16 * total), dtype=np.uint8).reshape(total, 16).copy()
-    event_id[:, 6] = (event_id[:, 6] & 0x0F) | 0x40
-    event_id[:, 8] = (event_id[:, 8] & 0x3F) | 0x80
+    event_id = uuid4_bytes(rng, total)
     return Events(
         user_id=users.user_id[u],
         event_id=event_id,
@@ -173,16 +171,35 @@ def _resolve_carts(
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _TRAILER = (-1).to_bytes(2, "big", signed=True)
-_WIRE = {np.dtype(np.int64): ">i8", np.dtype(np.int16): ">i2", np.dtype(np.bool_): "?"}
+_WIRE = {
+    np.dtype(np.int64): ">i8",
+    np.dtype(np.int32): ">i4",
+    np.dtype(np.int16): ">i2",
+    np.dtype(np.bool_): "?",
+}
+
+
+def uuid4_bytes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n version-4 uuids as (n, 16) uint8 rows, drawn from `rng` (the same seed, the same ids)."""
+    ids = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    ids[:, 6] = (ids[:, 6] & 0x0F) | 0x40
+    ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80
+    return ids
 
 
 def pgcopy(columns: list[np.ndarray]) -> bytes:
     """Binary COPY data for NOT NULL fixed-width columns: int64 -> bigint or timestamptz
-    (microseconds since 2000), int16 -> smallint, bool -> boolean, (n, 16) uint8 -> uuid."""
+    (microseconds since 2000), int32 -> integer, int16 -> smallint, bool -> boolean, (n, 16) uint8
+    -> uuid, bytes `S<k>` -> text of exactly k bytes (a column of one repeated value, e.g. a purpose)."""
     n = len(columns[0])
     fields: list[tuple[str, str]] = [("count", ">i2")]
     for j, col in enumerate(columns):
-        kind = "V16" if col.ndim == 2 else _WIRE[col.dtype]
+        if col.ndim == 2:
+            kind = "V16"
+        elif col.dtype.kind == "S":
+            kind = f"S{col.dtype.itemsize}"
+        else:
+            kind = _WIRE[col.dtype]
         fields += [(f"len{j}", ">i4"), (f"col{j}", kind)]
     rows = np.empty(n, dtype=np.dtype(fields))
     rows["count"] = len(columns)

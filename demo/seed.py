@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from demo import world as w
-from demo.activity import Events, generate_events, pgcopy
+from demo.activity import Events, generate_events, pgcopy, uuid4_bytes
 from demo.gen import PG_EPOCH_S, Users, catalog_arrays, generate_users, popularity_and_rank
 from demo.personas import apply_personas, concat, persona_count, persona_events
 from sql.queries import load_queries
@@ -41,6 +41,8 @@ class SeedConfig(BaseModel):
     # Per-user bounds of the rollups: the same values ingestion uses (IngestConfig, ModelConfig).
     max_features_per_user: int = Field(default=32, ge=1, le=1000)
     searches_kept: int = Field(default=20, ge=1, le=100)
+    max_purchased_items_per_user: int = Field(default=200, ge=1, le=10_000)
+    max_cart_lines_per_user: int = Field(default=50, ge=1, le=1000)
 
     def anchor_time(self) -> datetime:
         if self.anchor is not None:
@@ -108,7 +110,13 @@ async def _rollups(conn: asyncpg.Connection, config: SeedConfig) -> None:
     assert span is not None
     for lo in range(int(span["lo"]), int(span["hi"]) + 1, ROLLUP_USERS):
         await conn.fetchval(
-            Q.seed_apply_rollups, lo, lo + ROLLUP_USERS, config.max_features_per_user, config.searches_kept
+            Q.seed_apply_rollups,
+            lo,
+            lo + ROLLUP_USERS,
+            config.max_features_per_user,
+            config.searches_kept,
+            config.max_purchased_items_per_user,
+            config.max_cart_lines_per_user,
         )
     await conn.execute(Q.seed_empty_signals)
 
@@ -216,9 +224,58 @@ async def _load_users(
     bar.step("channels")
     await conn.execute(Q.seed_insert_channels, w.CHANNELS)
     bar.step("consents")
-    await conn.execute(Q.seed_insert_consents, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS)
-    bar.step("receipts")
-    await conn.execute(Q.seed_insert_consent_receipts, w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, str(seed))
+    await _load_consents(conn, users, anchor, seed, bar)
+
+
+CONSENT_COLUMNS = ["user_id", "purpose", "granted", "method", "notice_version", "updated_at"]
+RECEIPT_COLUMNS = ["user_id", "receipt_id", "purpose", "granted", "method", "notice_version", "note", "at"]
+
+
+def _text(value: str, n: int) -> np.ndarray:
+    """A text column of n copies of `value` (pgcopy writes `S<k>` arrays as text)."""
+    raw = value.encode()
+    return np.full(n, raw, dtype=f"S{len(raw)}")
+
+
+async def _load_consents(
+    conn: asyncpg.Connection, users: Users, anchor: datetime, seed: int, bar: Progress
+) -> None:
+    """Each consent given at sign-up and its receipt, by binary COPY straight into `consents` and
+    `consent_events` (a few rows per user: they outnumber the users several times over), one
+    purpose at a time, so every text column of a COPY holds one value. Receipt ids come from their
+    own random stream of the seed: reseeding repeats them, and the world's draws are unchanged."""
+    present = users.columns["consent_present"].astype(np.int32)
+    granted = users.columns["consent_granted"].astype(np.int32)
+    at = _pg_micros(anchor, users.created_s) + 60 * 1_000_000  # a minute after sign-up
+    receipts = np.random.Generator(np.random.PCG64([seed, 1]))
+    total = int(sum(int(((present >> i) & 1).sum()) for i in range(len(w.CONSENT_PURPOSES))))
+    done = 0
+    await conn.execute(Q.seed_consents_unchecked)
+    for i, (purpose, version) in enumerate(zip(w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, strict=True)):
+        answered = np.flatnonzero((present >> i) & 1)
+        for lo in range(0, len(answered), USER_CHUNK):
+            rows = answered[lo : lo + USER_CHUNK]
+            n = len(rows)
+            common = [
+                _text(purpose, n),
+                ((granted[rows] >> i) & 1).astype(np.bool_),
+                _text("explicit", n),
+                np.full(n, version, dtype=np.int32),
+            ]
+            user_id = users.user_id[rows]
+            await conn.copy_to_table(
+                "consents",
+                source=io.BytesIO(pgcopy([user_id, *common, at[rows]])),
+                columns=CONSENT_COLUMNS,
+                format="binary",
+            )
+            receipt = [user_id, uuid4_bytes(receipts, n), *common, _text("demo seed", n), at[rows]]
+            await conn.copy_to_table(
+                "consent_events", source=io.BytesIO(pgcopy(receipt)), columns=RECEIPT_COLUMNS, format="binary"
+            )
+            done += n
+            bar.show("consents", done, total)
+    await conn.execute(Q.seed_consents_checked)
 
 
 async def _load_events(conn: asyncpg.Connection, events: Events, anchor: datetime, bar: Progress) -> None:

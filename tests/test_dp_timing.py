@@ -179,9 +179,10 @@ async def _plant_maximal(pool: asyncpg.Pool) -> None:
         at.append(now - timedelta(days=day))
         features.append(None)
     await pool.execute(
-        "SELECT apply_rollups($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+        "SELECT apply_rollups($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)",
         [MAXIMAL] * len(kinds), kinds, items, [1000] * len(kinds), features, [None] * len(kinds), at,
-        cap, CONFIG.model.searches_kept,
+        cap, CONFIG.model.searches_kept, CONFIG.ingest.max_purchased_items_per_user,
+        CONFIG.ingest.max_cart_lines_per_user,
     )  # fmt: skip
 
 

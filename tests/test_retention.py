@@ -257,7 +257,7 @@ async def test_erasure_deletes_from_each_partitioned_table_once(db_dsn: str) -> 
         await conn.execute(
             """INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
                                      table_name)
-               VALUES ('r', 'user', '7', NULL, 'essential.service', 'users')"""
+               VALUES ('r', 'user', '7', 0, 'essential.service', 'users')"""  # 0: about no one
         )
         # The reader delete is an index scan (audit_log_reader), not a read of every audit entry.
         async with conn.transaction():

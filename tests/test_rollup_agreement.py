@@ -67,6 +67,8 @@ async def test_ingestion_rebuilds_the_seeded_rollups(demo_dsn: str) -> None:
                     occurred_at=columns[8],
                     max_features=32,
                     max_searches=20,
+                    max_purchases=200,
+                    max_cart_lines=50,
                     a_request_id="rollup-check",
                     a_role="app",
                     a_principal="test",

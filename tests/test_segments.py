@@ -163,9 +163,9 @@ async def test_previews_and_synthetic_profiles_match_offer_targeting(client, con
     assert served["why"]["reasons"][0]["code"] == "SEGMENT_MATCH"
     assert served["why"]["rule"] == {"id": seg["id"], "version": 1}
     # A preview reads the user's own data, audited with them as reader and subject; a marketer
-    # reads nobody's.
+    # reads nobody's (subject 0: an entry about no one, migration 0501).
     audit = await conn.fetch("SELECT principal_role, principal_id, subject_user_id FROM audit_log")
-    assert not [r for r in audit if r["principal_role"] == "marketer" and r["subject_user_id"] is not None]
+    assert not [r for r in audit if r["principal_role"] == "marketer" and r["subject_user_id"] != 0]
     assert {(r["principal_id"], r["subject_user_id"]) for r in audit if r["principal_role"] == "user"} >= {
         ("200", 200)
     }

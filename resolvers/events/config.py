@@ -21,3 +21,7 @@ class IngestConfig(BaseModel):
     # Distinct feature names one user's rollup keeps: later new names are not added, so no
     # user can make per-user work (or a DP release's time) grow without bound.
     max_features_per_user: int = Field(default=32, ge=1, le=1000)
+    # Items one user's rollup remembers as bought (the most recent; older ones are forgotten) and
+    # lines their cart holds (later new lines are not added): bounded like the feature names.
+    max_purchased_items_per_user: int = Field(default=200, ge=1, le=10_000)
+    max_cart_lines_per_user: int = Field(default=50, ge=1, le=1000)

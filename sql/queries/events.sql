@@ -30,7 +30,7 @@ WITH live AS (
                          array_agg(item_id ORDER BY user_id), array_agg(value ORDER BY user_id),
                          array_agg(feature ORDER BY user_id), array_agg(query ORDER BY user_id),
                          array_agg(occurred_at ORDER BY user_id), %(max_features)s, %(max_searches)s,
-                         now()) AS done
+                         now(), %(max_purchases)s, %(max_cart_lines)s) AS done
     FROM ins
     HAVING count(*) > 0
 ), audit AS (

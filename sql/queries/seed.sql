@@ -89,23 +89,6 @@ SELECT s.user_id, ($1::text[])[c.i], (s.channels_subscribed::int >> (c.i - 1)) &
 FROM seed_users s CROSS JOIN generate_series(1, cardinality($1::text[])) AS c(i)
 WHERE (s.channels_present::int >> (c.i - 1)) & 1 = 1
 
--- name: seed_insert_consents
--- Current consent per purpose ($1 purposes, $2 notice versions), given explicitly at sign-up.
-INSERT INTO consents (user_id, purpose, granted, method, notice_version, updated_at)
-SELECT s.user_id, ($1::text[])[p.i], (s.consent_granted::int >> (p.i - 1)) & 1 = 1, 'explicit',
-       ($2::int[])[p.i], s.created_at + interval '1 minute'
-FROM seed_users s CROSS JOIN generate_series(1, cardinality($1::text[])) AS p(i)
-WHERE (s.consent_present::int >> (p.i - 1)) & 1 = 1
-
--- name: seed_insert_consent_receipts
--- The receipt behind each consent row; receipt ids derive from the seed ($3) so reseeding repeats them.
-INSERT INTO consent_events (user_id, receipt_id, purpose, granted, method, notice_version, note, at)
-SELECT s.user_id, md5($3::text || ':' || s.user_id || ':' || p.i)::uuid, ($1::text[])[p.i],
-       (s.consent_granted::int >> (p.i - 1)) & 1 = 1, 'explicit', ($2::int[])[p.i], 'demo seed',
-       s.created_at + interval '1 minute'
-FROM seed_users s CROSS JOIN generate_series(1, cardinality($1::text[])) AS p(i)
-WHERE (s.consent_present::int >> (p.i - 1)) & 1 = 1
-
 -- name: seed_move_events
 -- Staged events into events ($1 types, $2 features, $3 queries, $4 platforms).
 INSERT INTO events (user_id, event_id, type, item_id, value, feature, query, platform, occurred_at,
@@ -120,9 +103,9 @@ TRUNCATE seed_events
 
 -- name: seed_apply_rollups
 -- The rollups of every event of users $1 <= id < $2, built by the same function ingestion calls
--- ($3 feature names and $4 searches kept per user).
+-- ($3 feature names, $4 searches, $5 purchased items and $6 cart lines kept per user).
 SELECT apply_rollups(array_agg(user_id), array_agg(type::text), array_agg(item_id), array_agg(value),
-                     array_agg(feature), array_agg(query), array_agg(occurred_at), $3, $4, NULL)
+                     array_agg(feature), array_agg(query), array_agg(occurred_at), $3, $4, NULL, $5, $6)
 FROM events WHERE user_id >= $1 AND user_id < $2
 HAVING count(*) > 0
 
@@ -166,3 +149,13 @@ SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id)) FROM users t) AS
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.term)) FROM user_searches t) AS user_searches,
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.category)) FROM user_category_stats t)
            AS user_category_stats
+
+-- name: seed_consents_unchecked
+-- The consents of a bulk load are checked against users once, after the COPY (one join), instead
+-- of row by row; seeding runs on an empty database, in one transaction.
+ALTER TABLE consents DROP CONSTRAINT consents_user_id_fkey
+
+-- name: seed_consents_checked
+-- The constraint back, validated over every row loaded.
+ALTER TABLE consents ADD CONSTRAINT consents_user_id_fkey
+    FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE CASCADE
