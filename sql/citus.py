@@ -36,6 +36,7 @@ DISTRIBUTED: dict[str, str] = {
     "user_features": "user_id",
     "user_searches": "user_id",
     "user_category_stats": "user_id",
+    "user_customization": "user_id",
     # Who read or wrote a person's data: kept with that person (0: an entry about no one).
     "audit_log": "subject_user_id",
 }
@@ -61,6 +62,11 @@ REFERENCE: frozenset[str] = frozenset(
         "dp_answers",
         "dp_answer_receipts",
         "erasure_log",
+        # Trained models (coefficients and model cards, no person's row) and which one serves:
+        # read by every worker's scoring, written by the training job.
+        "models",
+        "model_active",
+        "model_activations",
     }
 )
 
