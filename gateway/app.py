@@ -91,9 +91,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 # Every worker drops cached reference data (catalog, offers, segments, rule
                 # versions) when it changes, whichever worker or tool changed it.
                 stop_listening = await listen_for_reference_changes(dsn)
+                # ... and the layout ETag's inputs (gateway/etag_cache.py): a 304 without a round trip.
+                stop_versions = await graphql_app.persisted.versions.listen(dsn)
                 try:
                     yield {"pool": pool, "settings": settings}
                 finally:
+                    await stop_versions()
                     await stop_listening()
             finally:
                 await pool.close()

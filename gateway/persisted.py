@@ -31,8 +31,8 @@ from strawberry.types.graphql import OperationType
 
 from gateway import json_input
 from gateway.errors import error_body
+from gateway.etag_cache import VersionCache
 from gateway.media import GRAPHQL_RESPONSE_CONTENT_TYPE, GRAPHQL_RESPONSE_JSON, JSON, MethodNotAllowed
-from privacy.guard import state_versions
 from privacy.principal import ANONYMOUS, Principal
 from privacy.purposes import PURPOSES
 from resolvers.common import document_limits
@@ -115,6 +115,7 @@ def _config_fingerprint(config: DomainConfig) -> str:
 
 async def layout_etag(
     pool: asyncpg.Pool,
+    cache: VersionCache,
     doc: PersistedDocument,
     variables: dict[str, Any],
     principal: Principal,
@@ -126,7 +127,7 @@ async def layout_etag(
     their layout depends on bumps (consent, level, objection, controls: consent_version; tag
     inputs: layout_inputs_version)."""
     user_id = principal.user_id
-    versions = await state_versions(pool, user_id)
+    versions = await cache.get(pool, user_id)  # in memory while its listener is up
     parts: list[object] = [doc.id, variables, fingerprint, versions.config_version]
     if versions.consent_version is not None:
         parts += [
@@ -196,6 +197,8 @@ class PersistedEndpoint:
         self.view = view  # the GatewayGraphQL view: same context, closing and error masking
         self.config = config
         self.fingerprint = _config_fingerprint(config)
+        # The ETag inputs, per worker (gateway/etag_cache.py); the app's lifespan starts its listener.
+        self.versions = VersionCache()
 
     async def endpoint(self, request: Request) -> Response:
         doc = self.registry.get(request.path_params["document_id"])
@@ -222,7 +225,13 @@ class PersistedEndpoint:
         declared = etag_variables(self.view.schema, doc, variables) if doc.etag_scope else None
         if declared is not None:
             etag, layout_version = await layout_etag(
-                request.state.pool, doc, declared, principal, state.get("gpc", False), self.fingerprint
+                request.state.pool,
+                self.versions,
+                doc,
+                declared,
+                principal,
+                state.get("gpc", False),
+                self.fingerprint,
             )
             headers["ETag"] = etag
             if _matches(request.headers.get("if-none-match"), etag):
