@@ -71,6 +71,8 @@ def write_report(
     anatomy: dict[str, dict[str, float]] | None = None,
     sizes: dict[str, int] | None = None,
     same_answers: dict[str, bool] | None = None,
+    target_rows: list[str] | None = None,
+    dp_view: list[str] | None = None,
 ) -> None:
     out: list[str] = [
         "# Benchmarks",
@@ -86,6 +88,9 @@ def write_report(
         "1 gateway worker unless stated; figures are the median round (req/s of every round in the "
         "last column).",
         "",
+    ]
+    out += [*(target_rows or []), ""] if target_rows else []
+    out += [
         "## Ratios",
         "",
         "| comparison | ratio | target | met |",
@@ -207,6 +212,8 @@ def write_report(
             ]
             out.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in layers))
     out += bounds.section(results, anatomy or {}, db_probes, machine)
+    if dp_view:
+        out += ["", *dp_view]
     out += ["", "## What the gateway's own layers cost per request (CPU, in-process, same run)", ""]
     out += [f"- {k}: {v} µs" for k, v in cpu_probes.items()]
     out += [
