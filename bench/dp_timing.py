@@ -51,7 +51,7 @@ QUERIES: list[tuple[str, DPQuery]] = [
 ]
 TRACK = (
     "mutation($e: [EventInput!]!) { trackEvents(events: $e) { __typename "
-    "... on TrackEventsResult { accepted } ... on InvalidInput { message } } }"
+    "... on TrackEventsResult { accepted } ... on InvalidInput { message errors { field message index } } } }"
 )
 PURPOSES = ("analytics.aggregate", "personalize.content", "marketing.offers")
 
@@ -106,7 +106,7 @@ async def plant(dsn: str, port: int, app_token: str) -> str:
         items = [
             int(r["item_id"])
             for r in await conn.fetch(
-                "SELECT DISTINCT ON (category) item_id FROM items WHERE price_cents > 0"
+                "SELECT DISTINCT ON (category) item_id FROM items WHERE kind = 'product' AND price_cents > 0"
                 " ORDER BY category, item_id"
             )
         ]
@@ -125,7 +125,7 @@ async def plant(dsn: str, port: int, app_token: str) -> str:
             r.raise_for_status()
             result = r.json()["data"]["trackEvents"]
             if result["__typename"] != "TrackEventsResult":
-                raise RuntimeError(f"planting the heavy user failed: {result}")
+                raise RuntimeError(f"planting the heavy user failed: {str(result)[:2000]}")
             accepted += int(result["accepted"])
     conn = await asyncpg.connect(dsn)
     try:
