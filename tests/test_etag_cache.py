@@ -131,3 +131,30 @@ async def test_without_its_listener_the_cache_reads_the_database(
         assert (await get(a, tok, etag)).status_code == 304
         assert (await get(a, tok, etag)).status_code == 304
         assert cache.reads == reads + 2
+
+
+async def test_the_persisted_lane_answers_like_the_route(
+    settings: Settings, token: Callable[..., str], db: Any
+) -> None:
+    """The persisted GET skips the router and reuses parsed variables per query string: the
+    same answers, headers and refusals as before, every time."""
+    tok = token("user", USER)
+    async with worker(settings) as (a, _cache):
+        headers = {"Authorization": f"Bearer {tok}"}
+        for _ in range(2):  # the second time from the per-query-string entry
+            first = await get(a, tok)
+            assert first.status_code == 200 and first.headers["x-request-id"]
+            assert first.headers["cache-control"].startswith("private, max-age=")
+            assert first.headers["x-content-type-options"] == "nosniff"
+            bad = await a.get(URL, params={"variables": '{"platform": "IOS"}'}, headers=headers)
+            assert bad.status_code == 200 and bad.json()["errors"] and "etag" not in bad.headers
+            malformed = await a.get(URL, params={"variables": "{"}, headers=headers)
+            assert malformed.status_code == 400 and malformed.json()["errors"][0]["extensions"]["request_id"]
+            unknown = await a.get("/graphql/persisted/" + "f" * 64, headers=headers)
+            assert unknown.status_code == 404
+        again = await get(a, tok)
+        assert again.headers["etag"] == first.headers["etag"]
+        # not a GET: the router answers, as before
+        assert (await a.post(URL, headers=headers)).status_code == 405
+        nested = await a.get(URL + "/x", headers=headers)
+        assert nested.status_code == 404
