@@ -219,7 +219,7 @@ def write_report(
             out.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in layers))
     out += bounds.section(results, anatomy or {}, db_probes, machine)
     if dp_view:
-        out += ["", *dp_view]
+        out += ["", "", *dp_view]
     out += ["", "## What the gateway's own layers cost per request (CPU, in-process, same run)", ""]
     out += [f"- {k}: {v} µs" for k, v in cpu_probes.items()]
     out += [
