@@ -30,11 +30,9 @@ from typing import Any
 
 import asyncpg
 
-from privacy.guard import StateVersions
-from sql import load_queries
+from privacy.guard import StateVersions, announced_state_versions
 
 log = logging.getLogger(__name__)
-Q = load_queries()
 USERS_CHANNEL = "gateway_versions"
 REFERENCE_CHANNEL = "gateway_reference"  # migration 0072; payload 'config_versions' for rules
 MAX_USERS = 100_000  # users kept per worker (oldest first out): about 10 MiB at most
@@ -82,18 +80,16 @@ class VersionCache:
         start = self._seq
         self._reading += 1
         try:
-            row = await pool.fetchrow(Q.layout_etag_versions, user_id)
+            versions, announced = await announced_state_versions(pool, user_id)
         finally:
             self._reading -= 1
         self.reads += 1
-        assert row is not None  # config_versions holds the layout row (migration 0001)
-        versions = StateVersions(row["config_version"], row["consent_version"], row["layout_inputs_version"])
         if self.live and self._config_at <= start:
             self._config = versions.config_version
         if (
             self.live
             and user_id is not None
-            and row["cacheable"]
+            and announced
             and self._users_at <= start
             and self._touched.get(user_id, 0) <= start
         ):
