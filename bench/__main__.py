@@ -4,6 +4,7 @@ loopback, against the same seeded database; writes docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import database, machine, probes, runners
+from bench import database, dp_timing, machine, probes, runners, targets
 from bench.documents import FRESH_ID
 from bench.loadgen import request_maker
 from bench.report import write_report
@@ -55,6 +56,12 @@ def parse() -> argparse.Namespace:
         dest="anatomy",
         action="store_false",
         help="skip replaying each scenario in process (CPU and database round trips per request)",
+    )
+    p.add_argument(
+        "--dp-timing-samples",
+        type=int,
+        default=30,
+        help="interleaved pairs per DP template for the heavy-user latency view (0: skip it)",
     )
     p.add_argument("--big-users", type=int, default=1_000_000)
     p.add_argument("--big-events", type=int, default=10_000_000)
@@ -183,6 +190,22 @@ def main() -> int:
                 rounds[s.name].append(run)
                 print(f"round {round_no + 1} {s.name}: {run}", file=sys.stderr)
         results = {name: _median(rs) for name, rs in rounds.items()}
+        dp_view: list[dict[str, Any]] = []
+        planted = ""
+        if args.dp_timing_samples > 0 and any(s.big for s in selected):
+            # Through the gateway (the attacker's path), into the database the DP scenarios use.
+            if big_dsn != dsn:
+                print("heavy user: planted in the large database through a gateway on it", file=sys.stderr)
+                with serve("gateway", {**env, "DATABASE_URL": big_dsn}, log_dir) as on_big:
+                    planted = asyncio.run(dp_timing.plant(big_dsn, on_big.port, tokens["app"]))
+            else:
+                planted = asyncio.run(dp_timing.plant(dsn, gateway.port, tokens["app"]))
+            print(f"heavy user: {planted}", file=sys.stderr)
+            try:
+                dp_view = dp_timing.measure(big_dsn, args.dp_timing_samples)
+            finally:
+                dp_timing.remove(big_dsn)  # the reused database stays as seeded
+            print(f"DP latency view: {[(r['template'], r['p']) for r in dp_view]}", file=sys.stderr)
         anatomy = _anatomy(selected, env, tokens, etags, users) if args.anatomy else {}
         for name, server in servers.items():
             rss[name] = server.rss_mib()
@@ -217,6 +240,8 @@ def main() -> int:
         anatomy,
         {name: len(body.encode()) for name, body in bodies.items()},
         shapes,
+        targets.rows(results, rss, args.big, args.big_users, args.big_events, targets.redis_configured()),
+        dp_timing.section(dp_view, planted, args.dp_timing_samples, data_note.split("; ")[-1]),
     )
     print(f"wrote {args.output}", file=sys.stderr)
     shutil.rmtree(log_dir, ignore_errors=True)  # kept only when the run failed, for its logs

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -35,6 +38,17 @@ async def _fallback(dsn: str, users: int) -> None:
         await conn.close()
 
 
+SEED_TIMES = Path(".data/bench/seed-times.json")  # how long each seeding took, kept for reuse
+
+
+def seed_time(users: int, events: int) -> dict[str, Any] | None:
+    """The last recorded `gateway seed` of this size: {"seconds", "at"}, or None."""
+    if not SEED_TIMES.exists():
+        return None
+    found = json.loads(SEED_TIMES.read_text()).get(f"{users}/{events}")
+    return dict(found) if found else None
+
+
 def prepare(dsn: str, users: int, events: int) -> str:
     """Returns a line for the report saying how the data was made."""
     asyncio.run(migrate(dsn))
@@ -48,7 +62,12 @@ def prepare(dsn: str, users: int, events: int) -> str:
             env={**os.environ, "DATABASE_URL": dsn},
             check=True,
         )
-        return f"`gateway seed --users {users} --events {events}` ({time.monotonic() - started:.0f} s)"
+        took = time.monotonic() - started
+        times = json.loads(SEED_TIMES.read_text()) if SEED_TIMES.exists() else {}
+        times[f"{users}/{events}"] = {"seconds": round(took, 1), "at": datetime.now(UTC).isoformat()[:16]}
+        SEED_TIMES.parent.mkdir(parents=True, exist_ok=True)
+        SEED_TIMES.write_text(json.dumps(times, indent=1))
+        return f"`gateway seed --users {users} --events {events}` ({took:.0f} s)"
     asyncio.run(_fallback(dsn, users))
     return f"{users} plain accounts (`gateway seed` not available in this build)"
 

@@ -34,38 +34,9 @@ fragment WhyFields on Why {
 }
 """
 
-PERSONALIZED = (
-    """query Personalized {
-  viewer {
-    id
-    personalizationLevel
-    tags {
-      experience
-      priceTier
-      experienceWhy { ...WhyFields }
-      priceTierWhy { ...WhyFields }
-    }
-    feed(surface: HOME, limit: 10) {
-      rank
-      item { id name category subcategory priceLevel priceCents }
-      why { ...WhyFields }
-    }
-  }
-  layoutConfig(platform: IOS, appVersion: "4.2.0") {
-    __typename
-    ... on LayoutConfig {
-      configVersion
-      mode
-      sections { key position why { ...WhyFields } }
-      offers { count why { ...WhyFields } }
-      flags { key enabled why { ...WhyFields } }
-    }
-    ... on InvalidInput { message errors { field message } }
-  }
-}
-"""
-    + WHY_FIELDS
-)
+# The home screen's trusted document (gateway/documents/home.graphql): the gateway runs it from
+# a compiled plan (gateway/plan.py), like every trusted document a client app registers.
+PERSONALIZED = (DOCUMENTS_DIR / "home.graphql").read_text()
 
 LAYOUT_ID = document_id((DOCUMENTS_DIR / "layout.graphql").read_text())
 LAYOUT_VARIABLES = {"platform": "IOS", "appVersion": "4.2.0"}

@@ -28,7 +28,13 @@ CPU-bound and the ratios compare CPU cost per request.
 - **plain Starlette**: returns the gateway's exact response bytes from memory: the ceiling.
 - **personalized viewer**: user 1 (persona "power shopper", FULL level, every purpose
   granted): `viewer { tags { ... whys } feed(surface: HOME, limit: 10) { rank item why } }`
-  plus `layoutConfig(platform: IOS)`, every `Why` field selected (`bench/documents.py`).
+  plus `layoutConfig(platform: IOS)`, every `Why` field selected: the trusted document
+  `gateway/documents/home.graphql`, run from its compiled plan (docs/performance.md);
+  `gateway_personalized_generic` sends the same text plus a comment (so not trusted), run by
+  graphql-core's generic execution, in the same run.
+- **DP latency view** (issue 10): a heavy user planted through trackEvents, releases timed in
+  interleaved pairs with that user in and out of the audience, compared with a two-sided
+  Mann-Whitney U test (`bench/dp_timing.py`; `--dp-timing-samples`, 0 skips it).
 - **layout 304**: `GET /graphql/persisted/{sha256 of layout.graphql}?variables=...` with the
   ETag from a first GET in `If-None-Match`; the plain endpoint serves the 200 body.
 - **trackEvents**: role app, 100 events per request for 100 different users who consented
@@ -71,6 +77,8 @@ def write_report(
     anatomy: dict[str, dict[str, float]] | None = None,
     sizes: dict[str, int] | None = None,
     same_answers: dict[str, bool] | None = None,
+    target_rows: list[str] | None = None,
+    dp_view: list[str] | None = None,
 ) -> None:
     out: list[str] = [
         "# Benchmarks",
@@ -86,6 +94,9 @@ def write_report(
         "1 gateway worker unless stated; figures are the median round (req/s of every round in the "
         "last column).",
         "",
+    ]
+    out += [*(target_rows or []), ""] if target_rows else []
+    out += [
         "## Ratios",
         "",
         "| comparison | ratio | target | met |",
@@ -207,6 +218,8 @@ def write_report(
             ]
             out.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in layers))
     out += bounds.section(results, anatomy or {}, db_probes, machine)
+    if dp_view:
+        out += ["", "", *dp_view]
     out += ["", "## What the gateway's own layers cost per request (CPU, in-process, same run)", ""]
     out += [f"- {k}: {v} µs" for k, v in cpu_probes.items()]
     out += [

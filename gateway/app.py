@@ -23,7 +23,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.observability import AccessLogMiddleware, OperationLabels, PoolCollector, metrics_endpoint
 from gateway.pages import ASSET_PATH as PAGE_ASSETS
 from gateway.pages import PAGES, Pages
-from gateway.persisted import Registry
+from gateway.persisted import PersistedLane, Registry
 from gateway.ratelimit import RateLimitMiddleware, build_limiter
 from gateway.schema import build_schema
 from gateway.settings import Settings
@@ -91,9 +91,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 # Every worker drops cached reference data (catalog, offers, segments, rule
                 # versions) when it changes, whichever worker or tool changed it.
                 stop_listening = await listen_for_reference_changes(dsn)
+                # ... and the layout ETag's inputs (gateway/etag_cache.py): a 304 without a round trip.
+                stop_versions = await graphql_app.persisted.versions.listen(dsn)
                 try:
                     yield {"pool": pool, "settings": settings}
                 finally:
+                    await stop_versions()
                     await stop_listening()
             finally:
                 await pool.close()
@@ -122,6 +125,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(RequestContextMiddleware, verifier=verifier),
             Middleware(RateLimitMiddleware, limiter=limiter),
             Middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s),
+            # The persisted GET (the layout's 304) skips the router: gateway/persisted.py.
+            Middleware(PersistedLane, endpoint=graphql_app.persisted),
         ],
         lifespan=lifespan,
     )

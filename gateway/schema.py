@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from gateway.extension import gateway_extension
+from gateway.plan import TrustedPlans, plan_executor
 from gateway.settings import Settings
 from jobs.schema import JobsQuery
 from resolvers.account.channels import ChannelMutation
@@ -73,6 +74,9 @@ MUTATION_TYPES: tuple[type, ...] = (
 
 
 class GatewaySchema(strawberry.Schema):
+    # The trusted documents (gateway/persisted.py registers them) and their compiled plans.
+    trusted: TrustedPlans
+
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Logged by gateway.errors.ErrorPolicy instead: once, with the request id, and only
         for errors the client did not cause (Strawberry logs every validation error too)."""
@@ -121,13 +125,18 @@ def build_schema(
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    return GatewaySchema(
+    trusted = TrustedPlans()
+    schema = GatewaySchema(
         query=query,
         mutation=mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
+        # Trusted documents run from a plan compiled once (gateway/plan.py), others as usual.
+        execution_context_class=plan_executor(trusted),
     )
+    schema.trusted = trusted
+    return schema
 
 
 def schema_sdl() -> str:

@@ -268,11 +268,20 @@ class StateVersions:
 async def state_versions(conn: asyncpg.Pool | asyncpg.Connection, user_id: int | None) -> StateVersions:
     """The version counters a cached layout depends on (an HTTP ETag). They reveal that something
     changed, never what, so reading them is not a read of personal data and is not audited."""
+    return (await announced_state_versions(conn, user_id))[0]
+
+
+async def announced_state_versions(
+    conn: asyncpg.Pool | asyncpg.Connection, user_id: int | None
+) -> tuple[StateVersions, bool]:
+    """`state_versions`, and whether every later change of the user's counters is announced on
+    `gateway_versions` (migration 0520), which a cache of them relies on."""
     row = await conn.fetchrow(Q.state_versions, user_id)
     assert row is not None  # config_versions holds the layout row (migration 0001)
-    return StateVersions(
+    versions = StateVersions(
         row["config_version"],
         row["consent_version"],
         row["layout_inputs_version"],
         row["customization_version"],
     )
+    return versions, bool(row["announced"])

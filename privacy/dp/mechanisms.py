@@ -15,9 +15,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import numpy as np
-from diffprivlib.mechanisms import Geometric
+if TYPE_CHECKING:  # numpy, diffprivlib, scikit-learn and scipy load on the first release only
+    import numpy as np
 
 MECHANISM_GEOMETRIC = "geometric"
 CONFIDENCE = 0.95
@@ -83,6 +84,10 @@ def geometric_noise(
 
     `_rng` is for tests only (a seeded numpy RandomState); None means diffprivlib's secure
     `secrets.SystemRandom`."""
+    # Imported here: diffprivlib pulls in scikit-learn and scipy (~100 MiB per process), which
+    # only a worker that answers a DP query needs (docs/benchmarks.md, memory).
+    from diffprivlib.mechanisms import Geometric
+
     mech = Geometric(epsilon=float(spec.epsilon), sensitivity=spec.sensitivity, random_state=_rng)
     return [int(mech.randomise(int(v))) for v in values]
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
-import numpy as np
 
 from privacy.dp.mechanisms import NoiseSpec, Released, release_counts
 from privacy.dp.partition import tau
@@ -29,7 +28,10 @@ from privacy.dp.stats import mean_of, median_of
 from sql import load_queries
 
 Q = load_queries()
-Rng = np.random.RandomState | None
+if TYPE_CHECKING:
+    import numpy as np
+
+    Rng: TypeAlias = np.random.RandomState | None
 
 
 def audience_params(q: DPQuery, p: AudienceParams) -> dict[str, Any]:

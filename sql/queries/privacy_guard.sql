@@ -11,9 +11,12 @@ SELECT log_operation(%(request_id)s, %(role)s, %(principal_id)s, %(reader)s, %(s
 -- layout rule version and, for a known user, consent_version (bumped by every consent, level,
 -- objection and control change) and layout_inputs_version (bumped by ingestion when tag inputs
 -- change) and customization_version (the person's own settings, migration 0460). One round trip;
--- with no such user the counters are NULL.
+-- with no such user the counters are NULL. `announced`: the user has both the users and
+-- user_signals rows, so every later change of the counters is announced by NOTIFY (migrations 0520
+-- and 0521; inserts into users and user_signals are not), which the per-worker ETag cache
+-- (gateway/etag_cache.py) needs to keep them.
 SELECT cv.version AS config_version, u.consent_version, coalesce(s.layout_inputs_version, 0) AS layout_inputs_version,
-       coalesce(uc.version, 0) AS customization_version
+       coalesce(uc.version, 0) AS customization_version, s.user_id IS NOT NULL AS announced
 FROM config_versions cv
 LEFT JOIN users u ON u.user_id = $1
 LEFT JOIN user_signals s ON s.user_id = u.user_id
