@@ -20,6 +20,7 @@ from resolvers.account.channels import ChannelMutation
 from resolvers.account.consent import ConsentMutation, ConsentQuery
 from resolvers.account.controls import ControlMutation
 from resolvers.account.inferences import InferenceMutation
+from resolvers.account.language import LanguageMutation
 from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
 from resolvers.account.rights import RightsMutation
@@ -61,6 +62,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     LevelMutation,
     ChannelMutation,
     TimeZoneMutation,
+    LanguageMutation,
     ProfileMutation,
     RightsMutation,
     # analytics

@@ -13,8 +13,10 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.types import Info
 
 from privacy.guard import DecisionRow
+from privacy.i18n import DEFAULT, Language, localize
 
 
 @strawberry.enum(description="Whether the answer used data about the user.")
@@ -191,13 +193,21 @@ class DecisionRecord:
 # --- GraphQL rendering: plain (sync) fields over the record, no extra work per field ---
 
 
+def _language(info: Info[Any, None]) -> Language:
+    return getattr(info.context, "language", DEFAULT)
+
+
 @strawberry.type(name="Reason")
 class ReasonType:
     code: ReasonCode
-    text: str
+    english: strawberry.Private[str]
     weight: float
     source_item_id: strawberry.ID | None
     source_item_name: str | None
+
+    @strawberry.field(description="The reason in the person's language.")
+    def text(self, info: Info[Any, None]) -> str:
+        return localize(self.english, _language(info))
 
 
 @strawberry.type(name="RuleReference")
@@ -210,7 +220,7 @@ class RuleRefType:
 @strawberry.type(name="Control", description="One action the user can take about this decision.")
 class ControlType:
     kind: ControlKind
-    label: str
+    english_label: strawberry.Private[str]
     purpose: str | None = strawberry.field(description="OPEN_CONSENT: the purpose to review.")
     target: str | None = strawberry.field(
         description=(
@@ -220,32 +230,45 @@ class ControlType:
         )
     )
 
+    @strawberry.field(description="What the control does, in the person's language.")
+    def label(self, info: Info[Any, None]) -> str:
+        return localize(self.english_label, _language(info))
+
 
 @strawberry.type(description="Why am I seeing this: rendered from the record that made the decision.")
 class Why:
     decision_id: strawberry.ID
     mode: Mode
-    summary: str
+    english_summary: strawberry.Private[str]
     reasons: list[ReasonType]
     signal_sources: list[SignalSource]
     data_categories: list[str]
     purposes: list[str]
     rule: RuleRefType | None
-    matched_criteria: list[str]
+    english_criteria: strawberry.Private[list[str]]
     controls: list[ControlType]
     consent_snapshot_id: str
     generated_at: datetime
+
+    @strawberry.field(description="One sentence: why, in the person's language.")
+    def summary(self, info: Info[Any, None]) -> str:
+        return localize(self.english_summary, _language(info))
+
+    @strawberry.field(description="The coarse criteria that matched, in the person's language.")
+    def matched_criteria(self, info: Info[Any, None]) -> list[str]:
+        language = _language(info)
+        return [localize(c, language) for c in self.english_criteria]
 
 
 def render_why(record: DecisionRecord) -> Why:
     return Why(
         decision_id=strawberry.ID(str(record.decision_id)),
         mode=record.mode,
-        summary=record.summary,
+        english_summary=record.summary,
         reasons=[
             ReasonType(
                 code=r.code,
-                text=r.text,
+                english=r.text,
                 weight=r.weight,
                 source_item_id=strawberry.ID(str(r.source_item_id)) if r.source_item_id is not None else None,
                 source_item_name=r.source_item_name,
@@ -258,9 +281,9 @@ def render_why(record: DecisionRecord) -> Why:
         rule=RuleRefType(kind=record.rule.kind, id=strawberry.ID(record.rule.id), version=record.rule.version)
         if record.rule
         else None,
-        matched_criteria=list(record.matched_criteria),
+        english_criteria=list(record.matched_criteria),
         controls=[
-            ControlType(kind=c.kind, label=c.label, purpose=c.purpose, target=c.target)
+            ControlType(kind=c.kind, english_label=c.label, purpose=c.purpose, target=c.target)
             for c in record.controls
         ],
         consent_snapshot_id=record.consent_snapshot_id,

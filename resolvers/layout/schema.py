@@ -12,8 +12,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from privacy.i18n import DEFAULT, Language
 from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
+from resolvers.account.language import LocaleFormats, TextDirection, locale_formats
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.context import Context
 from resolvers.explain.record import Mode, Why, render_why
@@ -72,15 +74,24 @@ class LayoutConfigType:
     sections: list[LayoutSection]
     offers: LayoutOffers
     flags: list[LayoutFlag]
+    direction: TextDirection = strawberry.field(
+        description="Text direction of the person's language (RTL for Farsi and Arabic)."
+    )
+    locale: LocaleFormats = strawberry.field(
+        description="The language every text here is in, with its number and date formats."
+    )
 
 
 def _section(position: int, c: Choice) -> LayoutSection:
     return LayoutSection(key=c.key, position=position, why=render_why(c.record))
 
 
-def render_layout(layout: Layout) -> LayoutConfigType:
+def render_layout(layout: Layout, language: Language = DEFAULT) -> LayoutConfigType:
     personalized = any(r.mode is Mode.PERSONALIZED for r in layout.records)
+    formats = locale_formats(language)
     return LayoutConfigType(
+        direction=formats.direction,
+        locale=formats,
         config_version=layout.config_version,
         mode=Mode.PERSONALIZED if personalized else Mode.NON_PERSONALIZED,
         tags=render_tags(layout.tags),
@@ -136,4 +147,4 @@ class LayoutQuery:
             platform.value,
         )
         ctx.log_decisions(layout.choice_records)
-        return render_layout(layout)
+        return render_layout(layout, ctx.language)

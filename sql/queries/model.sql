@@ -7,7 +7,7 @@
 -- $3 at notice versions $4. No row for an unknown or erased id.
 SELECT u.user_id, u.created_at, u.personalization_level, u.is_minor, u.objected_to_marketing,
        u.consent_version, u.country, u.platform::text AS platform,
-       u.preferred_channel::text AS preferred_channel, u.time_zone,
+       u.preferred_channel::text AS preferred_channel, u.time_zone, u.language,
        coalesce(c.purposes, '{}') AS purposes, coalesce(c.granted, '{}') AS granted,
        coalesce(c.versions, '{}') AS versions, coalesce(c.overrides, '{}') AS overrides,
        coalesce((SELECT array_agg(ch.channel::text ORDER BY ch.channel) FROM user_channels ch

@@ -1,7 +1,7 @@
 -- name: export_account
 -- The account row, every column the user may see (export, Art. 15/20).
 SELECT user_id, created_at, personalization_level, is_minor, birth_year_range, country, platform,
-       preferred_channel, time_zone, objected_to_marketing, consent_version
+       preferred_channel, time_zone, language, objected_to_marketing, consent_version
 FROM users WHERE user_id = $1
 
 -- name: export_channels
