@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from privacy.erasure import erase
-from privacy.export import build_export
+from privacy.export import EXPORT_PATH, build_export, create_link
 from privacy.guard import ConsentRequired, Guard
 from privacy.principal import Role
 from resolvers.account.inferences import describe_inferences
@@ -29,11 +29,24 @@ async def inferences_for_export(guard: Guard, user_id: int, config: DomainConfig
         return []  # nothing may be inferred without the purpose, so there is nothing to describe
 
 
-@strawberry.type(description="A machine-readable copy of your data (JSON); lists are bounded, with totals.")
+@strawberry.type(description="A link to your complete export, streamed as one JSON document.")
+class ExportDownload:
+    url: str = strawberry.field(description="GET it (no other credential needed) before it expires.")
+    expires_at: datetime = strawberry.field(description="When the link stops working (minutes from now).")
+
+
+@strawberry.type(
+    description=(
+        "A machine-readable copy of your data (JSON). Long lists are bounded here, with totals and "
+        "`complete`; `download` fetches everything, without any bound."
+    )
+)
 class DataExport:
     format: str
     generated_at: datetime
     data: JSON
+    complete: bool = strawberry.field(description="Whether `data` already holds every row (no list cut).")
+    download: ExportDownload = strawberry.field(description="Your complete export, every row included.")
 
 
 @strawberry.type(description="Your data was erased; only this record without personal data is kept.")
@@ -58,10 +71,16 @@ class RightsMutation:
         bundle = await build_export(
             guard, user_id, await inferences_for_export(guard, user_id, config), config.retention
         )
+        link = await create_link(guard, user_id)
+        if link is None:
+            raise account_gone()
+        token, expires_at = link
         return DataExport(
             format=bundle["format"],
             generated_at=datetime.fromisoformat(bundle["generatedAt"]),
             data=bundle,  # type: ignore[arg-type]  # JSON is a scalar alias of Any
+            complete=bundle["complete"],
+            download=ExportDownload(url=f"{EXPORT_PATH}/{token}", expires_at=expires_at),
         )
 
     @strawberry.mutation(

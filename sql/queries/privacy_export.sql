@@ -92,3 +92,60 @@ SELECT count(*) OVER () AS total, message_id, kind, channel, purpose, status, me
 FROM outbox WHERE user_id = $1
 ORDER BY created_at DESC, message_id
 LIMIT $2
+
+-- name: export_events_all
+-- Every event of the user, newest first, each with its item's name and category and whether it
+-- is sensitive; read through a cursor (the streamed export), so no cap.
+SELECT e.event_id, e.type::text AS type, e.item_id, i.name AS item_name, i.category AS item_category,
+       e.value, e.feature, e.query, e.platform::text AS platform, e.occurred_at, e.received_at,
+       coalesce(i.sensitive, false) OR (e.query IS NOT NULL AND names_sensitive(e.query)) AS sensitive
+FROM events e
+LEFT JOIN items i ON i.item_id = e.item_id
+WHERE e.user_id = $1
+ORDER BY e.occurred_at DESC, e.event_id
+
+-- name: export_decisions_all
+-- Every decision record of the user, newest first (cursor).
+SELECT decision_id, surface, subject_kind, subject_id, rank, mode, record, consent_snapshot_id, generated_at
+FROM decisions WHERE user_id = $1
+ORDER BY generated_at DESC, decision_id
+
+-- name: export_messages_all
+-- Every message queued or sent to the user, newest first (cursor).
+SELECT message_id, kind, channel, purpose, status, message, not_before, attempts, sent_at, status_reason,
+       created_at, updated_at
+FROM outbox WHERE user_id = $1
+ORDER BY created_at DESC, message_id
+
+-- name: export_consent_history_all
+-- Every consent receipt of the user, newest first (cursor).
+SELECT receipt_id, purpose, granted, method, notice_version, note, at
+FROM consent_events WHERE user_id = $1
+ORDER BY at DESC, receipt_id
+
+-- name: export_links_of_user
+-- The user's export links that have not expired (their own data: listed in the export).
+SELECT created_at, expires_at FROM export_links WHERE user_id = $1 AND expires_at > now()
+ORDER BY created_at
+
+-- name: create_export_link
+-- A link to the user's complete export, valid until %(expires_at)s; expired links of the user
+-- are dropped in the same statement. Audited like every write.
+WITH gone AS (
+    DELETE FROM export_links WHERE user_id = %(a_subject)s AND expires_at <= now()
+), link AS (
+    INSERT INTO export_links (token_hash, user_id, expires_at)
+    SELECT %(token_hash)s, u.user_id, %(expires_at)s FROM users u WHERE u.user_id = %(a_subject)s
+    RETURNING expires_at
+), audit AS (
+    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
+                           table_name, action)
+    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
+    FROM unnest(%(a_tables)s::text[]) AS t
+    WHERE EXISTS (SELECT 1 FROM link)
+)
+SELECT expires_at FROM link
+
+-- name: export_link_owner
+-- Whose export a link opens, while it is valid (the link's secret is its only credential).
+SELECT user_id FROM export_links WHERE token_hash = $1 AND expires_at > now()
