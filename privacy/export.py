@@ -36,7 +36,7 @@ from privacy.retention import DEFAULT_RETENTION, UNTIL_ERASURE, RetentionPolicy
 from sql import load_queries
 
 Q = load_queries()
-FORMAT = "gateway-export/1"
+FORMAT = "gateway-export/2"  # 2: long lists as {complete, total, items}; eventsByType
 EVENTS_MAX = 1000
 DECISIONS_MAX = 200
 MESSAGES_MAX = 200
