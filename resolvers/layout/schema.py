@@ -15,8 +15,8 @@ from strawberry.types import Info
 from privacy.i18n import DEFAULT, Language
 from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
-from resolvers.account.language import LocaleFormats, TextDirection, locale_formats
 from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.locale import LocaleFormats, TextDirection, locale_formats
 from resolvers.context import Context
 from resolvers.explain.record import Mode, Why, render_why
 from resolvers.layout.rules import Choice, Layout, evaluate_layout
