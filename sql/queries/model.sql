@@ -14,6 +14,8 @@ SELECT u.user_id, u.created_at, u.personalization_level, u.is_minor, u.objected_
                  WHERE ch.user_id = u.user_id AND ch.subscribed), '{}') AS subscribed,
        coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
        coalesce(k.created, '{}') AS control_created,
+       coalesce((SELECT array_agg(e.purpose || '@' || e.notice_version) FROM consent_events e
+                 WHERE e.user_id = u.user_id AND e.method = 'gpc'), '{}') AS gpc_receipts,
        CASE WHEN $2::boolean THEN
            (SELECT count(*) FROM unnest($3::text[], $4::int[]) AS x(purpose, version)
             WHERE NOT EXISTS (SELECT 1 FROM consent_events e
