@@ -55,6 +55,8 @@ EXPORT_TABLES = frozenset(
         "user_controls",
         "events",
         "items",
+        "offers",
+        "segments",
         "user_signals",
         "user_spend_days",
         "user_purchases",
@@ -73,7 +75,7 @@ EXPORT_TABLES = frozenset(
 # The long lists of the complete form: section -> (query, tables, source).
 _STREAMED: dict[str, tuple[str, tuple[str, ...], Source]] = {
     "events": (Q.export_events_all, ("events", "items"), Source.BEHAVIOURAL),
-    "decisions": (Q.export_decisions_all, ("decisions",), Source.DERIVED),
+    "decisions": (Q.export_decisions_all, ("decisions", "items", "offers"), Source.DERIVED),
     "messages": (Q.export_messages_all, ("outbox",), Source.ACCOUNT),
     "consentHistory": (Q.export_consent_history_all, ("consent_events",), Source.ACCOUNT),
 }
@@ -212,7 +214,9 @@ async def _read_all(
     )
     channels = await read(Q.export_channels, tables=("user_channels",), source=Source.ACCOUNT)
     hidden = await read(Q.export_hidden_inferences, tables=("user_controls",), source=Source.STATED)
-    controls = await read(Q.export_controls, tables=("user_controls",), source=Source.STATED)
+    controls = await read(
+        Q.export_controls, tables=("user_controls", "items", "offers", "segments"), source=Source.STATED
+    )
     events = await read(
         Q.export_events, 0 if streamed else EVENTS_MAX, tables=("events", "items"), source=Source.BEHAVIOURAL
     )
@@ -236,9 +240,13 @@ async def _read_all(
     decisions = (
         []
         if streamed
-        else await read(Q.export_decisions, DECISIONS_MAX, tables=("decisions",), source=Source.DERIVED)
+        else await read(
+            Q.export_decisions, DECISIONS_MAX, tables=("decisions", "items", "offers"), source=Source.DERIVED
+        )
     )
-    impressions = await read(Q.export_impression_counts, tables=("impressions",), source=Source.BEHAVIOURAL)
+    impressions = await read(
+        Q.export_impression_counts, tables=("impressions", "offers"), source=Source.BEHAVIOURAL
+    )
     audit = await read(Q.export_audit_summary, tables=("audit_log",), source=Source.ACCOUNT)
     messages = (
         []

@@ -69,6 +69,8 @@ async def test_complete_export_through_a_short_lived_link(
 ) -> None:
     await add_events(db, USER, 1500)
     tok = token(Role.USER, USER)
+    hide = 'mutation { applyControl(kind: HIDE, target: "item:102") { __typename } }'
+    assert "errors" not in await gql(client, hide, token=tok)
     body = await gql(client, EXPORT, token=tok)
     export = body["data"]["requestDataExport"]
     # inline stays bounded and says so
@@ -83,6 +85,7 @@ async def test_complete_export_through_a_short_lived_link(
     assert {e["sensitive"] for e in events if e["item_id"] == 105} == {True}
     assert not any(e["sensitive"] for e in events if e["item_id"] != 105)
     assert full["account"]["user_id"] == USER and full["exportLinks"]
+    assert [c["target_name"] for c in full["controls"]] == ["item 102"]  # named, not only an id
     for section in ("decisions", "messages"):
         assert full[section]["complete"] and full[section]["total"] == len(full[section]["items"])
     assert full["consent"]["history"]["total"] == len(full["consent"]["history"]["items"])

@@ -197,13 +197,15 @@ async def test_gpc_seen_once_opts_the_person_out_on_every_device(client, conn, t
     # the laptop never sends the header: still no marketing offers, now and later
     assert await offers(client, tok, headers=laptop) == []
     assert await offers(client, tok) == []
-    consent = await gql(client, "{ viewer { consent { purpose effective reason } } }", token=tok)
+    consent = await gql(client, "{ viewer { consent { purpose effective reason gpcRecorded } } }", token=tok)
     state = {c["purpose"]: c for c in consent["data"]["viewer"]["consent"]}
     assert state["marketing.offers"] == {
         "purpose": "marketing.offers",
         "effective": False,
         "reason": "Global Privacy Control signal",
+        "gpcRecorded": True,
     }
+    assert not state["personalize.content"]["gpcRecorded"]
     # an explicit opt-in again (from any device) is the person's choice and wins
     set_consent = """mutation { setConsent(purpose: "marketing.offers", granted: true) {
       ... on ConsentReceipt { note } } }"""

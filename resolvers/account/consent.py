@@ -69,6 +69,12 @@ class ConsentState:
     )
     reason: str | None = strawberry.field(description="Why it is not in effect, when it is not.")
     overrides_gpc: bool = strawberry.field(description="An explicit opt-in that resolved a GPC conflict.")
+    gpc_recorded: bool = strawberry.field(
+        description=(
+            "A request of yours carried Global Privacy Control (Sec-GPC: 1): this marketing purpose "
+            "is off on every device until you opt in again explicitly."
+        )
+    )
 
 
 @strawberry.type(description="A consent receipt: one append-only record of a choice.")
@@ -144,6 +150,7 @@ async def viewer_consent(info: Info[Context, None]) -> list[ConsentState]:
                 effective=reason is None,
                 reason=localize(reason, language) if reason is not None else None,
                 overrides_gpc=bool(row and row["overrides_gpc"]),
+                gpc_recorded=key in guard.snapshot.gpc_recorded,
             )
         )
     return out

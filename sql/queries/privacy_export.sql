@@ -19,8 +19,15 @@ SELECT target AS inference, created_at AS hidden_at FROM user_controls
 WHERE user_id = $1 AND kind = 'hide_inference' ORDER BY target
 
 -- name: export_controls
--- Every control the user applied (hidden items and offers, less like this, reminders stopped).
-SELECT kind::text AS kind, target, created_at FROM user_controls WHERE user_id = $1 ORDER BY kind, target
+-- Every control the user applied (hidden items and offers, less like this, reminders stopped),
+-- with the name of the item, offer or segment it is about.
+SELECT c.kind::text AS kind, c.target, c.created_at,
+       coalesce(i.name, o.name, sg.name) AS target_name
+FROM user_controls c
+LEFT JOIN items i ON c.target LIKE 'item:%' AND i.item_id::text = split_part(c.target, ':', 2)
+LEFT JOIN offers o ON c.target LIKE 'offer:%' AND o.offer_id::text = split_part(c.target, ':', 2)
+LEFT JOIN segments sg ON c.target LIKE 'segment:%' AND sg.segment_id::text = split_part(c.target, ':', 2)
+WHERE c.user_id = $1 ORDER BY c.kind, c.target
 
 -- name: export_events
 -- The most recent events ($2 at most), each with its item's name and category and whether it is
@@ -62,17 +69,22 @@ FROM user_category_stats WHERE user_id = $1 ORDER BY category
 
 -- name: export_decisions
 -- The most recent decision records ($2 at most) with the total.
-SELECT count(*) OVER () AS total, decision_id, surface, subject_kind, subject_id, rank, mode, record,
-       consent_snapshot_id, generated_at
-FROM decisions WHERE user_id = $1
-ORDER BY generated_at DESC, decision_id
+SELECT count(*) OVER () AS total, d.decision_id, d.surface, d.subject_kind, d.subject_id,
+       coalesce(i.name, o.name) AS subject_name, d.rank, d.mode, d.record, d.consent_snapshot_id, d.generated_at
+FROM decisions d
+LEFT JOIN items i ON d.subject_kind IN ('item', 'reminder') AND i.item_id::text = d.subject_id
+LEFT JOIN offers o ON d.subject_kind = 'offer' AND o.offer_id::text = d.subject_id
+WHERE d.user_id = $1
+ORDER BY d.generated_at DESC, d.decision_id
 LIMIT $2
 
 -- name: export_impression_counts
 -- Frequency counters: impressions per offer and channel.
-SELECT offer_id, channel, count(*) AS impressions, min(shown_at) AS first_shown, max(shown_at) AS last_shown
-FROM impressions WHERE user_id = $1
-GROUP BY offer_id, channel ORDER BY offer_id, channel
+SELECT m.offer_id, o.name AS offer_name, m.channel, count(*) AS impressions, min(m.shown_at) AS first_shown,
+       max(m.shown_at) AS last_shown
+FROM impressions m LEFT JOIN offers o ON o.offer_id = m.offer_id
+WHERE m.user_id = $1
+GROUP BY m.offer_id, o.name, m.channel ORDER BY m.offer_id, m.channel
 
 -- name: export_audit_summary
 -- Who read the user's data for which purpose: counts, not every entry.
@@ -106,9 +118,13 @@ ORDER BY e.occurred_at DESC, e.event_id
 
 -- name: export_decisions_all
 -- Every decision record of the user, newest first (cursor).
-SELECT decision_id, surface, subject_kind, subject_id, rank, mode, record, consent_snapshot_id, generated_at
-FROM decisions WHERE user_id = $1
-ORDER BY generated_at DESC, decision_id
+SELECT d.decision_id, d.surface, d.subject_kind, d.subject_id, coalesce(i.name, o.name) AS subject_name,
+       d.rank, d.mode, d.record, d.consent_snapshot_id, d.generated_at
+FROM decisions d
+LEFT JOIN items i ON d.subject_kind IN ('item', 'reminder') AND i.item_id::text = d.subject_id
+LEFT JOIN offers o ON d.subject_kind = 'offer' AND o.offer_id::text = d.subject_id
+WHERE d.user_id = $1
+ORDER BY d.generated_at DESC, d.decision_id
 
 -- name: export_messages_all
 -- Every message queued or sent to the user, newest first (cursor).
