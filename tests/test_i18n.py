@@ -174,9 +174,15 @@ async def test_every_rendered_text_has_a_message_id_and_is_translated(
         local = _whys(body["data"])
         assert len(local) == len(texts)
         # every text changed into the language's script (values such as item names stay)
-        assert all(SCRIPT[language].search(t) for t in local), [
-            t for t in local if not SCRIPT[language].search(t)
-        ]
+        untranslated = [t for t in local if not SCRIPT[language].search(t)]
+        assert not untranslated, untranslated
+    # the decision log keeps English; explanations read back from it are rendered in the language
+    logged = "{ viewer { explanations(limit: 20) { summary reasons { text } controls { label } } } }"
+    body = await gql(client, logged, token=tok, headers={"Accept-Language": "ru"})
+    texts = _whys(body["data"]["viewer"]["explanations"])
+    assert texts and all(CYRILLIC.search(t) for t in texts), texts
+    stored = await db.fetchval("SELECT record->>'summary' FROM decisions WHERE user_id = $1 LIMIT 1", USER)
+    assert stored and not CYRILLIC.search(stored)
 
 
 async def test_layout_is_rtl_in_farsi_and_arabic_with_a_new_etag(
