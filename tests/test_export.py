@@ -79,6 +79,10 @@ async def test_complete_export_through_a_short_lived_link(
     assert len(export["data"]["events"]["items"]) == 1000
     response = await client.get(export["download"]["url"])
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    secret = export["download"]["url"].rsplit("/", 1)[1]
+    metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {token(Role.ADMIN, 'ops')}"})
+    assert metrics.status_code == 200 and "/v1/export" in metrics.text
+    assert secret not in metrics.text  # the link's secret is never a label
     full = orjson.loads(response.content)
     events = full["events"]["items"]
     assert full["complete"] and full["events"]["total"] == len(events) == 1500
