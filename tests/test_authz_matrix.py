@@ -47,6 +47,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "setPreferredChannel",
             "setChannelSubscription",
             "setTimeZone",
+            "setLanguage",
             "updateProfile",
             "requestDataExport",
             "eraseMyData",

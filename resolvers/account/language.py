@@ -43,8 +43,9 @@ class LanguageMutation:
         self,
         info: Info[Context, None],
         language: Annotated[
-            LanguageType | None, strawberry.argument(description="The language, or null to clear it.")
-        ],
+            LanguageType | None,
+            strawberry.argument(description="The language; null or left out clears your choice."),
+        ] = None,
     ) -> LanguageSetting:
         guard, user_id = await own_guard(info)
         written = await guard.write(
