@@ -229,6 +229,15 @@ async def test_stored_choice_wins_is_exported_and_clears(
     assert (await db.fetchval("SELECT language FROM users WHERE user_id = $1", NEWBIE)) is None
 
 
+async def test_domain_errors_are_in_the_request_language(client: httpx.AsyncClient, db: Any) -> None:
+    query = "mutation { requestDataExport { format } }"  # needs a signed-in user
+    english = await gql(client, query, headers={"Accept-Language": "de"})
+    farsi = await gql(client, query, headers={"Accept-Language": "fa"})
+    assert english["errors"][0]["extensions"]["code"] == farsi["errors"][0]["extensions"]["code"]
+    assert not PERSIAN.search(english["errors"][0]["message"])
+    assert PERSIAN.search(farsi["errors"][0]["message"]), farsi
+
+
 async def test_anonymous_notices_follow_accept_language(client: httpx.AsyncClient, db: Any) -> None:
     query = "{ purposes { key title notice { text retention } } }"
     english = (await gql(client, query))["data"]["purposes"]
