@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale as BabelLocale
@@ -123,6 +123,14 @@ def catalogues() -> Catalogues:
 
 def localize(text: str, language: Language) -> str:
     """`text` (English, as decided) in `language`; unchanged for English or an unknown text."""
+    if language is Language.EN:
+        return text
+    return _translated(text, language)
+
+
+@lru_cache(maxsize=8192)
+def _translated(text: str, language: Language) -> str:
+    # The same texts come back on every request (a layout renders ~25 records): matched once.
     return catalogues().translate(text, language)
 
 
