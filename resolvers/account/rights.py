@@ -42,21 +42,38 @@ class ExportDownload:
     )
 )
 class DataExport:
-    format: str
-    generated_at: datetime
-    data: JSON
+    format: str = strawberry.field(description="Name and version of the bundle's format.")
+    generated_at: datetime = strawberry.field(description="When the bundle was made (UTC).")
+    data: JSON = strawberry.field(
+        description=(
+            "The bundle (camelCase keys): format, generatedAt, subject, complete, limits, retention, "
+            "account (with your language), profile (sensitive fields marked), consent (state, "
+            "receipts, notices), channels, controls (with what they are about, by name), "
+            "inferences with their logic, decisions, frequencyCounters, messages, eventsByType, "
+            "events (each with its item's name and category and a sensitive flag), signals, "
+            "categoryStats, readsOfYourData (the audit of reads), exportLinks. Long lists are "
+            "`{complete, total, items}`, bounded here; `download` has them all."
+        )
+    )
     complete: bool = strawberry.field(description="Whether `data` already holds every row (no list cut).")
     download: ExportDownload = strawberry.field(description="Your complete export, every row included.")
 
 
 @strawberry.type(description="Your data was erased; only this record without personal data is kept.")
 class ErasureDone:
-    erasure_id: strawberry.ID
-    rows_deleted: int
-    tables: list[str]
+    erasure_id: strawberry.ID = strawberry.field(
+        description="Id of the erasure record kept as proof (it holds no personal data)."
+    )
+    rows_deleted: int = strawberry.field(description="How many rows were deleted in all.")
+    tables: list[str] = strawberry.field(description="The tables rows were deleted from.")
 
 
-EraseResult = Annotated[ErasureDone | InvalidInput, strawberry.union("EraseResult")]
+EraseResult = Annotated[
+    ErasureDone | InvalidInput,
+    strawberry.union(
+        "EraseResult", description="The erasure record, or InvalidInput when `confirm` was not true."
+    ),
+]
 
 
 @strawberry.type
@@ -87,7 +104,13 @@ class RightsMutation:
         permission_classes=[require(Role.USER)],
         description="Delete everything about you (GDPR Art. 17), in one transaction. Pass confirm: true.",
     )
-    async def erase_my_data(self, info: Info[Context, None], confirm: bool) -> EraseResult:
+    async def erase_my_data(
+        self,
+        info: Info[Context, None],
+        confirm: Annotated[
+            bool, strawberry.argument(description="Must be true; anything else erases nothing.")
+        ],
+    ) -> EraseResult:
         guard, user_id = await own_guard(info)
         if not confirm:
             return InvalidInput(

@@ -51,7 +51,7 @@ class FieldError:
         self.english = message
         self.index = index
 
-    @strawberry.field(description="What is wrong, in the person's language.")
+    @strawberry.field(description="What is wrong with it, safe to show, in the person's language.")
     async def message(self, info: Info[Any, None]) -> str:
         return await _localized(info, self.english)
 
@@ -59,13 +59,15 @@ class FieldError:
 @strawberry.type(description="The input was rejected; nothing was written.")
 class InvalidInput:
     english: strawberry.Private[str]
-    errors: list[FieldError]
+    errors: list[FieldError] = strawberry.field(
+        description="One entry per problem; several fields can be wrong at once."
+    )
 
     def __init__(self, message: str, errors: list[FieldError]) -> None:
         self.english = message
         self.errors = errors
 
-    @strawberry.field(description="What was not done, in the person's language.")
+    @strawberry.field(description="What was not done, e.g. 'consent not changed', in the person's language.")
     async def message(self, info: Info[Any, None]) -> str:
         return await _localized(info, self.english)
 
