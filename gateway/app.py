@@ -16,6 +16,7 @@ from starlette.routing import Route
 from gateway.auth import Verifier
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.embedded import embedded_postgres
+from gateway.export_download import ExportDownload
 from gateway.graphiql import ASSET_PATH, GraphiQL
 from gateway.graphql import GatewayGraphQL
 from gateway.health import healthz, readyz
@@ -27,6 +28,7 @@ from gateway.persisted import PersistedLane, Registry
 from gateway.ratelimit import RateLimitMiddleware, build_limiter
 from gateway.schema import build_schema
 from gateway.settings import Settings
+from privacy.export import EXPORT_PATH
 from resolvers.model.reference import listen as listen_for_reference_changes
 from sql import create_pool, expected_version, schema_version
 
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/graphql/persisted/{document_id:str}", graphql_app.persisted.endpoint, methods=["GET"]),
+        Route(EXPORT_PATH + "/{link:str}", ExportDownload(settings.domain).endpoint, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint(limits, PoolCollector()), methods=["GET"]),

@@ -1,6 +1,7 @@
 """What the client sees when something goes wrong during an operation.
 
-- validation, permission and domain (SafeError / PrivacyError) errors: unchanged;
+- validation, permission and domain (SafeError / PrivacyError) errors: unchanged, in the
+  person's language where the message catalogue has them;
 - the database unreachable: "database unavailable", code SERVICE_UNAVAILABLE, and the whole
   response becomes HTTP 503 with Retry-After (a retryable outage, not a masked 200);
 - a statement cancelled by statement_timeout: code TIMEOUT, retryable;
@@ -30,6 +31,7 @@ from starlette.types import Send
 from strawberry.types import ExecutionResult
 
 from privacy.guard import PrivacyError
+from privacy.i18n import DEFAULT, localize
 from resolvers.common.errors import SafeError
 
 log = logging.getLogger("gateway.errors")
@@ -100,6 +102,9 @@ def apply_error_policy(ctx: Any, retry_after: int, hide_suggestions: bool = Fals
         if kind is Failure.CLIENT:
             # A copy: validation errors are cached and shared by concurrent requests.
             message = _SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+            # in the person's language where the catalogue has the message (privacy/i18n);
+            # GraphQL's own validation messages have none and stay as they are
+            message = localize(message, getattr(context, "language", DEFAULT))
             extensions = {**(error.extensions or {}), "request_id": request_id}
             processed.append(_rewrite(error, message, extensions, keep_cause=True))
         elif kind is Failure.UNAVAILABLE:

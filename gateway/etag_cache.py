@@ -2,7 +2,8 @@
 
 A layout ETag (gateway/persisted.py) is computed from version counters only: the public layout
 rule version (`config_versions`) and, for a known user, `users.consent_version`,
-`user_signals.layout_inputs_version` and `user_customization.version`. Reading them is the one database round trip of a 304.
+`user_signals.layout_inputs_version` and `user_customization.version`. Reading them is the one
+database round trip of a 304.
 This cache keeps them in memory, so a matching If-None-Match is answered without any round trip,
 and stays exact across workers and tools: migration 0520 announces every change of the user
 counters on `gateway_versions` (payload: the user id, or '*'; 0521 adds every change of the

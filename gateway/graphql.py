@@ -32,6 +32,7 @@ from gateway.media import (
     negotiate,
 )
 from gateway.persisted import PersistedEndpoint, Registry, parse_variables
+from privacy.i18n import negotiate as negotiate_language
 from privacy.principal import ANONYMOUS
 from resolvers.config import DomainConfig
 from resolvers.context import Context
@@ -155,6 +156,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request_id=state.get("request_id", ""),
             config=self.config,
             gpc=state.get("gpc", False),
+            accept_language=negotiate_language(request.headers.get("accept-language")),
             request=request,
             response=response,
         )

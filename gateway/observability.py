@@ -64,8 +64,11 @@ KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
 
 def _route_label(path: str) -> str:
-    # Document ids are a small registered set, but label the route, not the id.
-    return "/graphql/persisted" if path.startswith("/graphql/persisted/") else "other"
+    # Document ids are a small registered set, but label the route, not the id; an export link's
+    # secret is in its path and never reaches a label or a log line.
+    if path.startswith("/graphql/persisted/"):
+        return "/graphql/persisted"
+    return "/v1/export" if path.startswith("/v1/export/") else "other"
 
 
 def registered_operation_names(texts: Iterable[str]) -> frozenset[str]:

@@ -34,6 +34,7 @@ from gateway import json_input
 from gateway.errors import error_body
 from gateway.etag_cache import VersionCache
 from gateway.media import GRAPHQL_RESPONSE_CONTENT_TYPE, GRAPHQL_RESPONSE_JSON, JSON, MethodNotAllowed
+from privacy.i18n import negotiate
 from privacy.principal import ANONYMOUS, Principal
 from privacy.purposes import PURPOSES
 from resolvers.common import document_limits
@@ -137,6 +138,7 @@ async def layout_etag(
     principal: Principal,
     gpc: bool,
     fingerprint: str,
+    accept_language: str | None = None,
 ) -> tuple[str, int]:
     """(ETag, layout rule version). Versions only: the document, its variables, the deployed
     settings, the public rule version and, for a known user, the counters every change of what
@@ -145,7 +147,16 @@ async def layout_etag(
     client-held settings are a variable of the document, so they are in the ETag too."""
     user_id = principal.user_id
     versions = await cache.get(pool, user_id)  # in memory while its listener is up
-    parts: list[object] = [doc.id, variables, fingerprint, versions.config_version]
+    # The negotiated Accept-Language: every text is rendered in it (a stored choice moves
+    # consent_version, so it is covered below).
+    language = negotiate(accept_language)
+    parts: list[object] = [
+        doc.id,
+        variables,
+        fingerprint,
+        versions.config_version,
+        language.value if language else None,
+    ]
     if versions.consent_version is not None:
         parts += [
             user_id,
@@ -257,7 +268,7 @@ class PersistedEndpoint:
         visibility = "public" if principal.is_anonymous else "private"
         headers = {
             "Cache-Control": f"{visibility}, max-age={self.config.layout.max_age_s}",
-            "Vary": "Authorization, Sec-GPC",
+            "Vary": "Authorization, Sec-GPC, Accept-Language",
         }
         if isinstance(declared, _Unset):
             declared = etag_variables(self.view.schema, doc, variables) if doc.etag_scope else None
@@ -270,6 +281,7 @@ class PersistedEndpoint:
                 principal,
                 state.get("gpc", False),
                 self.fingerprint,
+                request.headers.get("accept-language"),
             )
             headers["ETag"] = etag
             if _matches(request.headers.get("if-none-match"), etag):

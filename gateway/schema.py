@@ -22,6 +22,7 @@ from resolvers.account.consent import ConsentMutation, ConsentQuery
 from resolvers.account.controls import ControlMutation
 from resolvers.account.customization import CustomizationMutation, CustomizationQuery
 from resolvers.account.inferences import InferenceMutation
+from resolvers.account.language import LanguageMutation
 from resolvers.account.level import LevelMutation
 from resolvers.account.profile import ProfileMutation
 from resolvers.account.rights import RightsMutation
@@ -65,6 +66,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     ChannelMutation,
     TimeZoneMutation,
     CustomizationMutation,
+    LanguageMutation,
     ProfileMutation,
     RightsMutation,
     # analytics

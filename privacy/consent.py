@@ -8,8 +8,10 @@ Rules, in order (the first that applies decides):
 3. an unknown purpose is refused (a typo must not read data);
 4. level NONE reads nothing beyond the account; BASIC reads no activity history or inferences;
 5. marketing purposes: an objection to direct marketing refuses them; a `Sec-GPC: 1` request
-   refuses them unless the user explicitly opted in after GPC was recorded for that purpose and
-   notice version (`gpc_overrides`: the user resolved the conflict, their choice wins);
+   refuses them, and once recorded for the person (a receipt per purpose and notice version)
+   so does every later request of theirs, on any device, with or without the header
+   (`gpc_recorded`), unless the user explicitly opted in after GPC was recorded for that purpose
+   and notice version (`gpc_overrides`: the user resolved the conflict, their choice wins);
    minors never get profiling-based marketing, whatever their consent;
 6. otherwise the purpose needs a grant given to its current notice version.
 """
@@ -39,6 +41,9 @@ class ConsentSnapshot:
     consent_version: int = 0
     # Marketing purposes the user explicitly opted into after GPC was recorded (current notice).
     gpc_overrides: frozenset[str] = field(default_factory=frozenset)
+    # Marketing purposes a Sec-GPC: 1 request of this person opted out of (current notice), on
+    # any of their devices: they stay refused without the header until an explicit opt-in.
+    gpc_recorded: frozenset[str] = field(default_factory=frozenset)
     # Purposes granted to an older notice version: not granted until the user confirms again.
     stale: frozenset[str] = field(default_factory=frozenset)
 
@@ -64,7 +69,7 @@ class ConsentSnapshot:
         if purpose in MARKETING_PURPOSES:
             if self.objected_to_marketing:
                 return "objection to direct marketing"
-            if self.gpc and purpose not in self.gpc_overrides:
+            if (self.gpc or purpose in self.gpc_recorded) and purpose not in self.gpc_overrides:
                 return "Global Privacy Control signal"
             if self.is_minor and source in (Source.BEHAVIOURAL, Source.DERIVED):
                 return "no profiling-based marketing for minors"
@@ -84,6 +89,17 @@ class ConsentSnapshot:
 
 
 ANONYMOUS_SNAPSHOT = ConsentSnapshot(user_id=None)
+
+
+def current_gpc(receipts: list[str]) -> frozenset[str]:
+    """The purposes GPC receipts (`purpose@notice_version`) opt out of at their current notice."""
+    out: set[str] = set()
+    for receipt in receipts:
+        purpose, _, version = receipt.rpartition("@")
+        known = PURPOSES.get(purpose)
+        if known is not None and version == str(known.version):
+            out.add(purpose)
+    return frozenset(out)
 
 
 def split_grants(

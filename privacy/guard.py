@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from privacy.consent import ConsentSnapshot, Level, split_grants
+from privacy.consent import ConsentSnapshot, Level, current_gpc, split_grants
 from privacy.principal import Principal
 from privacy.purposes import MARKETING_PURPOSES, PURPOSES, Source
 from sql import load_queries
@@ -116,6 +116,7 @@ def snapshot_from_row(user_id: int, row: asyncpg.Record, gpc: bool) -> ConsentSn
         gpc=gpc,
         consent_version=row["consent_version"],
         gpc_overrides=overrides,
+        gpc_recorded=current_gpc(list(row["gpc_receipts"])),
         stale=stale,
     )
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from privacy.i18n import DEFAULT, LIST_SEPARATOR, Language, localize
+
 
 class DataKind(StrEnum):
     """A kind of record with a retention period. Values name the policy field (<value>_days)."""
@@ -76,12 +78,15 @@ class RetentionPolicy(BaseModel):
         """Machine-readable periods for notices and the export."""
         return [{"kind": k.value, "what": DESCRIPTIONS[k], "keptForDays": self.days(k)} for k in kinds]
 
-    def sentence(self, kinds: tuple[DataKind, ...]) -> str:
-        """One plain-language sentence: how long the records of these kinds are kept."""
+    def sentence(self, kinds: tuple[DataKind, ...], language: Language = DEFAULT) -> str:
+        """One plain-language sentence in `language`: how long the records of these kinds are
+        kept (built from the catalogue's phrases, so it reads as one sentence in every language)."""
         if not kinds:
             return ""
-        parts = [f"{NAMES[k]} for {self.days(k)} days" for k in kinds]
-        return "We keep " + "; ".join(parts) + ", then delete them."
+        parts = [localize(f"{NAMES[k]} for {self.days(k)} days", language) for k in kinds]
+        return localize("We keep {list}, then delete them.", language).replace(
+            "{list}", LIST_SEPARATOR[language].join(parts)
+        )
 
 
 DEFAULT_RETENTION = RetentionPolicy()

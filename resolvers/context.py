@@ -6,12 +6,14 @@ operation, on first use, so a request that reads no personal data costs no query
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from privacy.guard import DecisionRow, Guard
+from privacy.i18n import DEFAULT, Language
 from privacy.principal import Principal
 from resolvers.config import DomainConfig
 from resolvers.explain.record import DecisionRecord
@@ -28,6 +30,10 @@ class Context:
     request_id: str
     config: DomainConfig
     gpc: bool = False
+    # The request's Accept-Language (negotiated); the person's stored choice wins over it.
+    accept_language: Language | None = None
+    # Set by setLanguage in this operation (the model read before it holds the old choice).
+    language_choice: Language | None = None
     request: Any = None
     response: Any = None
     # Per-request memo for decisions shared by several fields; never shared between requests.
@@ -49,6 +55,28 @@ class Context:
                 )
             )
         return await asyncio.shield(self._model)
+
+    @property
+    def language(self) -> Language:
+        """The language this answer is rendered in: the person's stored choice (known once the
+        model is loaded, which every personal field does first), else Accept-Language, else
+        English. Rendering is synchronous, so it never triggers a read itself."""
+        if self.language_choice is not None:
+            return self.language_choice
+        if _loaded(self._model):
+            assert self._model is not None
+            account = self._model.result().account
+            if account is not None and account.language is not None:
+                return account.language
+        return self.accept_language or DEFAULT
+
+    async def settled_language(self) -> Language:
+        """The language, after loading the signed-in person's model (their stored choice)."""
+        if self.principal.user_id is not None:
+            # an error loading it is reported by the field that needs the model, not here
+            with contextlib.suppress(Exception):
+                await self.model()
+        return self.language
 
     async def guard(self) -> Guard:
         return (await self.model()).guard

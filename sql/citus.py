@@ -37,6 +37,7 @@ DISTRIBUTED: dict[str, str] = {
     "user_searches": "user_id",
     "user_category_stats": "user_id",
     "user_customization": "user_id",
+    "export_links": "user_id",
     # Who read or wrote a person's data: kept with that person (0: an entry about no one).
     "audit_log": "subject_user_id",
 }

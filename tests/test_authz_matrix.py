@@ -50,6 +50,7 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "setTimeZone",
             "setCustomization",
             "resetCustomization",
+            "setLanguage",
             "updateProfile",
             "requestDataExport",
             "eraseMyData",

@@ -120,7 +120,7 @@ async def test_no_stale_304_across_two_workers(
             "mutation { resetCustomization { __typename } }",
         ):
             saved = await gql(b, mutation, token=tok)
-            assert list(saved["data"].values())[0]["__typename"] == "Customization", saved
+            assert next(iter(saved["data"].values()))["__typename"] == "Customization", saved
             await cache_a.settle()
             after_settings = await get(a, tok, etag)
             assert after_settings.status_code == 200 and after_settings.headers["etag"] != etag

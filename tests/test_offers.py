@@ -184,3 +184,31 @@ async def test_params_may_be_left_out_or_null(client, token) -> None:
     not_an_object = {"name": "x", "kind": "welcome", "params": []}
     body = await gql(client, CREATE_OFFER, {"i": not_an_object}, token=token(Role.MARKETER))
     assert body["data"]["createOffer"]["__typename"] == "InvalidInput"
+
+
+async def test_gpc_seen_once_opts_the_person_out_on_every_device(client, conn, token) -> None:
+    """Issue 15 item 4: GPC belongs to the person, not the request."""
+    welcome = await make_offer(client, token, name="Welcome", kind="welcome", params={"max_days": 7})
+    await add_user(conn, 330, created_days_ago=2)
+    tok = token(sub=330)
+    phone, laptop = {"x-device-id": "phone"}, {"x-device-id": "laptop"}
+    assert [o["offer"]["id"] for o in await offers(client, tok, headers=laptop)] == [welcome]
+    assert await offers(client, tok, headers={**phone, "Sec-GPC": "1"}) == []
+    # the laptop never sends the header: still no marketing offers, now and later
+    assert await offers(client, tok, headers=laptop) == []
+    assert await offers(client, tok) == []
+    consent = await gql(client, "{ viewer { consent { purpose effective reason gpcRecorded } } }", token=tok)
+    state = {c["purpose"]: c for c in consent["data"]["viewer"]["consent"]}
+    assert state["marketing.offers"] == {
+        "purpose": "marketing.offers",
+        "effective": False,
+        "reason": "Global Privacy Control signal",
+        "gpcRecorded": True,
+    }
+    assert not state["personalize.content"]["gpcRecorded"]
+    # an explicit opt-in again (from any device) is the person's choice and wins
+    set_consent = """mutation { setConsent(purpose: "marketing.offers", granted: true) {
+      ... on ConsentReceipt { note } } }"""
+    receipt = (await gql(client, set_consent, token=tok, headers=laptop))["data"]["setConsent"]
+    assert "conflict with Global Privacy Control resolved by the user" in receipt["note"]
+    assert [o["offer"]["id"] for o in await offers(client, tok, headers=laptop)] == [welcome]

@@ -29,8 +29,11 @@ async def test_gpc_opts_out_and_is_recorded_once(client: httpx.AsyncClient, toke
     rows = await sql(db_dsn, GPC_ROWS, 1)
     assert sorted(r["purpose"] for r in rows) == sorted(MARKETING_PURPOSES)
     assert all(r["granted"] is False and r["notice_version"] == PURPOSES[r["purpose"]].version for r in rows)
-    # without the header the stored choice applies again, and nothing is written
-    assert by_purpose(await call(client, CONSENT, token=t))["marketing.offers"]["effective"]
+    # GPC belongs to the person: without the header (another device) the opt-out holds, and
+    # nothing more is written
+    state = by_purpose(await call(client, CONSENT, token=t))
+    assert not state["marketing.offers"]["effective"]
+    assert state["marketing.offers"]["reason"] == "Global Privacy Control signal"
     assert len(await sql(db_dsn, GPC_ROWS, 1)) == len(MARKETING_PURPOSES)
 
 

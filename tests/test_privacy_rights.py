@@ -32,12 +32,12 @@ async def test_export_contains_every_category(client: httpx.AsyncClient, token, 
     body = await call(client, EXPORT, token=t, request_id="req-export-1")
     export = body["data"]["requestDataExport"]
     data = export["data"]
-    assert export["format"] == data["format"] == "gateway-export/1"
+    assert export["format"] == data["format"] == "gateway-export/2"
     assert data["subject"] == {"userId": "1"} and data["account"]["user_id"] == 1
     assert data["profile"][0]["field"] == "name" and data["profile"][0]["source"] == "stated_by_user"
     assert data["profile"][0]["collected_at"] and data["profile"][0]["why"]
     assert [c["purpose"] for c in data["consent"]["current"]] == ["personalize.content"]
-    assert data["consent"]["history"][0]["method"] == "explicit"
+    assert data["consent"]["history"]["items"][0]["method"] == "explicit"
     assert data["consent"]["notices"]["personalize.content"]["notice"]
     assert data["channels"] == [
         {"channel": "email", "subscribed": True, "updated_at": data["channels"][0]["updated_at"]}
@@ -48,7 +48,7 @@ async def test_export_contains_every_category(client: httpx.AsyncClient, token, 
     assert data["frequencyCounters"] == [
         {**data["frequencyCounters"][0], "offer_id": 900, "channel": "in_app", "impressions": 2}
     ]
-    assert data["events"]["total"] == 4 and data["events"]["byType"] == {"view": 2, "click": 1, "purchase": 1}
+    assert data["events"]["total"] == 4 and data["eventsByType"] == {"view": 2, "click": 1, "purchase": 1}
     assert len(data["events"]["items"]) == 4 and data["limits"]["events"] >= 100
     assert data["signals"]["sessions"] == 3 and data["categoryStats"][0]["category"] == "apparel"
     assert data["readsOfYourData"]  # who read what, as counts

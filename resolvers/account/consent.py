@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from privacy.i18n import DEFAULT, Language, localize
 from privacy.principal import Role
 from privacy.purposes import ESSENTIAL, MARKETING_PURPOSES, PURPOSES, Purpose, Source
 from privacy.retention import RetentionPolicy
@@ -113,6 +114,12 @@ class ConsentState:
     )
     reason: str | None = strawberry.field(description="Why it is not in effect, when it is not.")
     overrides_gpc: bool = strawberry.field(description="An explicit opt-in that resolved a GPC conflict.")
+    gpc_recorded: bool = strawberry.field(
+        description=(
+            "A request of yours carried Global Privacy Control (Sec-GPC: 1): this marketing purpose "
+            "is off on every device until you opt in again explicitly."
+        )
+    )
 
 
 @strawberry.type(description="A consent receipt: one append-only record of a choice.")
@@ -152,14 +159,15 @@ SetConsentResult = Annotated[
 ]
 
 
-def notice_of(p: Purpose, retention: RetentionPolicy) -> Notice:
+def notice_of(p: Purpose, retention: RetentionPolicy, language: Language = DEFAULT) -> Notice:
+    """The notice in `language` (each part and the whole sentence are catalogue messages)."""
     return Notice(
-        uses=p.uses,
-        why=p.why,
-        benefit=p.benefit,
+        uses=localize(p.uses, language),
+        why=localize(p.why, language),
+        benefit=localize(p.benefit, language),
         version=p.version,
-        text=p.notice_text,
-        retention=p.retention_text(retention),
+        text=localize(p.notice_text, language),
+        retention=retention.sentence(p.keeps, language),
     )
 
 
@@ -187,6 +195,7 @@ async def viewer_consent(info: Info[Context, None]) -> list[ConsentState]:
         subject_user_id=user_id,
     )
     stored = {r["purpose"]: r for r in rows}
+    language = info.context.language
     out: list[ConsentState] = []
     for key, p in PURPOSES.items():
         row = stored.get(key)
@@ -194,15 +203,16 @@ async def viewer_consent(info: Info[Context, None]) -> list[ConsentState]:
         out.append(
             ConsentState(
                 purpose=key,
-                title=p.title,
-                notice=notice_of(p, info.context.config.retention),
+                title=localize(p.title, language),
+                notice=notice_of(p, info.context.config.retention, language),
                 granted=p.required or bool(row and row["granted"]),
                 method=ConsentMethod(row["method"]) if row else ConsentMethod.DEFAULT,
                 updated_at=row["updated_at"] if row else None,
                 accepted_notice_version=row["notice_version"] if row else None,
                 effective=reason is None,
-                reason=reason,
+                reason=localize(reason, language) if reason is not None else None,
                 overrides_gpc=bool(row and row["overrides_gpc"]),
+                gpc_recorded=key in guard.snapshot.gpc_recorded,
             )
         )
     return out
@@ -238,13 +248,14 @@ _USER = [require(Role.USER)]
 @strawberry.type
 class ConsentQuery:
     @strawberry.field(description="Every purpose with its plain-language notice (public).")
-    def purposes(self, info: Info[Context, None]) -> list[PurposeNotice]:
+    async def purposes(self, info: Info[Context, None]) -> list[PurposeNotice]:
         retention = info.context.config.retention
+        language = await info.context.settled_language()
         return [
             PurposeNotice(
                 key=p.key,
-                title=p.title,
-                notice=notice_of(p, retention),
+                title=localize(p.title, language),
+                notice=notice_of(p, retention, language),
                 marketing=p.marketing,
                 required=p.required,
                 data_categories=list(p.data_categories),

@@ -119,7 +119,7 @@ async def apply(
 ) -> ControlResult:
     guard, user_id = await own_guard(info)
     stored, errors = stored_kind(kind, target)
-    errors = [FieldError(field=field if e.field == "target" else e.field, message=e.message) for e in errors]
+    errors = [FieldError(field=field if e.field == "target" else e.field, message=e.english) for e in errors]
     if stored is not None:
         missing = await _exists(info.context, stored, target)
         if missing:

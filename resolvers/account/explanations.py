@@ -40,7 +40,7 @@ class Explanation(Why):
 def explanation(record: DecisionRecord) -> Explanation:
     why = render_why(record)
     return Explanation(
-        **{f.name: getattr(why, f.name) for f in fields(why)},
+        **{f.name: getattr(why, f.name) for f in fields(why) if f.init},
         surface=record.surface,
         subject_kind=record.subject_kind,
         subject_id=record.subject_id,

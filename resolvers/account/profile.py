@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from privacy.i18n import localize
 from privacy.principal import Role
 from privacy.profile_fields import FIELDS, Stage, fields_for, may_be_minor
 from privacy.purposes import ESSENTIAL, Source
@@ -126,9 +127,14 @@ async def viewer_profile_prompts(
         subject_user_id=user_id,
     )
     have = {r["field"] for r in rows}
+    language = info.context.language
     return [
         ProfilePrompt(
-            field=f.name, why=f.why, benefit=f.benefit, purpose=f.purpose, data_category=f.data_category
+            field=f.name,
+            why=localize(f.why, language),
+            benefit=localize(f.benefit, language),
+            purpose=f.purpose,
+            data_category=f.data_category,
         )
         for f in wanted
         if f.name not in have

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from privacy.erasure import erase
-from privacy.export import build_export
+from privacy.export import EXPORT_PATH, build_export, create_link
 from privacy.guard import ConsentRequired, Guard
 from privacy.principal import Role
 from resolvers.account.inferences import describe_inferences
@@ -29,19 +29,34 @@ async def inferences_for_export(guard: Guard, user_id: int, config: DomainConfig
         return []  # nothing may be inferred without the purpose, so there is nothing to describe
 
 
-@strawberry.type(description="A machine-readable copy of your data (JSON); lists are bounded, with totals.")
+@strawberry.type(description="A link to your complete export, streamed as one JSON document.")
+class ExportDownload:
+    url: str = strawberry.field(description="GET it (no other credential needed) before it expires.")
+    expires_at: datetime = strawberry.field(description="When the link stops working (minutes from now).")
+
+
+@strawberry.type(
+    description=(
+        "A machine-readable copy of your data (JSON). Long lists are bounded here, with totals and "
+        "`complete`; `download` fetches everything, without any bound."
+    )
+)
 class DataExport:
     format: str = strawberry.field(description="Name and version of the bundle's format.")
     generated_at: datetime = strawberry.field(description="When the bundle was made (UTC).")
     data: JSON = strawberry.field(
         description=(
-            "The bundle (camelCase keys): format, generatedAt, subject, limits, retention, "
-            "account, profile, consent (state and receipts), channels, controls, inferences "
-            "with their logic, decisions, frequencyCounters, messages, events, signals, "
-            "categoryStats, readsOfYourData (the audit of reads). Long lists are bounded and "
-            "carry their totals."
+            "The bundle (camelCase keys): format, generatedAt, subject, complete, limits, retention, "
+            "account (with your language), profile (sensitive fields marked), consent (state, "
+            "receipts, notices), channels, controls (with what they are about, by name), "
+            "inferences with their logic, decisions, frequencyCounters, messages, eventsByType, "
+            "events (each with its item's name and category and a sensitive flag), signals, "
+            "categoryStats, readsOfYourData (the audit of reads), exportLinks. Long lists are "
+            "`{complete, total, items}`, bounded here; `download` has them all."
         )
     )
+    complete: bool = strawberry.field(description="Whether `data` already holds every row (no list cut).")
+    download: ExportDownload = strawberry.field(description="Your complete export, every row included.")
 
 
 @strawberry.type(description="Your data was erased; only this record without personal data is kept.")
@@ -73,10 +88,16 @@ class RightsMutation:
         bundle = await build_export(
             guard, user_id, await inferences_for_export(guard, user_id, config), config.retention
         )
+        link = await create_link(guard, user_id)
+        if link is None:
+            raise account_gone()
+        token, expires_at = link
         return DataExport(
             format=bundle["format"],
             generated_at=datetime.fromisoformat(bundle["generatedAt"]),
             data=bundle,  # type: ignore[arg-type]  # JSON is a scalar alias of Any
+            complete=bundle["complete"],
+            download=ExportDownload(url=f"{EXPORT_PATH}/{token}", expires_at=expires_at),
         )
 
     @strawberry.mutation(

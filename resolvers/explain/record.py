@@ -13,8 +13,10 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.types import Info
 
 from privacy.guard import DecisionRow
+from privacy.i18n import DEFAULT, Language, localize
 from resolvers.common.enums import describe_values
 
 
@@ -300,14 +302,16 @@ class DecisionRecord:
 # --- GraphQL rendering: plain (sync) fields over the record, no extra work per field ---
 
 
+def _language(info: Info[Any, None]) -> Language:
+    return getattr(info.context, "language", DEFAULT)
+
+
 @strawberry.type(name="Reason", description="One reason behind a decision, most important first.")
 class ReasonType:
     code: ReasonCode = strawberry.field(
         description="Stable code of the reason; switch on it to pick an icon or a template."
     )
-    text: str = strawberry.field(
-        description="Human-readable sentence for this reason (English), ready to display."
-    )
+    english: strawberry.Private[str]
     weight: float = strawberry.field(
         description=(
             "Share of this reason in the decision, between 0 and 1; the weights of one "
@@ -324,6 +328,12 @@ class ReasonType:
     source_item_name: str | None = strawberry.field(
         description="Display name of `sourceItemId`; null when `sourceItemId` is null."
     )
+
+    @strawberry.field(
+        description="Human-readable sentence for this reason, in the person's language, ready to display."
+    )
+    def text(self, info: Info[Any, None]) -> str:
+        return localize(self.english, _language(info))
 
 
 @strawberry.type(
@@ -356,9 +366,7 @@ class ControlType:
     kind: ControlKind = strawberry.field(
         description="What the control does, and which mutation carries it out (see ControlKind)."
     )
-    label: str = strawberry.field(
-        description="Button text for the control (English), e.g. 'Hide this offer'."
-    )
+    english_label: strawberry.Private[str]
     purpose: str | None = strawberry.field(
         description="OPEN_CONSENT: the purpose key to pass to `setConsent`; null for other kinds."
     )
@@ -369,6 +377,12 @@ class ControlType:
             "subcategory:<category>/<name>, tag:<name>, segment:<id>)."
         )
     )
+
+    @strawberry.field(
+        description="Button text for the control in the person's language, e.g. 'Hide this offer'."
+    )
+    def label(self, info: Info[Any, None]) -> str:
+        return localize(self.english_label, _language(info))
 
 
 @strawberry.type(description="Why am I seeing this: rendered from the record that made the decision.")
@@ -386,9 +400,7 @@ class Why:
             "(CONTEXTUAL) or nothing about you (NON_PERSONALIZED)."
         )
     )
-    summary: str = strawberry.field(
-        description="One-sentence explanation to show first: the text of the main reason."
-    )
+    english_summary: strawberry.Private[str]
     reasons: list[ReasonType] = strawberry.field(
         description="Every reason behind the decision, highest `weight` first; never empty."
     )
@@ -415,14 +427,7 @@ class Why:
             "contextual and stated-interest feed items, reminders, default tags)."
         )
     )
-    matched_criteria: list[str] = strawberry.field(
-        description=(
-            "Plain-language conditions that held for this decision, ready to display as a "
-            "list (e.g. 'You bought something this goes with', 'Matches a rule on country'), "
-            "including what your own controls changed ('Shown less often: you asked for less "
-            "like this'); may be empty."
-        )
-    )
+    english_criteria: strawberry.Private[list[str]]
     controls: list[ControlType] = strawberry.field(
         description=(
             "What you can do about this decision, each a working mutation (see ControlKind); may be empty."
@@ -437,16 +442,36 @@ class Why:
     )
     generated_at: datetime = strawberry.field(description="When the decision was made (UTC).")
 
+    @strawberry.field(
+        description=(
+            "One-sentence explanation to show first: the text of the main reason, in the person's language."
+        )
+    )
+    def summary(self, info: Info[Any, None]) -> str:
+        return localize(self.english_summary, _language(info))
+
+    @strawberry.field(
+        description=(
+            "Plain-language conditions that held for this decision, in the person's language, ready "
+            "to display as a list (e.g. 'You bought something this goes with'), including what "
+            "your own controls changed ('Shown less often: you asked for less like this'); may be "
+            "empty."
+        )
+    )
+    def matched_criteria(self, info: Info[Any, None]) -> list[str]:
+        language = _language(info)
+        return [localize(c, language) for c in self.english_criteria]
+
 
 def render_why(record: DecisionRecord) -> Why:
     return Why(
         decision_id=strawberry.ID(str(record.decision_id)),
         mode=record.mode,
-        summary=record.summary,
+        english_summary=record.summary,
         reasons=[
             ReasonType(
                 code=r.code,
-                text=r.text,
+                english=r.text,
                 weight=r.weight,
                 source_item_id=strawberry.ID(str(r.source_item_id)) if r.source_item_id is not None else None,
                 source_item_name=r.source_item_name,
@@ -459,9 +484,9 @@ def render_why(record: DecisionRecord) -> Why:
         rule=RuleRefType(kind=record.rule.kind, id=strawberry.ID(record.rule.id), version=record.rule.version)
         if record.rule
         else None,
-        matched_criteria=list(record.matched_criteria),
+        english_criteria=list(record.matched_criteria),
         controls=[
-            ControlType(kind=c.kind, label=c.label, purpose=c.purpose, target=c.target)
+            ControlType(kind=c.kind, english_label=c.label, purpose=c.purpose, target=c.target)
             for c in record.controls
         ],
         consent_snapshot_id=record.consent_snapshot_id,

@@ -12,9 +12,11 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from privacy.i18n import DEFAULT, Language
 from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
 from resolvers.common.errors import FieldError, InvalidInput
+from resolvers.common.locale import LocaleFormats, TextDirection, locale_formats
 from resolvers.common.texts import text
 from resolvers.context import Context
 from resolvers.explain.record import Mode, Why, render_why
@@ -130,6 +132,12 @@ class LayoutConfigType:
     sections: list[LayoutSection] = strawberry.field(description="The sections, in display order.")
     offers: LayoutOffers = strawberry.field(description="How many offers to show.")
     flags: list[LayoutFlag] = strawberry.field(description="The feature flags.")
+    direction: TextDirection = strawberry.field(
+        description="Text direction of the person's language (RTL for Farsi and Arabic)."
+    )
+    locale: LocaleFormats = strawberry.field(
+        description="The language every text here is in, with its number and date formats."
+    )
     appearance: LayoutAppearance = strawberry.field(
         description="Theme, colour, text size, density and layout choice, with why."
     )
@@ -139,9 +147,12 @@ def _section(position: int, c: Choice) -> LayoutSection:
     return LayoutSection(key=c.key, position=position, why=render_why(c.record))
 
 
-def render_layout(layout: Layout, palette: dict[str, str]) -> LayoutConfigType:
+def render_layout(layout: Layout, palette: dict[str, str], language: Language = DEFAULT) -> LayoutConfigType:
     personalized = any(r.mode is Mode.PERSONALIZED for r in layout.records)
+    formats = locale_formats(language)
     return LayoutConfigType(
+        direction=formats.direction,
+        locale=formats,
         config_version=layout.config_version,
         mode=Mode.PERSONALIZED if personalized else Mode.NON_PERSONALIZED,
         tags=render_tags(layout.tags),
@@ -248,4 +259,4 @@ class LayoutQuery:
             custom,
         )
         ctx.log_decisions(layout.choice_records)
-        return render_layout(layout, ctx.config.layout.accent_palette)
+        return render_layout(layout, ctx.config.layout.accent_palette, ctx.language)

@@ -22,6 +22,7 @@ import asyncpg
 
 from privacy.consent import ConsentSnapshot
 from privacy.guard import ACCOUNT_TABLES, Guard, load_account
+from privacy.i18n import Language
 from privacy.principal import Principal
 from privacy.purposes import CONTENT, ESSENTIAL, OFFERS, PROFILING, Source
 from privacy.vocabulary import Channel, Platform
@@ -60,6 +61,7 @@ class Account:
     controls: Controls
     time_zone: str = "UTC"  # IANA name; messages respect quiet hours in it (jobs/delivery_rules.py)
     customization: Customization | None = None  # what they chose for themself (None: nothing)
+    language: Language | None = None  # the person's stored choice; None: Accept-Language decides
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Account:
@@ -73,6 +75,7 @@ class Account:
             controls=Controls.of(row["control_kinds"], row["control_targets"], row["control_created"]),
             time_zone=row.get("time_zone") or "UTC",
             customization=Customization.of_row(row),
+            language=Language(row["language"]) if row.get("language") else None,
         )
 
 

@@ -7,7 +7,7 @@
 -- $3 at notice versions $4. No row for an unknown or erased id.
 SELECT u.user_id, u.created_at, u.personalization_level, u.is_minor, u.objected_to_marketing,
        u.consent_version, u.country, u.platform::text AS platform,
-       u.preferred_channel::text AS preferred_channel, u.time_zone,
+       u.preferred_channel::text AS preferred_channel, u.time_zone, u.language,
        coalesce(c.purposes, '{}') AS purposes, coalesce(c.granted, '{}') AS granted,
        coalesce(c.versions, '{}') AS versions, coalesce(c.overrides, '{}') AS overrides,
        coalesce((SELECT array_agg(ch.channel::text ORDER BY ch.channel) FROM user_channels ch
@@ -17,6 +17,8 @@ SELECT u.user_id, u.created_at, u.personalization_level, u.is_minor, u.objected_
        uc.version AS custom_version, uc.theme AS custom_theme, uc.accent AS custom_accent,
        uc.font_scale AS custom_font_scale, uc.density AS custom_density, uc.layout AS custom_layout,
        uc.pinned AS custom_pinned, uc.hidden AS custom_hidden,
+       coalesce((SELECT array_agg(e.purpose || '@' || e.notice_version) FROM consent_events e
+                 WHERE e.user_id = u.user_id AND e.method = 'gpc'), '{}') AS gpc_receipts,
        CASE WHEN $2::boolean THEN
            (SELECT count(*) FROM unnest($3::text[], $4::int[]) AS x(purpose, version)
             WHERE NOT EXISTS (SELECT 1 FROM consent_events e

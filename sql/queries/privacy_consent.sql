@@ -1,11 +1,14 @@
 -- name: consent_snapshots
 -- Account flags and every consent row of each given user (one round trip, no writes); unknown
--- or erased ids are absent. One user's request passes a one-element array.
+-- or erased ids are absent. One user's request passes a one-element array. gpc_receipts: the
+-- purposes (purpose@notice_version) a Sec-GPC: 1 request of the person opted out of, on any device.
 SELECT u.user_id, u.personalization_level, u.is_minor, u.objected_to_marketing, u.consent_version,
        coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
        coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
        coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
-       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides
+       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides,
+       coalesce((SELECT array_agg(e.purpose || '@' || e.notice_version) FROM consent_events e
+                 WHERE e.user_id = u.user_id AND e.method = 'gpc'), '{}') AS gpc_receipts
 FROM users u
 LEFT JOIN consents c ON c.user_id = u.user_id
 WHERE u.user_id = ANY($1::bigint[])
@@ -15,13 +18,23 @@ GROUP BY u.user_id
 -- Record the GPC signal: one opt-out receipt per marketing purpose ($2) and notice version ($3),
 -- once (the unique partial index consent_events_gpc_once makes repeats and concurrent requests
 -- no-ops). Run only when the snapshot saw a receipt missing, so the steady state writes nothing.
-INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
-SELECT u.user_id, x.purpose, false, 'gpc', x.version,
-       'Sec-GPC: 1 received; treated as an opt-out of this marketing purpose'
-FROM users u, unnest($2::text[], $3::int[]) AS x(purpose, version)
-WHERE u.user_id = $1
-FOR KEY SHARE OF u  -- waits for a concurrent erasure, then finds no account
-ON CONFLICT (user_id, purpose, notice_version) WHERE method = 'gpc' DO NOTHING
+-- The receipt is the person's opt-out on every device until they opt in again explicitly, so a
+-- new receipt moves consent_version (snapshots, ETags and caches of their other devices change).
+WITH receipts AS (
+    INSERT INTO consent_events (user_id, purpose, granted, method, notice_version, note)
+    SELECT u.user_id, x.purpose, false, 'gpc', x.version,
+           'Sec-GPC: 1 received; treated as an opt-out of this marketing purpose on every device '
+           'until you opt in again'
+    FROM users u, unnest($2::text[], $3::int[]) AS x(purpose, version)
+    WHERE u.user_id = $1
+    FOR KEY SHARE OF u  -- waits for a concurrent erasure, then finds no account
+    ON CONFLICT (user_id, purpose, notice_version) WHERE method = 'gpc' DO NOTHING
+    RETURNING user_id
+)
+-- count(*), not EXISTS: every receipt is inserted before the account row is updated (a row this
+-- statement updated would be skipped by the insert's FOR KEY SHARE).
+UPDATE users SET consent_version = consent_version + 1
+WHERE user_id = $1 AND (SELECT count(*) FROM receipts) > 0
 
 -- name: set_consent
 -- One explicit choice: receipt + current state + consent_version bump + audit, in one statement
@@ -141,7 +154,9 @@ SELECT u.user_id, u.personalization_level, u.is_minor, u.objected_to_marketing, 
        coalesce(array_agg(c.purpose) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS purposes,
        coalesce(array_agg(c.granted) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS granted,
        coalesce(array_agg(c.notice_version) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS versions,
-       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides
+       coalesce(array_agg(c.overrides_gpc) FILTER (WHERE c.purpose IS NOT NULL), '{}') AS overrides,
+       coalesce((SELECT array_agg(e.purpose || '@' || e.notice_version) FROM consent_events e
+                 WHERE e.user_id = u.user_id AND e.method = 'gpc'), '{}') AS gpc_receipts
 FROM (SELECT user_id FROM users WHERE user_id > $1 ORDER BY user_id LIMIT $2) page
 JOIN users u ON u.user_id = page.user_id
 LEFT JOIN consents c ON c.user_id = u.user_id

@@ -24,7 +24,7 @@ const UNDO = `mutation($k: ControlKind!, $t: String!) { undoControl(kind: $k, ta
   __typename ... on InvalidInput { errors { message } } } }`;
 const PREFERRED = `mutation($c: Channel!) { setPreferredChannel(channel: $c) { channel } }`;
 const SUBSCRIBE = `mutation($c: Channel!, $s: Boolean!) { setChannelSubscription(channel: $c, subscribed: $s) { channel } }`;
-const EXPORT = `mutation { requestDataExport { format generatedAt data } }`;
+const EXPORT = `mutation { requestDataExport { format generatedAt complete data download { url expiresAt } } }`;
 const ERASE = `mutation { eraseMyData(confirm: true) { __typename ... on ErasureDone { rowsDeleted } } }`;
 const LEVELS = [
   ["NONE", "None", "What everyone sees: nothing about you is used."],
@@ -260,9 +260,15 @@ function wireData() {
     status("Preparing your data…");
     try {
       const data = await gql(EXPORT);
-      const blob = new Blob([JSON.stringify(data.requestDataExport.data, null, 2)], { type: "application/json" });
+      const result = data.requestDataExport;
       const link = document.getElementById("export-link");
-      link.href = URL.createObjectURL(blob);
+      if (result.complete) {
+        const blob = new Blob([JSON.stringify(result.data, null, 2)], { type: "application/json" });
+        link.href = URL.createObjectURL(blob);
+      } else {
+        // A long history: the complete export is streamed from a link valid for a few minutes.
+        link.href = result.download.url;
+      }
       link.hidden = false;
       link.focus();
       status("Your data is ready: use the link to save it.", "ok");
