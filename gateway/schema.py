@@ -30,6 +30,7 @@ from resolvers.analytics.plan import RefuseSeeds
 from resolvers.analytics.schema import AnalyticsMutation, AnalyticsQuery
 from resolvers.common.scalars import SCALAR_OVERRIDES
 from resolvers.events.schema import EventsMutation
+from resolvers.experiments.schema import ExperimentMutation, ExperimentQuery
 from resolvers.feed.schema import FeedQuery
 from resolvers.layout.schema import LayoutQuery
 from resolvers.offers.schema import OfferMutation
@@ -40,6 +41,7 @@ QUERY_TYPES: tuple[type, ...] = (
     # personalization
     FeedQuery,
     SegmentQuery,
+    ExperimentQuery,
     LayoutQuery,
     # privacy
     ConsentQuery,
@@ -52,6 +54,7 @@ QUERY_TYPES: tuple[type, ...] = (
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
     SegmentMutation,
+    ExperimentMutation,
     OfferMutation,
     InferenceMutation,
     ControlMutation,

@@ -115,6 +115,12 @@ async def _read_all(
     )
     # The analysts' segment membership rollup (migration 0060) is stored inference too.
     memberships = await read(Q.export_segment_members, tables=("segment_members",), source=Source.DERIVED)
+    # Experiments the person was exposed to (their first exposure, migration 0400).
+    exposures = await read(
+        Q.export_experiment_exposures,
+        tables=("experiment_exposures", "experiments"),
+        source=Source.BEHAVIOURAL,
+    )
     decisions = await read(Q.export_decisions, DECISIONS_MAX, tables=("decisions",), source=Source.DERIVED)
     impressions = await read(Q.export_impression_counts, tables=("impressions",), source=Source.BEHAVIOURAL)
     audit = await read(Q.export_audit_summary, tables=("audit_log",), source=Source.ACCOUNT)
@@ -168,6 +174,7 @@ async def _read_all(
             "items": _rows(decisions, skip=("total",)),
         },
         "frequencyCounters": _rows(impressions),
+        "experimentExposures": _rows(exposures),
         "messages": {
             "total": messages[0]["total"] if messages else 0,
             "items": _rows(messages, skip=("total",)),

@@ -18,7 +18,11 @@ strawberry.enum(
 )
 strawberry.enum(
     EventType,
-    description="What happened. `value` means: dwell ms, purchase cents, cart quantity, party size.",
+    description=(
+        "What happened. `value` means: dwell ms, purchase cents, cart quantity, party size. "
+        "offer_click and offer_redemption name the offer (`offerId`) and are kept only under "
+        "analytics.aggregate (they measure offers and experiments)."
+    ),
 )
 strawberry.enum(
     Level,

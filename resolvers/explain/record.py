@@ -42,6 +42,7 @@ class ReasonCode(Enum):
     STATED_INTEREST = "STATED_INTEREST"
     MOST_USED_FEATURE = "MOST_USED_FEATURE"
     SEARCHED = "SEARCHED"
+    EXPERIMENT = "EXPERIMENT"
 
 
 @strawberry.enum(description="Where the data behind a reason came from.")
@@ -59,7 +60,9 @@ class SignalSource(Enum):
         "What the user can do about a decision. Each kind is carried out by a mutation and can be "
         "undone: HIDE, SHOW_LESS_LIKE_THIS and STOP_REMINDERS by `applyControl(kind, target)` "
         "(undone by `undoControl`), CHANGE_PERSONALIZATION_LEVEL by `setPersonalizationLevel`, "
-        "OPEN_CONSENT by `setConsent(purpose)`."
+        "OPEN_CONSENT by `setConsent(purpose)`, LEAVE_EXPERIMENTS by `applyControl(kind: "
+        'LEAVE_EXPERIMENTS, target: "experiments")` (you get the standard experience of every '
+        "experiment from your next request)."
     )
 )
 class ControlKind(Enum):
@@ -68,6 +71,7 @@ class ControlKind(Enum):
     STOP_REMINDERS = "STOP_REMINDERS"
     CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
     OPEN_CONSENT = "OPEN_CONSENT"
+    LEAVE_EXPERIMENTS = "LEAVE_EXPERIMENTS"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from datetime import datetime
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import PROFILING
 from privacy.vocabulary import DataCategory, Experience
+from resolvers.experiments.rules import Enrollment
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -70,11 +71,31 @@ class _Builder:
         personalized: bool,
         rank: int | None = None,
         criteria: tuple[str, ...] = (),
+        experiment: Enrollment | None = None,
     ) -> DecisionRecord:
         controls = (
             Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
             Control(ControlKind.OPEN_CONSENT, "Manage consent for profiling", PROFILING),
         )
+        if experiment is not None:
+            # What the experiment changed says so, and offers the control that leaves it.
+            return DecisionRecord(
+                surface=SURFACE,
+                subject_kind="layout",
+                subject_id=subject,
+                mode=Mode.PERSONALIZED,
+                summary=experiment.reason.text,
+                reasons=(experiment.reason, Reason(code, text, 0.5)),
+                signal_sources=(),
+                data_categories=(),
+                purposes=(PROFILING,),
+                consent_snapshot_id=self.consent.snapshot_id,
+                generated_at=self.now,
+                rank=rank,
+                rule=experiment.rule,
+                matched_criteria=criteria,
+                controls=(experiment.control, *controls),
+            )
         return DecisionRecord(
             surface=SURFACE,
             subject_kind="layout",
@@ -94,7 +115,15 @@ class _Builder:
         )
 
 
-def _sections(b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig) -> tuple[Choice, ...]:
+def _sections(
+    b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig, exp: Enrollment | None
+) -> tuple[Choice, ...]:
+    if exp is not None and not exp.is_control:
+        text = "The sections this variant of the experiment tests"
+        return tuple(
+            Choice(key, b.record(f"section:{key}", ReasonCode.EDITORIAL, text, True, rank, experiment=exp))
+            for rank, key in enumerate(exp.variant.value["sections"], start=1)
+        )
     personalized = tags.experience_record.mode is Mode.PERSONALIZED
     if personalized and tags.experience is Experience.NEWBIE:
         text = "A simpler layout while you are new here"
@@ -138,7 +167,13 @@ def _sections(b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutC
     return tuple(out)
 
 
-def _offers(b: _Builder, tags: Tags, cfg: LayoutConfig) -> Choice:
+def _offers(b: _Builder, tags: Tags, cfg: LayoutConfig, exp: Enrollment | None) -> Choice:
+    if exp is not None and not exp.is_control:
+        count = int(exp.variant.value["count"])
+        text = f"This variant of the experiment shows {count} offers"
+        return Choice(
+            "offers", b.record("offers", ReasonCode.EDITORIAL, text, True, experiment=exp), count=count
+        )
     count = cfg.offers_by_tier.get(tags.price_tier.value, cfg.offers_by_tier.get("MID", 2))
     if tags.price_tier_record.mode is Mode.PERSONALIZED:
         text = "How many offers to show, chosen from the price range you usually buy in"
@@ -200,12 +235,16 @@ def evaluate_layout(
     now: datetime,
     config_version: int,
     platform: str,
+    sections_experiment: Enrollment | None = None,
+    offers_experiment: Enrollment | None = None,
 ) -> Layout:
+    """The layout; an experiment's variant (never control) replaces the sections or the offer
+    count it varies, and the records of what it changed name it."""
     b = _Builder(consent, now, config_version)
     return Layout(
         config_version=config_version,
         tags=tags,
-        sections=_sections(b, tags, features, cfg),
-        offers=_offers(b, tags, cfg),
+        sections=_sections(b, tags, features, cfg, sections_experiment),
+        offers=_offers(b, tags, cfg, offers_experiment),
         flags=_flags(b, tags, platform),
     )

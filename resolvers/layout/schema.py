@@ -16,6 +16,8 @@ from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.context import Context
+from resolvers.experiments.engine import enrollment
+from resolvers.experiments.rules import Surface
 from resolvers.explain.record import Mode, Why, render_why
 from resolvers.layout.rules import Choice, Layout, evaluate_layout
 from resolvers.layout.versions import config_version
@@ -126,6 +128,8 @@ class LayoutQuery:
         # Most-used features order a power user's sections: read under profiling, like the tags.
         signals = await model.signals(PROFILING) if tags.experience is Experience.POWER else None
         features = signals.feature_counts if signals is not None else {}
+        sections_exp = await enrollment(ctx, Surface.LAYOUT_SECTIONS, platform.value)
+        offers_exp = await enrollment(ctx, Surface.OFFER_COUNT, platform.value)
         layout = evaluate_layout(
             tags,
             features,
@@ -134,6 +138,8 @@ class LayoutQuery:
             model.now,
             await config_version(ctx, "layout"),
             platform.value,
+            sections_experiment=sections_exp,
+            offers_experiment=offers_exp,
         )
         ctx.log_decisions(layout.choice_records)
         return render_layout(layout)

@@ -26,6 +26,7 @@ class StoredKind(StrEnum):
     HIDE_OFFER = "hide_offer"
     MUTE_REMINDER = "mute_reminder"
     HIDE_INFERENCE = "hide_inference"
+    LEAVE_EXPERIMENTS = "leave_experiments"
 
 
 # Which targets each stored kind takes.
@@ -37,7 +38,9 @@ _TARGETS: dict[StoredKind, re.Pattern[str]] = {
         r"^(category:[a-z0-9_]{1,60}|subcategory:[a-z0-9_]{1,60}/[a-z0-9_]{1,60})$"
     ),
     StoredKind.HIDE_INFERENCE: re.compile(r"^(tag:experience|tag:price_tier|segment:[1-9][0-9]{0,17})$"),
+    StoredKind.LEAVE_EXPERIMENTS: re.compile(r"^experiments$"),
 }
+EXPERIMENTS_TARGET = "experiments"
 
 
 def target_problem(kind: StoredKind, target: str) -> str | None:
@@ -50,6 +53,7 @@ def target_problem(kind: StoredKind, target: str) -> str | None:
         StoredKind.HIDE_OFFER: "offer:<id>",
         StoredKind.LESS_LIKE: "category:<name> or subcategory:<category>/<name>",
         StoredKind.HIDE_INFERENCE: "tag:experience, tag:price_tier or segment:<id>",
+        StoredKind.LEAVE_EXPERIMENTS: "experiments",
     }
     return f"expected {examples[kind]}"
 
@@ -107,6 +111,10 @@ class Controls:
     @cached_property
     def hidden_inferences(self) -> frozenset[str]:
         return self._targets(StoredKind.HIDE_INFERENCE)
+
+    @cached_property
+    def left_experiments(self) -> bool:
+        return any(e.kind is StoredKind.LEAVE_EXPERIMENTS for e in self.entries)
 
     def wants_less(self, category: str, subcategory: str) -> bool:
         less = self.less_like
