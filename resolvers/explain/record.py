@@ -61,7 +61,7 @@ class SignalSource(Enum):
         "undone: HIDE, SHOW_LESS_LIKE_THIS and STOP_REMINDERS by `applyControl(kind, target)` "
         "(undone by `undoControl`), CHANGE_PERSONALIZATION_LEVEL by `setPersonalizationLevel`, "
         "OPEN_CONSENT by `setConsent(purpose)`, LEAVE_EXPERIMENTS by `applyControl(kind: "
-        'LEAVE_EXPERIMENTS, target: "experiments")` (you get the standard experience of every '
+        'LEAVE_EXPERIMENTS, target: "experiments:all")` (you get the standard experience of every '
         "experiment from your next request)."
     )
 )

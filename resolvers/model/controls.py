@@ -38,9 +38,9 @@ _TARGETS: dict[StoredKind, re.Pattern[str]] = {
         r"^(category:[a-z0-9_]{1,60}|subcategory:[a-z0-9_]{1,60}/[a-z0-9_]{1,60})$"
     ),
     StoredKind.HIDE_INFERENCE: re.compile(r"^(tag:experience|tag:price_tier|segment:[1-9][0-9]{0,17})$"),
-    StoredKind.LEAVE_EXPERIMENTS: re.compile(r"^experiments$"),
+    StoredKind.LEAVE_EXPERIMENTS: re.compile(r"^experiments:all$"),
 }
-EXPERIMENTS_TARGET = "experiments"
+EXPERIMENTS_TARGET = "experiments:all"
 
 
 def target_problem(kind: StoredKind, target: str) -> str | None:
@@ -53,7 +53,7 @@ def target_problem(kind: StoredKind, target: str) -> str | None:
         StoredKind.HIDE_OFFER: "offer:<id>",
         StoredKind.LESS_LIKE: "category:<name> or subcategory:<category>/<name>",
         StoredKind.HIDE_INFERENCE: "tag:experience, tag:price_tier or segment:<id>",
-        StoredKind.LEAVE_EXPERIMENTS: "experiments",
+        StoredKind.LEAVE_EXPERIMENTS: "experiments:all",
     }
     return f"expected {examples[kind]}"
 
