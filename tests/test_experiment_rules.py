@@ -105,6 +105,23 @@ def test_namespace_ranges_split_users_and_never_overlap() -> None:
     assert [e.field for e in overlaps(other_ns, [(Status.DRAFT, a)])] == ["namespace"]
 
 
+def two(
+    value: object,
+    *,
+    first: str = "control",
+    second: str = "b",
+    w: tuple[int, int] = (50, 50),
+    control_value: object = None,
+    surface: str | None = None,
+) -> dict[str, object]:
+    variants = [
+        {"key": first, "weight": w[0], "value": control_value},
+        {"key": second, "weight": w[1], "value": value},
+    ]
+    return {"variants": variants} | ({"surface": surface} if surface else {})
+
+
+SECTIONS, WEIGHTS = "LAYOUT_SECTIONS", "FEED_WEIGHTS"
 BAD: list[tuple[dict[str, object], str]] = [
     ({"key": "Bad Key"}, "key"),
     ({"key": "x" * 61}, "key"),
@@ -115,18 +132,21 @@ BAD: list[tuple[dict[str, object], str]] = [
     ({"rangeStart": -0.1}, "rangeEnd"),
     ({"rangeEnd": float("nan")}, "rangeEnd"),
     ({"variants": [{"key": "control", "weight": 100}]}, "variants"),
-    ({"variants": [{"key": "a", "weight": 50}, {"key": "b", "weight": 50, "value": {"count": 1}}]}, "variants[0].key"),
-    ({"variants": [{"key": "control", "weight": 50, "value": {"count": 2}}, {"key": "b", "weight": 50, "value": {"count": 1}}]}, "variants[0].value"),
-    ({"variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 40, "value": {"count": 1}}]}, "variants"),
-    ({"variants": [{"key": "control", "weight": 50}, {"key": "control", "weight": 50, "value": {"count": 1}}]}, "variants[1].key"),
-    ({"variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50, "value": {"count": 11}}]}, "variants[1].value.count"),
-    ({"variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50, "value": {"count": True}}]}, "variants[1].value.count"),
-    ({"variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50, "value": {"n": 1}}]}, "variants[1].value"),
-    ({"variants": [{"key": "control", "weight": 0}, {"key": "b", "weight": 100, "value": {"count": 1}}]}, "variants[0].weight"),
-    ({"surface": "LAYOUT_SECTIONS", "variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50, "value": {"sections": ["nope"]}}]}, "variants[1].value.sections[0]"),
-    ({"surface": "LAYOUT_SECTIONS", "variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50, "value": {"sections": ["search", "search"]}}]}, "variants[1].value.sections"),
-    ({"surface": "FEED_WEIGHTS", "variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50, "value": {"weights": {"less_like_factor": 1}}}]}, "variants[1].value.weights.less_like_factor"),
-    ({"surface": "FEED_WEIGHTS", "variants": [{"key": "control", "weight": 50}, {"key": "b", "weight": 50, "value": {"weights": {"popularity": 1e9}}}]}, "variants[1].value.weights.popularity"),
+    (two({"count": 1}, first="a"), "variants[0].key"),
+    (two({"count": 1}, control_value={"count": 2}), "variants[0].value"),
+    (two({"count": 1}, w=(50, 40)), "variants"),
+    (two({"count": 1}, second="control"), "variants[1].key"),
+    (two({"count": 11}), "variants[1].value.count"),
+    (two({"count": True}), "variants[1].value.count"),
+    (two({"n": 1}), "variants[1].value"),
+    (two({"count": 1}, w=(0, 100)), "variants[0].weight"),
+    (two({"sections": ["nope"]}, surface=SECTIONS), "variants[1].value.sections[0]"),
+    (two({"sections": ["search", "search"]}, surface=SECTIONS), "variants[1].value.sections"),
+    (
+        two({"weights": {"less_like_factor": 1}}, surface=WEIGHTS),
+        "variants[1].value.weights.less_like_factor",
+    ),
+    (two({"weights": {"popularity": 1e9}}, surface=WEIGHTS), "variants[1].value.weights.popularity"),
     ({"targeting": {"segmentId": "8"}}, "targeting.segmentId"),
     ({"targeting": {"segmentId": "x"}}, "targeting.segmentId"),
     ({"guardrailMetrics": ["CONVERSION"]}, "guardrailMetrics"),
@@ -135,7 +155,7 @@ BAD: list[tuple[dict[str, object], str]] = [
     ({"guardrailMetrics": [], "revenueClampCents": 10}, "revenueClampCents"),
     ({"guardrailMetrics": ["SESSIONS_PER_USER"], "revenueClampCents": None}, "sessionsClamp"),
     ({"seed": "x" * 61}, "seed"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("over", "field"), BAD)
