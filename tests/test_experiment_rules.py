@@ -250,3 +250,20 @@ def test_revenue_is_clamped_and_its_interval_stays_inside_the_clamp() -> None:
         m = arm["metrics"][0]["mean"]
         assert 0 <= m["ci_low"] <= m["value"] <= m["ci_high"] <= 10_000
     assert out["arms"][1]["metrics"][0]["lift"]["ci_low"] > 0
+
+
+def test_assignment_costs_under_20_microseconds_per_experiment() -> None:
+    """The issue's budget (also reported by `make bench`, 'gateway layers'): best of 5 x 2,000."""
+    import timeit
+
+    d = definition(
+        variants=[
+            {"key": "control", "weight": 10},
+            {"key": "a", "weight": 30, "value": {"count": 1}},
+            {"key": "b", "weight": 60, "value": {"count": 4}},
+        ],
+        rangeEnd=0.8,
+    )
+    who = pseudonym(123456789, "salt")
+    best = min(timeit.repeat(lambda: assign(d, who), number=2000, repeat=5)) / 2000
+    assert best < 20e-6, f"{best * 1e6:.1f} µs"
