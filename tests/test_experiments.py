@@ -370,3 +370,15 @@ async def test_results_are_dp_charged_once_and_refused_whole_over_budget(
         assert [a["metrics"] for a in sizes["arms"]] == [[], []]
         denied = await gql(client, RESULTS, {"k": "offer_count", "e": 0.1}, token=mk)
         assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_starting_an_experiment_changes_the_layout_etag(conn, client, token) -> None:
+    from tests.test_layout import layout_get
+
+    tok = token(Role.USER, 1)
+    before = await layout_get(client, tok)
+    etag = before.headers["etag"]
+    assert (await layout_get(client, tok, etag)).status_code == 304
+    await _start(client, token)
+    after = await layout_get(client, tok, etag)
+    assert after.status_code == 200 and after.headers["etag"] != etag  # never a stale 304
