@@ -32,7 +32,7 @@ from resolvers.common.scalars import SCALAR_OVERRIDES
 from resolvers.events.schema import EventsMutation
 from resolvers.experiments.schema import ExperimentMutation, ExperimentQuery
 from resolvers.feed.schema import FeedQuery
-from resolvers.layout.schema import LayoutQuery
+from resolvers.layout.schema import LayoutQuery, LayoutRulesMutation, LayoutRulesQuery
 from resolvers.offers.schema import OfferMutation
 from resolvers.segments.schema import SegmentMutation, SegmentQuery
 
@@ -43,6 +43,7 @@ QUERY_TYPES: tuple[type, ...] = (
     SegmentQuery,
     ExperimentQuery,
     LayoutQuery,
+    LayoutRulesQuery,
     # privacy
     ConsentQuery,
     # analytics
@@ -55,6 +56,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     # personalization
     SegmentMutation,
     ExperimentMutation,
+    LayoutRulesMutation,
     OfferMutation,
     InferenceMutation,
     ControlMutation,

@@ -24,6 +24,7 @@ from resolvers.explain.record import (
     SignalSource,
 )
 from resolvers.layout.config import LayoutConfig
+from resolvers.layout.rulesets import NO_RULES, LayoutRule, LayoutRuleSet
 from resolvers.model.tags import Tags
 
 SURFACE = "layout"
@@ -72,6 +73,7 @@ class _Builder:
         rank: int | None = None,
         criteria: tuple[str, ...] = (),
         experiment: Enrollment | None = None,
+        rule: LayoutRule | None = None,
     ) -> DecisionRecord:
         controls = (
             Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
@@ -109,20 +111,54 @@ class _Builder:
             consent_snapshot_id=self.consent.snapshot_id,
             generated_at=self.now,
             rank=rank,
-            rule=RuleRef("layout_rule", subject.split(":")[0], self.version),
+            rule=RuleRef("layout_rule", rule.key if rule else subject.split(":")[0], self.version),
             matched_criteria=criteria,
             controls=controls,
         )
 
 
+def _tag_text(rule: LayoutRule) -> tuple[str, tuple[str, ...]]:
+    """The why of a layout rule: the tag combination it is for, never the person's values."""
+    who = {"NEWBIE": "new shoppers", "REGULAR": "regular shoppers", "POWER": "frequent shoppers"}
+    tiers = {"BUDGET": "budget", "MID": "mid-range", "LUXURY": "luxury"}
+    text = "The layout for " + (who.get(rule.experience, "shoppers") if rule.experience else "shoppers")
+    criteria: list[str] = []
+    if rule.experience:
+        criteria.append(f"experience {rule.experience}")
+    if rule.price_tier:
+        text += f" who usually buy {tiers.get(rule.price_tier, rule.price_tier.lower())}"
+        criteria.append(f"price tier {rule.price_tier}")
+    return text, tuple(criteria)
+
+
+def _tags_for_rules(tags: Tags) -> tuple[str | None, str | None]:
+    """The tags a layout rule may match on: only those decided from the person's activity."""
+    experience = tags.experience.value if tags.experience_record.mode is Mode.PERSONALIZED else None
+    tier = tags.price_tier.value if tags.price_tier_record.mode is Mode.PERSONALIZED else None
+    return experience, tier
+
+
 def _sections(
-    b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig, exp: Enrollment | None
+    b: _Builder,
+    tags: Tags,
+    features: Mapping[str, int],
+    cfg: LayoutConfig,
+    exp: Enrollment | None,
+    rule: LayoutRule | None,
 ) -> tuple[Choice, ...]:
     if exp is not None and not exp.is_control:
         text = "The sections this variant of the experiment tests"
         return tuple(
             Choice(key, b.record(f"section:{key}", ReasonCode.EDITORIAL, text, True, rank, experiment=exp))
             for rank, key in enumerate(exp.variant.value["sections"], start=1)
+        )
+    if rule is not None and rule.sections is not None:
+        text, criteria = _tag_text(rule)
+        return tuple(
+            Choice(
+                key, b.record(f"section:{key}", ReasonCode.EXPERIENCE, text, True, rank, criteria, rule=rule)
+            )
+            for rank, key in enumerate(rule.sections, start=1)
         )
     personalized = tags.experience_record.mode is Mode.PERSONALIZED
     if personalized and tags.experience is Experience.NEWBIE:
@@ -167,13 +203,20 @@ def _sections(
     return tuple(out)
 
 
-def _offers(b: _Builder, tags: Tags, cfg: LayoutConfig, exp: Enrollment | None) -> Choice:
+def _offers(
+    b: _Builder, tags: Tags, cfg: LayoutConfig, exp: Enrollment | None, rule: LayoutRule | None
+) -> Choice:
     if exp is not None and not exp.is_control:
         count = int(exp.variant.value["count"])
         text = f"This variant of the experiment shows {count} offers"
         return Choice(
             "offers", b.record("offers", ReasonCode.EDITORIAL, text, True, experiment=exp), count=count
         )
+    if rule is not None and rule.offer_count is not None:
+        text, criteria = _tag_text(rule)
+        code = ReasonCode.PRICE_TIER if rule.price_tier else ReasonCode.EXPERIENCE
+        record = b.record("offers", code, text, True, criteria=criteria, rule=rule)
+        return Choice("offers", record, count=rule.offer_count)
     count = cfg.offers_by_tier.get(tags.price_tier.value, cfg.offers_by_tier.get("MID", 2))
     if tags.price_tier_record.mode is Mode.PERSONALIZED:
         text = "How many offers to show, chosen from the price range you usually buy in"
@@ -237,14 +280,17 @@ def evaluate_layout(
     platform: str,
     sections_experiment: Enrollment | None = None,
     offers_experiment: Enrollment | None = None,
+    rule_set: LayoutRuleSet = NO_RULES,
 ) -> Layout:
-    """The layout; an experiment's variant (never control) replaces the sections or the offer
-    count it varies, and the records of what it changed name it."""
+    """The layout. What decides, first to last: an experiment's variant (never control) for the
+    sections or the offer count it varies, naming the experiment; the most specific layout rule
+    for the person's tag combination (resolvers/layout/rulesets.py); the deployed settings."""
     b = _Builder(consent, now, config_version)
+    section_rule, offer_rule = rule_set.match(*_tags_for_rules(tags))
     return Layout(
         config_version=config_version,
         tags=tags,
-        sections=_sections(b, tags, features, cfg, sections_experiment),
-        offers=_offers(b, tags, cfg, offers_experiment),
+        sections=_sections(b, tags, features, cfg, sections_experiment, section_rule),
+        offers=_offers(b, tags, cfg, offers_experiment, offer_rule),
         flags=_flags(b, tags, platform),
     )
