@@ -68,6 +68,8 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "updateExperiment",
             "startExperiment",
             "stopExperiment",
+            "setLayoutRules",
+            "layoutRules",
         ),
         frozenset({"marketer", "admin"}),
     ),
