@@ -61,6 +61,10 @@ async def enrollment(ctx: Context, surface: Surface, platform: str | None = None
     if found is not None:
         model = await ctx.model()
         assert model.user_id is not None
+        written = _written(ctx.pool)
+        mark = (model.user_id, found.experiment.experiment_id)
+        if mark in written:  # this worker already recorded it: the row exists, skip the round trip
+            return found
         await model.guard.write(
             Q.record_exposure,
             purpose=ANALYTICS,
@@ -70,7 +74,26 @@ async def enrollment(ctx: Context, surface: Surface, platform: str | None = None
             experiment_id=found.experiment.experiment_id,
             variant=found.variant.key,
         )
+        if len(written) >= _WRITTEN_MAX:
+            written.clear()
+        written.add(mark)
     return found
+
+
+# (user, experiment) pairs whose first exposure this worker has written, per pool: a repeat
+# request skips the (no-op) insert. Bounded; a forgotten pair only costs one more no-op insert.
+_WRITTEN_MAX = 200_000
+_WRITTEN: dict[int, tuple[asyncpg.Pool, set[tuple[int, int]]]] = {}
+
+
+def _written(pool: asyncpg.Pool) -> set[tuple[int, int]]:
+    entry = _WRITTEN.get(id(pool))
+    if entry is None or entry[0] is not pool:
+        for k in [k for k, (p, _) in _WRITTEN.items() if p.is_closing()]:
+            del _WRITTEN[k]
+        entry = (pool, set())
+        _WRITTEN[id(pool)] = entry
+    return entry[1]
 
 
 async def _decide(ctx: Context, surface: Surface, platform: str | None) -> Enrollment | None:
