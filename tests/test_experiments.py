@@ -382,3 +382,48 @@ async def test_starting_an_experiment_changes_the_layout_etag(conn, client, toke
     await _start(client, token)
     after = await layout_get(client, tok, etag)
     assert after.status_code == 200 and after.headers["etag"] != etag  # never a stale 304
+
+
+async def test_a_separate_gateway_process_assigns_alike(conn, client, db_dsn, tmp_path: Path, token) -> None:
+    """A second gateway process (`gateway serve`, its own interpreter, another unrelated setting)
+    on the same database gives every user the same layout as this one."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_SECRET
+
+    await _start(client, token)
+    here = {uid: (await _layout(client, token, uid))["offers"]["count"] for uid in ELIGIBLE}
+    port = 8411  # this change's port range
+    env = os.environ | {
+        "GATEWAY_DATABASE_URL": db_dsn,
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_ENVIRONMENT": "test",
+        "GATEWAY_JWT_SECRET": TEST_SECRET,
+        "GATEWAY_DATA_DIR": str(tmp_path / "other"),
+        "GATEWAY_DOMAIN__FEED__MAX_LIMIT": "20",
+    }
+    log = (tmp_path / "other.log").open("wb")
+    other = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "gateway.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as remote:
+            for _ in range(300):
+                try:
+                    if (await remote.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert other.poll() is None, (tmp_path / "other.log").read_text()
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the second gateway did not become ready")
+            there = {uid: (await _layout(remote, token, uid))["offers"]["count"] for uid in ELIGIBLE}
+    finally:
+        other.terminate()
+        other.wait(30)
+        log.close()
+    assert here == there and set(here.values()) == {2, 5}
