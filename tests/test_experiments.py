@@ -384,6 +384,7 @@ async def test_starting_an_experiment_changes_the_layout_etag(conn, client, toke
     assert after.status_code == 200 and after.headers["etag"] != etag  # never a stale 304
 
 
+@pytest.mark.slow
 async def test_a_separate_gateway_process_assigns_alike(conn, client, db_dsn, tmp_path: Path, token) -> None:
     """A second gateway process (`gateway serve`, its own interpreter, another unrelated setting)
     on the same database gives every user the same layout as this one."""
