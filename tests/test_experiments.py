@@ -24,7 +24,7 @@ from resolvers.feed.config import FeedConfig
 from resolvers.model.reference import REFERENCE
 from tests.conftest import gql, make_settings, running_client
 from tests.dp_data import register
-from tests.personalization_world import ALL_PURPOSES, add_user, world
+from tests.personalization_world import ALL_PURPOSES, add_user, set_signals, world
 
 SALT = ExperimentsConfig().id_salt
 CREATE = """mutation($i: ExperimentInput!) { createExperiment(input: $i) {
@@ -428,3 +428,64 @@ async def test_a_separate_gateway_process_assigns_alike(conn, client, db_dsn, tm
         other.wait(30)
         log.close()
     assert here == there and set(here.values()) == {2, 5}
+
+
+async def test_offer_choice_shows_the_variants_offer_and_names_the_experiment(conn, client, token) -> None:
+    mk = token(Role.MARKETER, "mark")
+    ids = []
+    for name in ("Gift A", "Gift B"):
+        made = await gql(
+            client,
+            """mutation($n: String!) { createOffer(input: {name: $n, kind: "spend_over",
+                 params: {min_spend_cents: 0}, capPerWindow: 1000, capWindowHours: 1}) {
+                 __typename ... on Offer { id } } }""",
+            {"n": name},
+            token=mk,
+        )
+        ids.append(int(made["data"]["createOffer"]["id"]))
+    a, b = ids
+    for uid in list(ELIGIBLE)[:24]:
+        await set_signals(conn, uid, spend_by_day={datetime.now(UTC).date().isoformat(): 5000})
+    choice = experiment(
+        key="gift_choice",
+        surface="OFFER_CHOICE",
+        namespace="gifts",
+        variants=[
+            {"key": "control", "weight": 34},
+            {"key": "a", "weight": 33, "value": {"offerIds": [a]}},
+            {"key": "b", "weight": 33, "value": {"offerIds": [b]}},
+        ],
+    )
+    unknown = {"key": "x", "weight": 50, "value": {"offerIds": [999]}}
+    bad = choice | {"variants": [{"key": "control", "weight": 50}, unknown]}
+    refused = (await gql(client, CREATE, {"i": bad}, token=mk))["data"]["createExperiment"]
+    assert refused["errors"][0]["field"] == "variants[1].value.offerIds[0]", refused
+    await _start(
+        client,
+        token,
+        key="gift_choice",
+        surface="OFFER_CHOICE",
+        namespace="gifts",
+        variants=choice["variants"],
+    )
+    d = await _definition(conn, "gift_choice")
+    seen = set()
+    query = (
+        "{ viewer { offers(surface: OFFERS) { offer { id } why { reasons { code } controls { kind } } } } }"
+    )
+    for uid in list(ELIGIBLE)[:24]:
+        body = await gql(client, query, token=token(Role.USER, uid))
+        served = {int(o["offer"]["id"]): o["why"] for o in body["data"]["viewer"]["offers"]}
+        variant = assign(d, pseudonym(uid, SALT))
+        assert variant is not None
+        seen.add(variant.key)
+        if variant.key == "control":
+            assert set(served) == {a, b}
+            assert all(r["code"] != "EXPERIMENT" for w in served.values() for r in w["reasons"])
+        else:
+            mine = a if variant.key == "a" else b
+            assert set(served) == {mine}, (uid, variant.key, served)
+            assert served[mine]["reasons"][0]["code"] == "EXPERIMENT"
+            assert {"kind": "LEAVE_EXPERIMENTS"} in served[mine]["controls"]
+    assert seen == {"control", "a", "b"}
+    assert len(await _exposures(conn, *list(ELIGIBLE)[:24])) == 24

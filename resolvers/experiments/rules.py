@@ -47,10 +47,12 @@ class Surface(StrEnum):
     LAYOUT_SECTIONS = "LAYOUT_SECTIONS"
     OFFER_COUNT = "OFFER_COUNT"
     FEED_WEIGHTS = "FEED_WEIGHTS"
+    OFFER_CHOICE = "OFFER_CHOICE"
 
 
 # Offers are marketing: minors are never enrolled in experiments on them.
-MARKETING_SURFACES = frozenset({Surface.OFFER_COUNT})
+MARKETING_SURFACES = frozenset({Surface.OFFER_COUNT, Surface.OFFER_CHOICE})
+MAX_CHOICE_OFFERS = 5
 
 
 class Metric(StrEnum):
@@ -110,6 +112,11 @@ class Definition:
     @property
     def marketing(self) -> bool:
         return self.surface in MARKETING_SURFACES
+
+    @property
+    def competing_offers(self) -> frozenset[int]:
+        """OFFER_CHOICE: every offer some variant shows (a variant hides the others of these)."""
+        return frozenset(i for v in self.variants for i in v.value.get("offerIds", ()))
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -275,6 +282,7 @@ class SurfaceVocabulary:
     """What a variant may name: the layout's known sections (public configuration)."""
 
     sections: frozenset[str]
+    offers: frozenset[int] = frozenset()  # live offers (OFFER_CHOICE)
 
 
 def _variant_value(
@@ -294,6 +302,27 @@ def _variant_value(
             )
             return {}
         return {"count": count}
+    if surface is Surface.OFFER_CHOICE:
+        ids = raw.get("offerIds") if set(raw) == {"offerIds"} else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_CHOICE_OFFERS:
+            errors.append(
+                FieldError(
+                    field=path, message=f'expected {{"offerIds": [1 to {MAX_CHOICE_OFFERS} offer ids]}}'
+                )
+            )
+            return {}
+        chosen: list[int] = []
+        for j, raw_id in enumerate(ids):
+            try:
+                offer_id = int(raw_id) if not isinstance(raw_id, bool) else -1
+            except (TypeError, ValueError):
+                offer_id = -1
+            if offer_id not in vocab.offers:
+                errors.append(FieldError(field=f"{path}.offerIds[{j}]", message="no such live offer"))
+            chosen.append(offer_id)
+        if len(set(chosen)) != len(chosen):
+            errors.append(FieldError(field=f"{path}.offerIds", message="an offer appears twice"))
+        return {"offerIds": chosen}
     if surface is Surface.LAYOUT_SECTIONS:
         if set(raw) != {"sections"}:
             errors.append(FieldError(field=path, message='expected {"sections": ["home_feed", ...]}'))

@@ -5,7 +5,7 @@ results reach analysts through `experimentResults` (resolvers/analytics/schema.p
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, cast
@@ -39,6 +39,13 @@ class ExperimentSurface(Enum):
     )
     FEED_WEIGHTS = strawberry.enum_value(
         "FEED_WEIGHTS", description='The personalized feed\'s ranking weights; value {"weights": {...}}.'
+    )
+    OFFER_CHOICE = strawberry.enum_value(
+        "OFFER_CHOICE",
+        description=(
+            'Which of several offers is shown; value {"offerIds": [...]}: a variant shows its offers and '
+            "hides the other variants' ones; control shows what the offer rules choose. Marketing."
+        ),
     )
 
 
@@ -213,7 +220,8 @@ async def _validate(ctx: Context, inp: ExperimentInput) -> tuple[Definition | No
         frozenset(layout.default_sections) | frozenset(layout.newbie_sections) | layout.feature_sections
     )
     live = frozenset((await ctx.reference(LIVE_SEGMENTS)).keys())
-    return rules.validate(_raw(inp), vocab, live)
+    offers = frozenset(r["offer_id"] for r in await ctx.pool.fetch(Q.live_offer_ids))
+    return rules.validate(_raw(inp), replace(vocab, offers=offers), live)
 
 
 def _others(rows: list[asyncpg.Record]) -> list[tuple[Status, Definition]]:
