@@ -80,9 +80,31 @@ class GatewaySchema(strawberry.Schema):
         for errors the client did not cause (Strawberry logs every validation error too)."""
 
 
+def _merged(name: str, types: tuple[type, ...], description: str) -> type:
+    """merge_types takes no description; the root types need one like every other type."""
+    merged = merge_types(name, types)
+    merged.__strawberry_definition__.description = description  # type: ignore[attr-defined]
+    return merged
+
+
 def _root_types() -> tuple[type, type | None]:
-    query = merge_types("Query", QUERY_TYPES)
-    mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
+    query = _merged(
+        "Query",
+        QUERY_TYPES,
+        "Reads. Anonymous callers get public, non-personalized answers; `viewer` is the signed-in "
+        "user's own data; analysts, marketers and admins have their own fields.",
+    )
+    mutation = (
+        _merged(
+            "Mutation",
+            MUTATION_TYPES,
+            "Writes. Each happens whole or not at all: an expected refusal comes back as a result "
+            "type (InvalidInput with field-level errors, BudgetExhausted, ...) with nothing "
+            "written. A person's own choices apply from the next request.",
+        )
+        if MUTATION_TYPES
+        else None
+    )
     return query, mutation
 
 

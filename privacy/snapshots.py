@@ -70,17 +70,24 @@ class BatchGuard:
 
     async def write(
         self,
-        query: str,
+        query: str | Query,
         user_ids: Sequence[int],
         *args: Any,
         purpose: str,
         tables: Sequence[str],
         conn: asyncpg.Connection | None = None,
+        **values: Any,
     ) -> asyncpg.Record | None:
         """A write derived for these users (their own snapshots allowed what it is derived
-        from); audited as a write per user, flushed with the reads; on `conn` when given."""
+        from); audited as a write per user, flushed with the reads; on `conn` when given. A
+        statement with named parameters takes its values by name (`values`), a plain one by
+        position (`args`)."""
         self.record(user_ids, purpose, tables, "write")
         runner = conn if conn is not None else self.pool
+        if isinstance(query, Query):
+            if args:
+                raise TypeError(f"query {query.name!r} takes named parameters only")
+            return await runner.fetchrow(*query.bind(**values))
         return await runner.fetchrow(query, *args)
 
     @classmethod

@@ -71,7 +71,7 @@ def free_port() -> int:
 
 @contextmanager
 def gateway_process(
-    env: dict[str, str], workers: int = 1, timeout_s: float = 60.0
+    env: dict[str, str], workers: int = 1, timeout_s: float = 180.0
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """uvicorn serving the gateway app on a free loopback port; yields (base_url, process)."""
     port = free_port()

@@ -204,3 +204,20 @@ def _inside_guard_call(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
         if isinstance(current, ast.FunctionDef | ast.AsyncFunctionDef):
             return False
     return False
+
+
+# A statement with more positional parameters than this takes named ones (`%(name)s`, bound by
+# name through `Query.bind`), so a call site cannot silently pass its values in the wrong order.
+MAX_POSITIONAL = 7
+
+
+def test_long_statements_take_named_parameters() -> None:
+    too_long = {}
+    for name, statement in load_queries().items():
+        text = statement if isinstance(statement, str) else None
+        if text is None:
+            continue  # a Query: named parameters
+        positions = [int(n) for n in re.findall(r"\$(\d+)", text)]
+        if positions and max(positions) > MAX_POSITIONAL:
+            too_long[name] = max(positions)
+    assert not too_long, f"use named parameters (%(name)s) in: {too_long}"

@@ -84,15 +84,16 @@ async def store(
     """Store `answer` unless one is already on record for the slot; return the answer on record."""
     h = query_hash(canonical_text)
     stored = await pool.fetchval(
-        Q.dp_store_answer,
-        dataset,
-        h,
-        slot.data_version,
-        slot.epoch,
-        canonical_text,
-        answer,
-        epsilon,
-        charge_event,
+        *Q.dp_store_answer.bind(
+            dataset=dataset,
+            query_hash=h,
+            data_version=slot.data_version,
+            epoch=slot.epoch,
+            canonical=canonical_text,
+            answer=answer,
+            epsilon=epsilon,
+            charge_event=charge_event,
+        )
     )
     if stored is None:  # a concurrent release committed after this statement's snapshot
         stored = await pool.fetchval(Q.dp_stored_answer, dataset, h, slot.data_version, slot.epoch)

@@ -125,18 +125,19 @@ async def charge(
     """Spend `cost` from the spender and the dataset at once, or nothing; `query_hashes` are the
     answers the spender pays for, receipted for the release slot (data version, epoch)."""
     row = await conn.fetchrow(
-        Q.dp_charge,
-        spender.spender_id,
-        spender.role.value,
-        dataset,
-        cost.epsilon,
-        cost.delta,
-        cost.dataset_epsilon,
-        cost.dataset_delta,
-        request_id,
-        list(query_hashes),
-        slot[0],
-        slot[1],
+        *Q.dp_charge.bind(
+            spender_id=spender.spender_id,
+            role=spender.role.value,
+            dataset=dataset,
+            epsilon=cost.epsilon,
+            delta=cost.delta,
+            dataset_epsilon=cost.dataset_epsilon,
+            dataset_delta=cost.dataset_delta,
+            request_id=request_id,
+            query_hashes=list(query_hashes),
+            data_version=slot[0],
+            epoch=slot[1],
+        )
     )
     assert row is not None
     return Charge(Outcome(row["outcome"]), row["charge_event"], row["remaining"], row["dataset_remaining"])
@@ -155,14 +156,15 @@ async def refund(
 ) -> RefundOutcome:
     """Give back one query's share of a charge whose release failed before anything was returned."""
     outcome = await conn.fetchval(
-        Q.dp_refund,
-        charge_event,
-        query_hash,
-        cost.epsilon,
-        cost.delta,
-        cost.dataset_epsilon,
-        cost.dataset_delta,
-        request_id,
+        *Q.dp_refund.bind(
+            charge_event=charge_event,
+            query_hash=query_hash,
+            epsilon=cost.epsilon,
+            delta=cost.delta,
+            dataset_epsilon=cost.dataset_epsilon,
+            dataset_delta=cost.dataset_delta,
+            request_id=request_id,
+        )
     )
     return RefundOutcome(outcome)
 
@@ -216,15 +218,16 @@ async def create_spender(
 ) -> SpenderRecord | None:
     """Register a spender with its budget (and record the caps); None when the id is taken."""
     row = await conn.fetchrow(
-        Q.dp_create_spender,
-        spender.spender_id,
-        name,
-        spender.role.value,
-        dataset,
-        epsilon_cap,
-        delta_cap,
-        request_id,
-        actor,
+        *Q.dp_create_spender.bind(
+            spender_id=spender.spender_id,
+            name=name,
+            role=spender.role.value,
+            dataset=dataset,
+            epsilon_cap=epsilon_cap,
+            delta_cap=delta_cap,
+            request_id=request_id,
+            actor=actor,
+        )
     )
     return None if row is None else _record(row, dataset)
 

@@ -33,27 +33,42 @@ Q = load_queries()
 Rng = np.random.RandomState | None
 
 
-def audience_args(q: DPQuery, p: AudienceParams) -> tuple[Any, ...]:
-    """Parameters $1..$15 of every template (see sql/queries/analytics.sql)."""
+def audience_params(q: DPQuery, p: AudienceParams) -> dict[str, Any]:
+    """The audience parameters every template passes to dp_audience (sql/queries/analytics.sql)."""
     f = q.filter
-    return (
-        WINDOW_DAYS[f.window],
-        f.country,
-        f.platform,
-        f.experience,
-        f.price_tier,
-        f.category,
-        *p.tag_thresholds,
-        list(p.countries),
-        ANALYTICS_PURPOSE,
-    )
+    (
+        power_min_sessions,
+        power_min_features,
+        power_min_tenure_days,
+        regular_min_sessions,
+        newbie_max_tenure_days,
+        luxury_min_mean_level,
+        budget_max_mean_level,
+    ) = p.tag_thresholds
+    return {
+        "window_days": WINDOW_DAYS[f.window],
+        "country": f.country,
+        "platform": f.platform,
+        "experience": f.experience,
+        "price_tier": f.price_tier,
+        "category": f.category,
+        "power_min_sessions": power_min_sessions,
+        "power_min_features": power_min_features,
+        "power_min_tenure_days": power_min_tenure_days,
+        "regular_min_sessions": regular_min_sessions,
+        "newbie_max_tenure_days": newbie_max_tenure_days,
+        "luxury_min_mean_level": luxury_min_mean_level,
+        "budget_max_mean_level": budget_max_mean_level,
+        "countries": list(p.countries),
+        "purpose": ANALYTICS_PURPOSE,
+    }
 
 
 async def distinct_users(
     conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, noise: bool, rng: Rng
 ) -> dict[str, Any]:
     # Sensitivity 1: one row per user in dp_audience, so a user changes the count by at most 1.
-    n = await conn.fetchval(Q.dp_distinct_users, *audience_args(q, p))
+    n = await conn.fetchval(*Q.dp_distinct_users.bind(**audience_params(q, p)))
     (count,) = release_counts([int(n)], NoiseSpec(q.epsilon, 1), noise=noise, _rng=rng)
     return {"count": count.to_json()}
 
@@ -65,10 +80,18 @@ async def users_by_counts(
     dims = q.dimensions
     second = dims[1] if len(dims) > 1 else None
     if all(d in SINGLE_VALUED for d in dims):
-        rows = await conn.fetch(Q.dp_users_by_attributes, *audience_args(q, p), dims[0], second)
+        rows = await conn.fetch(
+            *Q.dp_users_by_attributes.bind(**audience_params(q, p), dimension1=dims[0], dimension2=second)
+        )
     else:
         rows = await conn.fetch(
-            Q.dp_users_by, *audience_args(q, p), dims[0], second, list(p.categories), p.max_groups
+            *Q.dp_users_by.bind(
+                **audience_params(q, p),
+                dimension1=dims[0],
+                dimension2=second,
+                categories=list(p.categories),
+                keys_per_user=p.max_groups,
+            )
         )
     return {(r["key1"], r["key2"]): int(r["users"]) for r in rows}
 
@@ -122,7 +145,9 @@ async def users_by(
 
 
 async def _order_value(conn: asyncpg.Pool, q: DPQuery, p: AudienceParams) -> tuple[int, int]:
-    row = await conn.fetchrow(Q.dp_order_value, *audience_args(q, p), p.order_value_max_cents)
+    row = await conn.fetchrow(
+        *Q.dp_order_value.bind(**audience_params(q, p), order_value_max_cents=p.order_value_max_cents)
+    )
     assert row is not None
     return int(row["total"]), int(row["buyers"])
 
@@ -156,7 +181,12 @@ async def _histogram_counts(
     conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, metric: str, edges: Sequence[int]
 ) -> list[int]:
     rows = await conn.fetch(
-        Q.dp_histogram, *audience_args(q, p), metric, list(edges), p.order_value_max_cents
+        *Q.dp_histogram.bind(
+            **audience_params(q, p),
+            metric=metric,
+            edges=list(edges),
+            order_value_max_cents=p.order_value_max_cents,
+        )
     )
     by_bin = {int(r["bin"]): int(r["users"]) for r in rows}
     return [by_bin.get(i + 1, 0) for i in range(len(edges))]  # width_bucket numbers bins from 1
@@ -198,9 +228,13 @@ async def funnel(conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, noise: bool,
     dim = q.dimensions[0]
     g = p.groups_per_user(dim)
     if dim == "CATEGORY":
-        rows = await conn.fetch(Q.dp_funnel_by_category, *audience_args(q, p), list(p.categories), g)
+        rows = await conn.fetch(
+            *Q.dp_funnel_by_category.bind(
+                **audience_params(q, p), categories=list(p.categories), keys_per_user=g
+            )
+        )
     else:
-        rows = await conn.fetch(Q.dp_funnel, *audience_args(q, p), dim)
+        rows = await conn.fetch(*Q.dp_funnel.bind(**audience_params(q, p), dimension=dim))
     found = {r["key"]: (int(r["viewed"]), int(r["carted"]), int(r["purchased"])) for r in rows}
     keys = p.keys(dim) or ()
     flat = [v for k in keys for v in found.get(k, (0, 0, 0))]

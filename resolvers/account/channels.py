@@ -6,6 +6,7 @@ in effect; `usable` says whether all three hold for this request."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -23,13 +24,19 @@ Q = load_queries()
 
 @strawberry.type(description="One channel: subscription, preference, and whether reminders may use it now.")
 class ChannelState:
-    channel: Channel
-    subscribed: bool
-    preferred: bool
+    channel: Channel = strawberry.field(
+        description="The channel this row is about (every channel is listed)."
+    )
+    subscribed: bool = strawberry.field(description="Whether you subscribed to messages on this channel.")
+    preferred: bool = strawberry.field(
+        description="Whether this is your preferred channel for reminders (at most one is)."
+    )
     purpose: str = strawberry.field(description="The marketing purpose messages on this channel need.")
     consented: bool = strawberry.field(description="Whether that purpose is in effect for this request.")
     usable: bool = strawberry.field(description="Preferred, subscribed and consented: reminders may use it.")
-    updated_at: datetime | None
+    updated_at: datetime | None = strawberry.field(
+        description="When the subscription last changed; null when never set."
+    )
 
 
 async def viewer_channels(info: Info[Context, None]) -> list[ChannelState]:
@@ -72,7 +79,11 @@ class ChannelMutation:
         permission_classes=[require(Role.USER)],
         description="The channel reminders should use (still needs consent and a subscription).",
     )
-    async def set_preferred_channel(self, info: Info[Context, None], channel: Channel) -> list[ChannelState]:
+    async def set_preferred_channel(
+        self,
+        info: Info[Context, None],
+        channel: Annotated[Channel, strawberry.argument(description="The channel to prefer.")],
+    ) -> list[ChannelState]:
         guard, user_id = await own_guard(info)
         written = await guard.write(
             Q.set_preferred_channel,
@@ -91,7 +102,12 @@ class ChannelMutation:
         description="Subscribe to or unsubscribe from one channel.",
     )
     async def set_channel_subscription(
-        self, info: Info[Context, None], channel: Channel, subscribed: bool
+        self,
+        info: Info[Context, None],
+        channel: Annotated[Channel, strawberry.argument(description="The channel to change.")],
+        subscribed: Annotated[
+            bool, strawberry.argument(description="True to subscribe, false to unsubscribe.")
+        ],
     ) -> list[ChannelState]:
         guard, user_id = await own_guard(info)
         written = await guard.write(

@@ -15,6 +15,7 @@ from privacy.principal import Role
 from privacy.purposes import ESSENTIAL, MARKETING_PURPOSES, PURPOSES, Purpose, Source
 from privacy.retention import RetentionPolicy
 from resolvers.account.own import account_gone, own_guard
+from resolvers.common.enums import describe_values
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
@@ -34,35 +35,79 @@ class ConsentMethod(Enum):
     DEFAULT = "default"
 
 
+describe_values(
+    ConsentMethod,
+    {
+        "EXPLICIT": "You chose it yourself (`setConsent`, or withdrawing a marketing objection).",
+        "GPC": (
+            "Recorded from your browser's Global Privacy Control signal (Sec-GPC), which "
+            "withdraws marketing purposes."
+        ),
+        "OBJECTION": "Recorded when you objected to direct marketing (`objectToDirectMarketing`).",
+        "DEFAULT": (
+            "No choice recorded yet: the purpose is not granted (except essential.service, "
+            "which is required)."
+        ),
+    },
+)
+
+
 @strawberry.type(description="A purpose's plain-language notice: what is used, why, what you get.")
 class Notice:
-    uses: str
-    why: str
-    benefit: str
-    version: int
-    text: str
+    uses: str = strawberry.field(description="What data the purpose uses, in plain words.")
+    why: str = strawberry.field(description="Why the data is used, in plain words.")
+    benefit: str = strawberry.field(description="What you get from it.")
+    version: int = strawberry.field(
+        description=(
+            "The notice version; a choice given to an older version is not in effect until confirmed again."
+        )
+    )
+    text: str = strawberry.field(
+        description=("The whole notice in one sentence ('We use ... . You get ... .'), ready to display.")
+    )
     retention: str = strawberry.field(description="How long the records this purpose creates are kept.")
 
 
 @strawberry.type(description="A purpose data may be used for, with its notice.")
 class PurposeNotice:
-    key: str
-    title: str
-    notice: Notice
-    marketing: bool
-    required: bool
-    data_categories: list[str]
+    key: str = strawberry.field(
+        description=(
+            "The purpose key used everywhere else (`setConsent(purpose)`, `why.purposes`), "
+            "e.g. `personalize.content`."
+        )
+    )
+    title: str = strawberry.field(description="Short display title.")
+    notice: Notice = strawberry.field(description="The plain-language notice for the purpose.")
+    marketing: bool = strawberry.field(
+        description=(
+            "A direct-marketing purpose: withdrawn by a GPC signal and by an objection to direct marketing."
+        )
+    )
+    required: bool = strawberry.field(
+        description=("Needed to run the service (essential.service): always granted, cannot be withdrawn.")
+    )
+    data_categories: list[str] = strawberry.field(
+        description=(
+            "The fideslang data categories the purpose may use, e.g. `user.behavior.purchase_history`."
+        )
+    )
 
 
 @strawberry.type(description="The viewer's choice for one purpose and whether it is in effect now.")
 class ConsentState:
-    purpose: str
-    title: str
-    notice: Notice
+    purpose: str = strawberry.field(description="The purpose key.")
+    title: str = strawberry.field(description="The purpose's display title.")
+    notice: Notice = strawberry.field(description="The purpose's current notice.")
     granted: bool = strawberry.field(description="What the user chose (essential.service: always).")
-    method: ConsentMethod
-    updated_at: datetime | None
-    accepted_notice_version: int | None
+    method: ConsentMethod = strawberry.field(
+        description="How the stored choice was made; DEFAULT when nothing is stored."
+    )
+    updated_at: datetime | None = strawberry.field(
+        description="When the choice was last changed; null when nothing is stored."
+    )
+    accepted_notice_version: int | None = strawberry.field(
+        description="The notice version the choice was made under; null when nothing is stored."
+    )
     effective: bool = strawberry.field(
         description="Whether the purpose is in effect after level, GPC, objection and minor rules."
     )
@@ -72,22 +117,39 @@ class ConsentState:
 
 @strawberry.type(description="A consent receipt: one append-only record of a choice.")
 class ConsentReceipt:
-    receipt_id: strawberry.ID
-    purpose: str
-    granted: bool
-    method: ConsentMethod
-    notice_version: int
-    note: str | None
-    at: datetime
+    receipt_id: strawberry.ID = strawberry.field(description="Id of the receipt.")
+    purpose: str = strawberry.field(description="The purpose key the choice is about.")
+    granted: bool = strawberry.field(description="True: consent given; false: withdrawn.")
+    method: ConsentMethod = strawberry.field(description="How the choice was made.")
+    notice_version: int = strawberry.field(description="The notice version shown when the choice was made.")
+    note: str | None = strawberry.field(
+        description=(
+            "Context recorded with the choice (e.g. a GPC override or an objection); null when none."
+        )
+    )
+    at: datetime = strawberry.field(description="When the choice was recorded (UTC).")
 
 
 @strawberry.type(description="The objection to direct marketing and the receipts it produced.")
 class MarketingObjection:
-    objected: bool
-    receipts: list[ConsentReceipt]
+    objected: bool = strawberry.field(
+        description="True after `objectToDirectMarketing`, false after `withdrawMarketingObjection`."
+    )
+    receipts: list[ConsentReceipt] = strawberry.field(
+        description="The consent receipts this change wrote, one per marketing purpose."
+    )
 
 
-SetConsentResult = Annotated[ConsentReceipt | InvalidInput, strawberry.union("SetConsentResult")]
+SetConsentResult = Annotated[
+    ConsentReceipt | InvalidInput,
+    strawberry.union(
+        "SetConsentResult",
+        description=(
+            "The receipt of the recorded choice, or InvalidInput (unknown or required "
+            "purpose, marketing while objected)."
+        ),
+    ),
+]
 
 
 def notice_of(p: Purpose, retention: RetentionPolicy) -> Notice:
@@ -146,7 +208,12 @@ async def viewer_consent(info: Info[Context, None]) -> list[ConsentState]:
     return out
 
 
-async def viewer_consent_history(info: Info[Context, None], limit: int = 100) -> list[ConsentReceipt]:
+async def viewer_consent_history(
+    info: Info[Context, None],
+    limit: Annotated[
+        int, strawberry.argument(description="How many receipts, newest first; clamped to 1..500.")
+    ] = 100,
+) -> list[ConsentReceipt]:
     guard, user_id = await own_guard(info)
     rows = await guard.fetch(
         Q.consent_history,
@@ -192,7 +259,16 @@ class ConsentMutation:
         permission_classes=_USER,
         description="Grant or withdraw consent for one purpose; returns the receipt. Applies next request.",
     )
-    async def set_consent(self, info: Info[Context, None], purpose: str, granted: bool) -> SetConsentResult:
+    async def set_consent(
+        self,
+        info: Info[Context, None],
+        purpose: Annotated[
+            str, strawberry.argument(description="A purpose key from `purposes`, e.g. `personalize.content`.")
+        ],
+        granted: Annotated[
+            bool, strawberry.argument(description="True to give consent, false to withdraw it.")
+        ],
+    ) -> SetConsentResult:
         guard, user_id = await own_guard(info)
         known = PURPOSES.get(purpose)
         problem: str | None = None

@@ -30,14 +30,25 @@ TABLES = ("user_controls", "users")
 
 @strawberry.type(description="A control you applied to decisions about you; undo it with `undoControl`.")
 class AppliedControl:
-    kind: ControlKind
+    kind: ControlKind = strawberry.field(
+        description="HIDE, SHOW_LESS_LIKE_THIS or STOP_REMINDERS (the kinds that are stored)."
+    )
     target: str = strawberry.field(
         description="What it applies to (item:<id>, offer:<id>, category:<name>, ...)."
     )
-    applied_at: datetime
+    applied_at: datetime = strawberry.field(description="When you applied it (UTC).")
 
 
-ControlResult = Annotated[AppliedControl | InvalidInput, strawberry.union("ControlResult")]
+ControlResult = Annotated[
+    AppliedControl | InvalidInput,
+    strawberry.union(
+        "ControlResult",
+        description=(
+            "The stored control, or InvalidInput (a kind carried out elsewhere, a target of "
+            "the wrong form or that does not exist)."
+        ),
+    ),
+]
 
 # The controls stored here, by the kind a `why` offers and the target's prefix.
 _STORED: dict[tuple[ControlKind, str], StoredKind] = {
@@ -146,14 +157,43 @@ class ControlMutation:
             "its target; it applies from your next request on every surface."
         ),
     )
-    async def apply_control(self, info: Info[Context, None], kind: ControlKind, target: str) -> ControlResult:
+    async def apply_control(
+        self,
+        info: Info[Context, None],
+        kind: Annotated[
+            ControlKind,
+            strawberry.argument(
+                description=(
+                    "HIDE, SHOW_LESS_LIKE_THIS or STOP_REMINDERS; the other kinds are carried out by "
+                    "setPersonalizationLevel and setConsent."
+                )
+            ),
+        ],
+        target: Annotated[
+            str,
+            strawberry.argument(
+                description=(
+                    "The `target` of the control offered in a why. HIDE: item:<id>, offer:<id>, "
+                    "tag:experience, tag:price_tier or segment:<id>; SHOW_LESS_LIKE_THIS: "
+                    "category:<name> or subcategory:<category>/<name>; STOP_REMINDERS: item:<id>."
+                )
+            ),
+        ],
+    ) -> ControlResult:
         return await apply(info, kind, target)
 
     @strawberry.mutation(
         permission_classes=[require(Role.USER)],
         description="Undo a control you applied (see `viewer { controls }`).",
     )
-    async def undo_control(self, info: Info[Context, None], kind: ControlKind, target: str) -> ControlResult:
+    async def undo_control(
+        self,
+        info: Info[Context, None],
+        kind: Annotated[
+            ControlKind, strawberry.argument(description="The kind the control was applied with.")
+        ],
+        target: Annotated[str, strawberry.argument(description="The target the control was applied to.")],
+    ) -> ControlResult:
         guard, user_id = await own_guard(info)
         stored, errors = stored_kind(kind, target)
         if stored is None:

@@ -18,9 +18,23 @@ Q = load_queries()
 
 @strawberry.type(description="A past decision about you: the why, plus where and about what.")
 class Explanation(Why):
-    surface: str
-    subject_kind: str
-    subject_id: str
+    surface: str = strawberry.field(
+        description=(
+            "Where the decision was shown: a Surface value in lower case (home, category, "
+            "cart, offers, email, push), `layout` for layout tags and choices, a channel "
+            "(email, sms, push, in_app) for reminders."
+        )
+    )
+    subject_kind: str = strawberry.field(
+        description="What the decision was about: item, offer, tag, layout or reminder."
+    )
+    subject_id: str = strawberry.field(
+        description=(
+            "Which one: an item id (feed items, reminders), an offer id, `tag:<name>=<value>`"
+            " for a tag (e.g. tag:experience=REGULAR), `section:<key>`, `flag:<key>` or "
+            "`offers` for a layout choice."
+        )
+    )
 
 
 def explanation(record: DecisionRecord) -> Explanation:

@@ -55,19 +55,41 @@ class Inferred:
 
 @strawberry.type(description="Something inferred about you, why, and whether you hid it.")
 class Inference:
-    key: str
-    kind: str
-    value: str | None
-    why: Why | None
-    hidden: bool
+    key: str = strawberry.field(
+        description=(
+            "What is inferred: `tag:experience`, `tag:price_tier` or `segment:<id>`; pass it "
+            "to `hideInference`."
+        )
+    )
+    kind: str = strawberry.field(
+        description="`tag` (a layout tag) or `segment` (a marketer's audience you are in)."
+    )
+    value: str | None = strawberry.field(
+        description=(
+            "The inferred value: NEWBIE/REGULAR/POWER for tag:experience, BUDGET/MID/LUXURY "
+            "for tag:price_tier, the audience's name for a segment."
+        )
+    )
+    why: Why | None = strawberry.field(description="Why it was inferred; null when you hid it.")
+    hidden: bool = strawberry.field(
+        description="You hid it: it is not used for any decision until you undo it."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="An inference you hid; undo with `undoControl(kind: HIDE, target: key)`.")
 class HiddenInference:
-    key: str
+    key: str = strawberry.field(description="The inference that is now hidden.")
 
 
-HideResult = Annotated[HiddenInference | InvalidInput, strawberry.union("HideInferenceResult")]
+HideResult = Annotated[
+    HiddenInference | InvalidInput,
+    strawberry.union(
+        "HideInferenceResult",
+        description=(
+            "The hidden inference, or InvalidInput (a key of the wrong form or an unknown segment)."
+        ),
+    ),
+]
 
 
 def _segment_record(
@@ -182,7 +204,16 @@ class InferenceMutation:
             "`applyControl(kind: HIDE, target: key)`; undo with `undoControl`."
         ),
     )
-    async def hide_inference(self, info: Info[Context, None], key: str) -> HideResult:
+    async def hide_inference(
+        self,
+        info: Info[Context, None],
+        key: Annotated[
+            str,
+            strawberry.argument(
+                description="`tag:experience`, `tag:price_tier` or `segment:<id>` (an Inference's `key`)."
+            ),
+        ],
+    ) -> HideResult:
         if not _KEY.fullmatch(key):
             return InvalidInput(
                 message="not hidden",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -18,7 +20,7 @@ Q = load_queries()
 
 @strawberry.type(description="The personalization level now in effect (from the next request).")
 class PersonalizationLevelSet:
-    level: Level
+    level: Level = strawberry.field(description="The level now stored.")
     consent_version: int = strawberry.field(description="Bumped: snapshots and layout ETags change.")
 
 
@@ -29,7 +31,9 @@ class LevelMutation:
         description="NONE (as anonymous), BASIC (stated data only) or FULL; applies from the next request.",
     )
     async def set_personalization_level(
-        self, info: Info[Context, None], level: Level
+        self,
+        info: Info[Context, None],
+        level: Annotated[Level, strawberry.argument(description="The level to use from the next request.")],
     ) -> PersonalizationLevelSet:
         guard, user_id = await own_guard(info)
         rows = await guard.write(

@@ -28,36 +28,52 @@ ProfileStage = Stage  # registered in the schema as ProfileStage (resolvers/comm
 
 @strawberry.type(description="A field the product would like now, with what it is for and what you get.")
 class ProfilePrompt:
-    field: str
-    why: str
-    benefit: str
-    purpose: str
-    data_category: str
+    field: str = strawberry.field(description="The field name to send in `updateProfile`.")
+    why: str = strawberry.field(description="Why the product asks for it.")
+    benefit: str = strawberry.field(description="What you get by giving it.")
+    purpose: str = strawberry.field(description="The purpose key the field is used for.")
+    data_category: str = strawberry.field(description="The field's fideslang data category.")
 
 
 @strawberry.type(description="One stated profile field with where it came from and when.")
 class ProfileFieldValue:
-    field: str
-    value: str
-    data_category: str
-    purpose: str
-    stage: str
-    source: str
-    collected_at: datetime
+    field: str = strawberry.field(description="The field name.")
+    value: str = strawberry.field(description="The value you gave.")
+    data_category: str = strawberry.field(description="The field's fideslang data category.")
+    purpose: str = strawberry.field(description="The purpose key the field is used for.")
+    stage: str = strawberry.field(
+        description=(
+            "The product step it was collected at: signup, checkout, booking or personalization (lower case)."
+        )
+    )
+    source: str = strawberry.field(description="`stated_by_user` (you gave it) or `derived`.")
+    collected_at: datetime = strawberry.field(description="When it was stored (UTC).")
 
 
 @strawberry.input(description="One field to store: a declared field name and its value.")
 class ProfileFieldInput:
-    field: str
-    value: str
+    field: str = strawberry.field(description="A field name declared for the stage (see `profilePrompts`).")
+    value: str = strawberry.field(
+        description="The value; checked by the field's own validator, surrounding spaces trimmed."
+    )
 
 
 @strawberry.type(description="The fields stored by this call.")
 class ProfileUpdated:
-    fields: list[ProfileFieldValue]
+    fields: list[ProfileFieldValue] = strawberry.field(
+        description="The stored fields, as `viewer { profile }` returns them."
+    )
 
 
-UpdateProfileResult = Annotated[ProfileUpdated | InvalidInput, strawberry.union("UpdateProfileResult")]
+UpdateProfileResult = Annotated[
+    ProfileUpdated | InvalidInput,
+    strawberry.union(
+        "UpdateProfileResult",
+        description=(
+            "The stored fields, or InvalidInput with one error per rejected field (then nothing is stored)."
+        ),
+    ),
+]
 
 
 def field_value(row: Any) -> ProfileFieldValue:
@@ -86,7 +102,15 @@ async def viewer_profile(info: Info[Context, None]) -> list[ProfileFieldValue]:
     return [field_value(r) for r in rows]
 
 
-async def viewer_profile_prompts(info: Info[Context, None], stage: ProfileStage) -> list[ProfilePrompt]:
+async def viewer_profile_prompts(
+    info: Info[Context, None],
+    stage: Annotated[
+        ProfileStage,
+        strawberry.argument(
+            description="The product step being shown; only fields declared for it are asked."
+        ),
+    ],
+) -> list[ProfilePrompt]:
     """Missing fields of `stage` whose purpose is in effect; nothing is asked for a purpose the
     user has not granted, and the profile table is not read when nothing could be asked."""
     guard, user_id = await own_guard(info)
@@ -146,8 +170,17 @@ class ProfileMutation:
     async def update_profile(
         self,
         info: Info[Context, None],
-        stage: ProfileStage,
-        fields: list[ProfileFieldInput],
+        stage: Annotated[
+            ProfileStage, strawberry.argument(description="The product step the fields are collected at.")
+        ],
+        fields: Annotated[
+            list[ProfileFieldInput],
+            strawberry.argument(
+                description=(
+                    "The fields to store; each must be declared for the stage and its purpose consented."
+                )
+            ),
+        ],
     ) -> UpdateProfileResult:
         guard, user_id = await own_guard(info)
         the_stage = Stage(stage)

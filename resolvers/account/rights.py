@@ -31,19 +31,34 @@ async def inferences_for_export(guard: Guard, user_id: int, config: DomainConfig
 
 @strawberry.type(description="A machine-readable copy of your data (JSON); lists are bounded, with totals.")
 class DataExport:
-    format: str
-    generated_at: datetime
-    data: JSON
+    format: str = strawberry.field(description="Name and version of the bundle's format.")
+    generated_at: datetime = strawberry.field(description="When the bundle was made (UTC).")
+    data: JSON = strawberry.field(
+        description=(
+            "The bundle (camelCase keys): format, generatedAt, subject, limits, retention, "
+            "account, profile, consent (state and receipts), channels, controls, inferences "
+            "with their logic, decisions, frequencyCounters, messages, events, signals, "
+            "categoryStats, readsOfYourData (the audit of reads). Long lists are bounded and "
+            "carry their totals."
+        )
+    )
 
 
 @strawberry.type(description="Your data was erased; only this record without personal data is kept.")
 class ErasureDone:
-    erasure_id: strawberry.ID
-    rows_deleted: int
-    tables: list[str]
+    erasure_id: strawberry.ID = strawberry.field(
+        description="Id of the erasure record kept as proof (it holds no personal data)."
+    )
+    rows_deleted: int = strawberry.field(description="How many rows were deleted in all.")
+    tables: list[str] = strawberry.field(description="The tables rows were deleted from.")
 
 
-EraseResult = Annotated[ErasureDone | InvalidInput, strawberry.union("EraseResult")]
+EraseResult = Annotated[
+    ErasureDone | InvalidInput,
+    strawberry.union(
+        "EraseResult", description="The erasure record, or InvalidInput when `confirm` was not true."
+    ),
+]
 
 
 @strawberry.type
@@ -68,7 +83,13 @@ class RightsMutation:
         permission_classes=[require(Role.USER)],
         description="Delete everything about you (GDPR Art. 17), in one transaction. Pass confirm: true.",
     )
-    async def erase_my_data(self, info: Info[Context, None], confirm: bool) -> EraseResult:
+    async def erase_my_data(
+        self,
+        info: Info[Context, None],
+        confirm: Annotated[
+            bool, strawberry.argument(description="Must be true; anything else erases nothing.")
+        ],
+    ) -> EraseResult:
         guard, user_id = await own_guard(info)
         if not confirm:
             return InvalidInput(

@@ -41,10 +41,16 @@ def time_zone_error(name: str) -> str | None:
 
 @strawberry.type(description="Your time zone, as stored.")
 class TimeZoneSetting:
-    time_zone: str
+    time_zone: str = strawberry.field(description="The stored IANA time zone name, e.g. Europe/Paris.")
 
 
-SetTimeZoneResult = Annotated[TimeZoneSetting | InvalidInput, strawberry.union("SetTimeZoneResult")]
+SetTimeZoneResult = Annotated[
+    TimeZoneSetting | InvalidInput,
+    strawberry.union(
+        "SetTimeZoneResult",
+        description="The stored time zone, or InvalidInput for a name that is not an IANA zone.",
+    ),
+]
 
 
 @strawberry.type
@@ -53,7 +59,13 @@ class TimeZoneMutation:
         permission_classes=[require(Role.USER)],
         description="Set your IANA time zone (default UTC); messages are not sent in quiet hours there.",
     )
-    async def set_time_zone(self, info: Info[Context, None], time_zone: str) -> SetTimeZoneResult:
+    async def set_time_zone(
+        self,
+        info: Info[Context, None],
+        time_zone: Annotated[
+            str, strawberry.argument(description="An IANA time zone name, e.g. Europe/Paris or UTC.")
+        ],
+    ) -> SetTimeZoneResult:
         guard, user_id = await own_guard(info)
         problem = time_zone_error(time_zone)
         if problem is not None:

@@ -33,22 +33,43 @@ if TYPE_CHECKING:
 
 @strawberry.type(description="The caller as the gateway sees it.")
 class Whoami:
-    role: str
-    subject: str | None
-    request_id: str
+    role: str = strawberry.field(
+        description="Your role from the token: anonymous, user, app, analyst, marketer or admin."
+    )
+    subject: str | None = strawberry.field(
+        description="The token's subject (sub claim); null for anonymous requests."
+    )
+    request_id: str = strawberry.field(
+        description=(
+            "This request's id, also sent as the X-Request-Id header; quote it when reporting a problem."
+        )
+    )
 
 
 @strawberry.type(description="The signed-in user. Every field reads only this user's data.")
 class Viewer:
     user_id: strawberry.Private[int]
-    created_at: datetime
-    personalization_level: Level
-    country: str | None
-    platform: str | None
-    preferred_channel: str | None
+    created_at: datetime = strawberry.field(description="When your account was created (UTC).")
+    personalization_level: Level = strawberry.field(
+        description=(
+            "The personalization level you chose (see PersonalizationLevel); BASIC until you choose."
+        )
+    )
+    country: str | None = strawberry.field(
+        description=("Your country as stored on the account (ISO 3166-1 alpha-2 code); null when unknown.")
+    )
+    platform: str | None = strawberry.field(
+        description=("The platform of your account: web, ios or android (lower case); null when unknown.")
+    )
+    preferred_channel: str | None = strawberry.field(
+        description=(
+            "The channel you prefer for reminders: email, sms, push or in_app (lower case); "
+            "null when none chosen."
+        )
+    )
     time_zone: str = strawberry.field(description="Your IANA time zone; messages respect quiet hours in it.")
 
-    @strawberry.field
+    @strawberry.field(description="Your user id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.user_id))
 
@@ -57,14 +78,36 @@ class Viewer:
     async def feed(
         self,
         info: Info[Context, None],
-        surface: Surface,
-        limit: int = 10,
-        category: str | None = None,
+        surface: Annotated[
+            Surface,
+            strawberry.argument(
+                description="Where the feed is shown; marketing surfaces also need marketing consent."
+            ),
+        ],
+        limit: Annotated[
+            int,
+            strawberry.argument(description="How many items, 1 to the configured maximum (50 by default)."),
+        ] = 10,
+        category: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "Only items of this category (a category page); null for every category. "
+                    "Sensitive categories are never personalized."
+                )
+            ),
+        ] = None,
     ) -> list[FeedItem]:
         return await viewer_feed(info, surface, limit, category)
 
     @strawberry.field(description="Offers chosen for you on a surface (frequency-capped), each with why.")
-    async def offers(self, info: Info[Context, None], surface: Surface = Surface.OFFERS) -> list[ServedOffer]:
+    async def offers(
+        self,
+        info: Info[Context, None],
+        surface: Annotated[
+            Surface, strawberry.argument(description="Where the offers are shown (OFFERS by default).")
+        ] = Surface.OFFERS,
+    ) -> list[ServedOffer]:
         return await viewer_offers(info, surface)
 
     @strawberry.field(description="Reminders due on your preferred, subscribed and consented channel.")
@@ -78,7 +121,16 @@ class Viewer:
         return await viewer_inferences(info)
 
     @strawberry.field(description="Your most recent decision records (the explanation log).")
-    async def explanations(self, info: Info[Context, None], limit: int = 20) -> list[Explanation]:
+    async def explanations(
+        self,
+        info: Info[Context, None],
+        limit: Annotated[
+            int,
+            strawberry.argument(
+                description="How many records, newest first: 1 to the configured maximum (100 by default)."
+            ),
+        ] = 20,
+    ) -> list[Explanation]:
         return await viewer_explanations(info, limit)
 
     @strawberry.field(description="Your layout tags (experience, price tier), each with its why.")
@@ -99,12 +151,16 @@ class Viewer:
     consent_snapshot_id: str = strawberry.field(
         resolver=viewer_consent_snapshot_id, description="The consent state this request was answered under."
     )
-    channels: list[ChannelState] = strawberry.field(resolver=viewer_channels)
+    channels: list[ChannelState] = strawberry.field(
+        resolver=viewer_channels, description="Every channel: subscription, preference and consent."
+    )
     controls: list[AppliedControl] = strawberry.field(
         resolver=viewer_controls,
         description="What you asked of decisions about you (hidden, shown less, reminders stopped).",
     )
-    profile: list[ProfileFieldValue] = strawberry.field(resolver=viewer_profile)
+    profile: list[ProfileFieldValue] = strawberry.field(
+        resolver=viewer_profile, description="The profile fields you stated, with where and when."
+    )
     profile_prompts: list[ProfilePrompt] = strawberry.field(
         resolver=viewer_profile_prompts, description="Fields the product would like at this stage, and why."
     )

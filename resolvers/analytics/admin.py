@@ -38,31 +38,37 @@ class SpenderRoleEnum(Enum):
 
 @strawberry.type(description="An analyst or marketer an admin registered, with their budget.")
 class Analyst:
-    id: str
-    name: str
-    role: SpenderRoleEnum
-    created_by: str
-    created_at: datetime
-    budget: PrivacyBudget | None
+    id: str = strawberry.field(description="Their id: the `sub` of their tokens.")
+    name: str = strawberry.field(description="Display name.")
+    role: SpenderRoleEnum = strawberry.field(description="What they may ask.")
+    created_by: str = strawberry.field(description="The admin who registered them (token label).")
+    created_at: datetime = strawberry.field(description="When they were registered.")
+    budget: PrivacyBudget | None = strawberry.field(
+        description="Their budget on the audience dataset; null when they have none."
+    )
 
 
 @strawberry.type(
     description="A dataset's cap across all analysts and marketers: the bound on any one person's exposure."
 )
 class DatasetBudget:
-    dataset: str
-    epsilon_cap: Decimal
-    epsilon_spent: Decimal
-    epsilon_remaining: Decimal
-    delta_cap: Decimal
-    delta_spent: Decimal
+    dataset: str = strawberry.field(description="The dataset's name.")
+    epsilon_cap: Decimal = strawberry.field(
+        description="The most epsilon all spenders together may spend on it."
+    )
+    epsilon_spent: Decimal = strawberry.field(description="Epsilon spent on it so far, by everyone.")
+    epsilon_remaining: Decimal = strawberry.field(description="epsilonCap - epsilonSpent.")
+    delta_cap: Decimal = strawberry.field(description="The most delta all spenders together may spend on it.")
+    delta_spent: Decimal = strawberry.field(description="Delta spent on it so far, by everyone.")
 
 
-@strawberry.input
+@strawberry.input(description="A new analyst or marketer and their budget.")
 class CreateAnalystInput:
     id: str = strawberry.field(description="The `sub` of their tokens (letters, digits, . _ @ : -).")
-    name: str
-    role: SpenderRoleEnum = SpenderRoleEnum.ANALYST
+    name: str = strawberry.field(description="Display name (1..120 characters, no control characters).")
+    role: SpenderRoleEnum = strawberry.field(
+        default=SpenderRoleEnum.ANALYST, description="What they may ask (ANALYST by default)."
+    )
     epsilon_cap: float | None = strawberry.field(
         default=None,
         description="Their epsilon cap on the audience dataset (default: dp.default_epsilon_cap).",
@@ -72,8 +78,23 @@ class CreateAnalystInput:
     )
 
 
-CreateAnalystResult = Annotated[Analyst | InvalidInput, strawberry.union("CreateAnalystResult")]
-SetDatasetBudgetResult = Annotated[DatasetBudget | InvalidInput, strawberry.union("SetDatasetBudgetResult")]
+CreateAnalystResult = Annotated[
+    Analyst | InvalidInput,
+    strawberry.union(
+        "CreateAnalystResult",
+        description=("The registered spender, or InvalidInput (bad id, name or caps, or the id is taken)."),
+    ),
+]
+SetDatasetBudgetResult = Annotated[
+    DatasetBudget | InvalidInput,
+    strawberry.union(
+        "SetDatasetBudgetResult",
+        description=(
+            "The dataset budget now in effect, or InvalidInput (unknown dataset, bad cap, cap"
+            " below what is spent)."
+        ),
+    ),
+]
 
 
 def _budget(b: ledger.Budget | None) -> PrivacyBudget | None:
@@ -146,7 +167,11 @@ class SpenderAdminMutation:
         ),
     )
     async def create_analyst(
-        self, info: Info[Context, None], input: CreateAnalystInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[
+            CreateAnalystInput, strawberry.argument(description="Who to register and their caps.")
+        ],
     ) -> CreateAnalystResult:
         ctx = info.context
         dp = ctx.config.dp
@@ -191,7 +216,15 @@ class SpenderAdminMutation:
         ),
     )
     async def set_dataset_budget(
-        self, info: Info[Context, None], dataset: str, epsilon_cap: float, delta_cap: float | None = None
+        self,
+        info: Info[Context, None],
+        dataset: Annotated[str, strawberry.argument(description="The dataset's name.")],
+        epsilon_cap: Annotated[
+            float, strawberry.argument(description="The new epsilon cap; not below what is spent.")
+        ],
+        delta_cap: Annotated[
+            float | None, strawberry.argument(description="The new delta cap; null keeps the current one.")
+        ] = None,
     ) -> SetDatasetBudgetResult:
         ctx = info.context
         errors: list[FieldError] = []

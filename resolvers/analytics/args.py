@@ -12,6 +12,7 @@ import strawberry
 from privacy.dp.epsilon import EpsilonRefused, to_epsilon
 from privacy.dp.query import AudienceFilter, AudienceParams, DPQuery, Template
 from privacy.vocabulary import Experience, Platform, PriceTier
+from resolvers.common.enums import describe_values
 from resolvers.common.errors import FieldError
 from resolvers.config import DomainConfig
 
@@ -34,6 +35,26 @@ class Dimension(Enum):
     SEGMENT = "SEGMENT"
 
 
+describe_values(
+    Dimension,
+    {
+        "EXPERIENCE": "The experience tag: NEWBIE, REGULAR or POWER (one key per user).",
+        "PRICE_TIER": "The price-tier tag: BUDGET, MID or LUXURY (one key per user).",
+        "COUNTRY": "The account's country: a declared country code, or OTHER (one key per user).",
+        "PLATFORM": "The account's platform: web, ios or android (one key per user).",
+        "CATEGORY": (
+            "Declared categories the user bought in (up to max_groups_per_user per user, "
+            "largest spend first)."
+        ),
+        "FEATURE": (
+            "App features the user used (up to max_groups_per_user per user, most used "
+            "first); keys are not public and are thresholded."
+        ),
+        "SEGMENT": "Live segments the user is a stored member of (segment ids).",
+    },
+)
+
+
 @strawberry.enum(
     description=(
         "Time windows the rollups support: users active (last seen) in the window; order value "
@@ -48,19 +69,49 @@ class TimeWindow(Enum):
     ALL = "ALL"
 
 
+describe_values(
+    TimeWindow,
+    {
+        "LAST_7_DAYS": "Users last seen in the last 7 days; order value spent in them.",
+        "LAST_30_DAYS": "Users last seen in the last 30 days; order value spent in them.",
+        "LAST_90_DAYS": "Users last seen in the last 90 days; order value spent in them.",
+        "LAST_365_DAYS": "Users last seen in the last 365 days; order value spent in them.",
+        "ALL": "Every user, whenever last seen; order value over all time.",
+    },
+)
+
+
 @strawberry.enum(description="Metrics with fixed public bins.")
 class HistogramMetric(Enum):
     ORDER_VALUE = "ORDER_VALUE"
     SESSIONS = "SESSIONS"
 
 
+describe_values(
+    HistogramMetric,
+    {
+        "ORDER_VALUE": (
+            "A buyer's order value in the window, cents, clamped to the declared maximum; "
+            "bins are the configured cent edges."
+        ),
+        "SESSIONS": "A user's lifetime session count; bins are the configured session edges.",
+    },
+)
+
+
 @strawberry.input(description="Filters on declared dimensions; every field is optional.")
 class AudienceFilterInput:
-    window: TimeWindow = TimeWindow.ALL
+    window: TimeWindow = strawberry.field(
+        default=TimeWindow.ALL, description="Users active in this window (ALL by default)."
+    )
     country: str | None = strawberry.field(default=None, description="A declared country code, or OTHER.")
-    platform: Platform | None = None
-    experience: Experience | None = None
-    price_tier: PriceTier | None = None
+    platform: Platform | None = strawberry.field(default=None, description="Only users of this platform.")
+    experience: Experience | None = strawberry.field(
+        default=None, description="Only users with this experience tag."
+    )
+    price_tier: PriceTier | None = strawberry.field(
+        default=None, description="Only users with this price-tier tag."
+    )
     category_bought: str | None = strawberry.field(default=None, description="A declared category.")
 
 

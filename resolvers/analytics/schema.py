@@ -159,34 +159,106 @@ Eps = Annotated[
 ]
 
 DistinctUsersResult = Annotated[
-    AudienceCount | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("DistinctUsersResult")
+    AudienceCount | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union(
+        "DistinctUsersResult",
+        description=(
+            "The count, or BudgetExhausted (nothing ran, nothing charged), InvalidInput (bad "
+            "arguments, nothing charged) or ReleaseFailed (the charge was refunded)."
+        ),
+    ),
 ]
 UsersByResult = Annotated[
-    AudienceBreakdown | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("UsersByResult")
+    AudienceBreakdown | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union(
+        "UsersByResult",
+        description=(
+            "The breakdown, or BudgetExhausted (nothing ran, nothing charged), InvalidInput "
+            "(bad arguments, nothing charged) or ReleaseFailed (the charge was refunded)."
+        ),
+    ),
 ]
 OrderValueSumResult = Annotated[
-    OrderValueSum | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("OrderValueSumResult")
+    OrderValueSum | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union(
+        "OrderValueSumResult",
+        description=(
+            "The sum, or BudgetExhausted (nothing ran, nothing charged), InvalidInput (bad "
+            "arguments, nothing charged) or ReleaseFailed (the charge was refunded)."
+        ),
+    ),
 ]
 OrderValueMeanResult = Annotated[
-    OrderValueMean | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("OrderValueMeanResult")
+    OrderValueMean | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union(
+        "OrderValueMeanResult",
+        description=(
+            "The mean, or BudgetExhausted (nothing ran, nothing charged), InvalidInput (bad "
+            "arguments, nothing charged) or ReleaseFailed (the charge was refunded)."
+        ),
+    ),
 ]
 HistogramResult = Annotated[
-    Histogram | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("HistogramResult")
+    Histogram | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union(
+        "HistogramResult",
+        description=(
+            "The histogram, or BudgetExhausted (nothing ran, nothing charged), InvalidInput "
+            "(bad arguments, nothing charged) or ReleaseFailed (the charge was refunded)."
+        ),
+    ),
 ]
 FunnelResult = Annotated[
-    Funnel | BudgetExhausted | InvalidInput | ReleaseFailed, strawberry.union("FunnelResult")
+    Funnel | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union(
+        "FunnelResult",
+        description=(
+            "The funnel, or BudgetExhausted (nothing ran, nothing charged), InvalidInput (bad"
+            " arguments, nothing charged) or ReleaseFailed (the charge was refunded)."
+        ),
+    ),
 ]
 MedianResult = Annotated[
     MedianOrderValue | BudgetExhausted | InvalidInput | ReleaseFailed,
-    strawberry.union("MedianOrderValueResult"),
+    strawberry.union(
+        "MedianOrderValueResult",
+        description=(
+            "The median, or BudgetExhausted (nothing ran, nothing charged), InvalidInput (bad"
+            " arguments, nothing charged) or ReleaseFailed (the charge was refunded)."
+        ),
+    ),
+]
+CostResult = Annotated[
+    CostEstimate | InvalidInput,
+    strawberry.union(
+        "CostEstimateResult",
+        description=(
+            "The estimate, or InvalidInput when the document does not parse, validate or name"
+            " exactly one operation, or its variables are bad."
+        ),
+    ),
+]
+SetBudgetResult = Annotated[
+    PrivacyBudget | InvalidInput,
+    strawberry.union(
+        "SetPrivacyBudgetResult",
+        description=(
+            "The budget now in effect, or InvalidInput (unknown analyst or dataset, bad cap, "
+            "cap below what is spent)."
+        ),
+    ),
 ]
 ExperimentResultsResult = Annotated[
     ExperimentResults | BudgetExhausted | InvalidInput | ReleaseFailed,
-    strawberry.union("ExperimentResultsResult"),
+    strawberry.union(
+        "ExperimentResultsResult",
+        description=(
+            "The results (or sizes), or BudgetExhausted (nothing ran, nothing charged), InvalidInput "
+            "(bad arguments or no such experiment, nothing charged) or ReleaseFailed (refunded)."
+        ),
+    ),
 ]
 ExperimentKey = Annotated[str, strawberry.argument(description="The experiment's key.")]
-CostResult = Annotated[CostEstimate | InvalidInput, strawberry.union("CostEstimateResult")]
-SetBudgetResult = Annotated[PrivacyBudget | InvalidInput, strawberry.union("SetPrivacyBudgetResult")]
 
 
 @strawberry.type
@@ -199,7 +271,13 @@ class AnalyticsQuery:
 
     @strawberry.field(permission_classes=Analyst, description="Users per key of one or two dimensions.")
     async def users_by(
-        self, info: Info[Context, None], dimensions: list[Dimension], epsilon: Eps, filter: Filter = None
+        self,
+        info: Info[Context, None],
+        dimensions: Annotated[
+            list[Dimension], strawberry.argument(description="One or two different dimensions to group by.")
+        ],
+        epsilon: Eps,
+        filter: Filter = None,
     ) -> UsersByResult:
         return await _aggregate(info, Template.USERS_BY, AudienceBreakdown)
 
@@ -220,7 +298,11 @@ class AnalyticsQuery:
 
     @strawberry.field(permission_classes=Analyst, description="Users per fixed bin of a metric.")
     async def histogram(
-        self, info: Info[Context, None], metric: HistogramMetric, epsilon: Eps, filter: Filter = None
+        self,
+        info: Info[Context, None],
+        metric: Annotated[HistogramMetric, strawberry.argument(description="The metric to bin.")],
+        epsilon: Eps,
+        filter: Filter = None,
     ) -> HistogramResult:
         return await _aggregate(info, Template.HISTOGRAM, Histogram)
 
@@ -228,7 +310,14 @@ class AnalyticsQuery:
         permission_classes=Analyst, description="view -> add_to_cart -> purchase users per key."
     )
     async def funnel(
-        self, info: Info[Context, None], dimension: Dimension, epsilon: Eps, filter: Filter = None
+        self,
+        info: Info[Context, None],
+        dimension: Annotated[
+            Dimension,
+            strawberry.argument(description="One dimension with public keys (not FEATURE or SEGMENT)."),
+        ],
+        epsilon: Eps,
+        filter: Filter = None,
     ) -> FunnelResult:
         return await _aggregate(info, Template.FUNNEL, Funnel)
 
@@ -286,9 +375,14 @@ class AnalyticsQuery:
     async def estimate_cost(
         self,
         info: Info[Context, None],
-        query: str,
-        variables: JSON | None = None,
-        operation_name: str | None = None,
+        query: Annotated[str, strawberry.argument(description="The GraphQL document to price.")],
+        variables: Annotated[
+            JSON | None, strawberry.argument(description="Its variables, as a JSON object.")
+        ] = None,
+        operation_name: Annotated[
+            str | None,
+            strawberry.argument(description="The operation to price when the document has several."),
+        ] = None,
     ) -> CostResult:
         spender = await current_spender(info.context)
         schema = info._raw_info.schema
@@ -369,7 +463,20 @@ class AnalyticsMutation:
         ),
     )
     async def set_privacy_budget(
-        self, info: Info[Context, None], analyst_id: str, dataset: str, cap: float
+        self,
+        info: Info[Context, None],
+        analyst_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The registered analyst's or marketer's id (their token's `sub`)."
+            ),
+        ],
+        dataset: Annotated[
+            str, strawberry.argument(description="The dataset (the audience dataset's name).")
+        ],
+        cap: Annotated[
+            float, strawberry.argument(description="The new epsilon cap; not below what they already spent.")
+        ],
     ) -> SetBudgetResult:
         ctx = info.context
         errors: list[FieldError] = []

@@ -16,12 +16,18 @@ from resolvers.analytics.args import Dimension, HistogramMetric
 @strawberry.type(description="A released value: noisy, with public facts about its noise.")
 class DPValue:
     value: float = strawberry.field(description="Integer (count, cents) or rounded to whole cents.")
-    mechanism: str
+    mechanism: str = strawberry.field(
+        description=(
+            "How the value was made noisy: `geometric` (two-sided geometric noise on an "
+            "integer), `geometric sum / geometric count` (a mean), `geometric histogram, "
+            "median of the noisy CDF` (a median)."
+        )
+    )
     noise_scale: float = strawberry.field(description="Laplace-equivalent scale (sensitivity / epsilon).")
     ci95_low: float = strawberry.field(
         description="95% interval, from public parameters and released values only."
     )
-    ci95_high: float
+    ci95_high: float = strawberry.field(description="Upper end of the 95% interval; see `ci95Low`.")
     epsilon: Decimal = strawberry.field(description="Epsilon this value's mechanism used.")
     sensitivity: int | None = strawberry.field(
         description="L1 sensitivity the noise is calibrated to; null for derived values."
@@ -54,9 +60,11 @@ class BudgetScope(Enum):
 
 @strawberry.type(description="A privacy budget would be exceeded; nothing ran and nothing was charged.")
 class BudgetExhausted:
-    message: str
-    dataset: str
-    scope: BudgetScope
+    message: str = strawberry.field(description="What was refused, in words.")
+    dataset: str = strawberry.field(description="The dataset whose budget was checked.")
+    scope: BudgetScope = strawberry.field(
+        description="Which cap refused: your own (SPENDER) or the dataset's (DATASET)."
+    )
     epsilon_requested: Decimal = strawberry.field(description="Epsilon the whole operation needed.")
     epsilon_remaining: Decimal = strawberry.field(description="What is left of your own budget.")
 
@@ -68,88 +76,153 @@ class BudgetExhausted:
     )
 )
 class ReleaseFailed:
-    message: str
-    epsilon_refunded: Decimal
-    retryable: bool
+    message: str = strawberry.field(description="What happened, in words.")
+    epsilon_refunded: Decimal = strawberry.field(
+        description=(
+            "Epsilon given back to your budget for this field (0 when nothing was charged, or"
+            " on a duplicate of the same answer)."
+        )
+    )
+    retryable: bool = strawberry.field(
+        description="Whether the same query may succeed when retried (always true today)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="How many users are in the audience.")
 class AudienceCount:
-    count: DPValue
+    count: DPValue = strawberry.field(description="Noisy number of users (sensitivity 1).")
     epsilon_charged: Decimal = strawberry.field(description="0 when this answer was already released.")
 
 
-@strawberry.type
+@strawberry.type(description="Users holding one key (or one pair of keys).")
 class AudienceGroup:
-    keys: list[str]
-    count: DPValue
+    keys: list[str] = strawberry.field(
+        description=("The group's key per dimension, in the order of `dimensions` (e.g. ['FR', 'ios']).")
+    )
+    count: DPValue = strawberry.field(description="Noisy number of users holding the keys.")
 
 
-@strawberry.type
+@strawberry.type(description="Users per key of one or two dimensions.")
 class AudienceBreakdown:
-    dimensions: list[Dimension]
-    groups: list[AudienceGroup]
+    dimensions: list[Dimension] = strawberry.field(
+        description="The dimensions grouped by, in the order of each group's `keys`."
+    )
+    groups: list[AudienceGroup] = strawberry.field(
+        description=(
+            "One group per released key combination. With public keys every combination is released, "
+            "zeros included (unless a minimum group size is configured); with non-public keys only "
+            "those whose noisy count passes `threshold`."
+        )
+    )
     threshold: int | None = strawberry.field(
         description="Tau for non-public keys (keys below it are not released); null when all keys are public."
     )
-    epsilon_charged: Decimal
+    epsilon_charged: Decimal = strawberry.field(
+        description=(
+            "Epsilon charged to your budget for this answer; 0 when you already paid for it "
+            "in the current release period, or when the same answer appears twice in one "
+            "operation."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Total order value of the audience's buyers in the window.")
 class OrderValueSum:
     sum: DPValue = strawberry.field(description="Cents; each user's spend clamped to the declared bound.")
-    epsilon_charged: Decimal
+    epsilon_charged: Decimal = strawberry.field(
+        description=(
+            "Epsilon charged to your budget for this answer; 0 when you already paid for it "
+            "in the current release period, or when the same answer appears twice in one "
+            "operation."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Mean order value per buyer; epsilon split between the sum and the count.")
 class OrderValueMean:
     mean: DPValue = strawberry.field(description="Cents per buyer: noisy sum / noisy buyer count.")
-    sum: DPValue
-    count: DPValue
-    epsilon_charged: Decimal
+    sum: DPValue = strawberry.field(description="The noisy clamped sum (cents) the mean is made from.")
+    count: DPValue = strawberry.field(description="The noisy number of buyers the mean is made from.")
+    epsilon_charged: Decimal = strawberry.field(
+        description=(
+            "Epsilon charged to your budget for this answer; 0 when you already paid for it "
+            "in the current release period, or when the same answer appears twice in one "
+            "operation."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One bin: users whose metric is in [lower, upper).")
 class HistogramBin:
-    lower: int
+    lower: int = strawberry.field(
+        description="Inclusive lower edge (cents for ORDER_VALUE, sessions for SESSIONS)."
+    )
     upper: int | None = strawberry.field(description="Exclusive; null for the open last bin.")
-    count: DPValue
+    count: DPValue = strawberry.field(description="Noisy number of users in the bin.")
 
 
-@strawberry.type
+@strawberry.type(description="Users per fixed public bin of a metric.")
 class Histogram:
-    metric: HistogramMetric
-    bins: list[HistogramBin]
-    epsilon_charged: Decimal
+    metric: HistogramMetric = strawberry.field(description="The metric binned.")
+    bins: list[HistogramBin] = strawberry.field(
+        description="Every bin, lowest first; the last one is open-ended."
+    )
+    epsilon_charged: Decimal = strawberry.field(
+        description=(
+            "Epsilon charged to your budget for this answer; 0 when you already paid for it "
+            "in the current release period, or when the same answer appears twice in one "
+            "operation."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Funnel counts for one key.")
 class FunnelGroup:
-    key: str
-    viewed: DPValue
-    added_to_cart: DPValue
-    purchased: DPValue
+    key: str = strawberry.field(
+        description="The key of the funnel's dimension (e.g. a country code or a category)."
+    )
+    viewed: DPValue = strawberry.field(description="Noisy number of users who viewed an item.")
+    added_to_cart: DPValue = strawberry.field(
+        description="Noisy number of users who added an item to their cart (at most `viewed`)."
+    )
+    purchased: DPValue = strawberry.field(
+        description="Noisy number of users who purchased (at most `addedToCart`)."
+    )
 
 
 @strawberry.type(description="Users at each stage; post-processed to be monotone and non-negative.")
 class Funnel:
-    dimension: Dimension
-    groups: list[FunnelGroup]
-    epsilon_charged: Decimal
+    dimension: Dimension = strawberry.field(description="The dimension grouped by.")
+    groups: list[FunnelGroup] = strawberry.field(description="One group per public key of the dimension.")
+    epsilon_charged: Decimal = strawberry.field(
+        description=(
+            "Epsilon charged to your budget for this answer; 0 when you already paid for it "
+            "in the current release period, or when the same answer appears twice in one "
+            "operation."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Median order value per buyer.")
 class MedianOrderValue:
-    median: DPValue
-    epsilon_charged: Decimal
+    median: DPValue = strawberry.field(
+        description="Cents: the median of the noisy cumulative order-value histogram."
+    )
+    epsilon_charged: Decimal = strawberry.field(
+        description=(
+            "Epsilon charged to your budget for this answer; 0 when you already paid for it "
+            "in the current release period, or when the same answer appears twice in one "
+            "operation."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="An analyst's or marketer's epsilon budget on one dataset.")
 class PrivacyBudget:
-    dataset: str
-    cap: Decimal
-    spent: Decimal
-    remaining: Decimal
+    dataset: str = strawberry.field(description="The dataset the budget applies to.")
+    cap: Decimal = strawberry.field(description="The most epsilon that may be spent in total.")
+    spent: Decimal = strawberry.field(description="Epsilon spent so far (charges minus refunds).")
+    remaining: Decimal = strawberry.field(description="cap - spent.")
 
 
 @strawberry.type(
@@ -174,8 +247,12 @@ class LedgerEntry:
     )
 )
 class CostEstimate:
-    epsilon: Decimal
-    delta: Decimal
+    epsilon: Decimal = strawberry.field(description="Epsilon the operation would charge you now.")
+    delta: Decimal = strawberry.field(
+        description=(
+            "Delta the operation would charge you now (non-zero only for releases over non-public keys)."
+        )
+    )
     aggregates: int = strawberry.field(description="Aggregate fields that would execute.")
     already_paid: int = strawberry.field(
         description="Of those, answers you already paid for in the current release period (free again)."

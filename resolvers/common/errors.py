@@ -31,14 +31,16 @@ class InvalidArgument(SafeError):
 @strawberry.type(description="One problem with one input field.")
 class FieldError:
     field: str = strawberry.field(description="Path of the field, e.g. `events[3].occurredAt`.")
-    message: str
+    message: str = strawberry.field(description="What is wrong with it, safe to show.")
     index: int | None = strawberry.field(default=None, description="Index in a list input, if any.")
 
 
 @strawberry.type(description="The input was rejected; nothing was written.")
 class InvalidInput:
-    message: str
-    errors: list[FieldError]
+    message: str = strawberry.field(description="What was not done, e.g. 'consent not changed'.")
+    errors: list[FieldError] = strawberry.field(
+        description="One entry per problem; several fields can be wrong at once."
+    )
 
 
 def pydantic_errors(exc: object, prefix: str = "") -> list[FieldError]:

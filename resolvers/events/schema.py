@@ -36,11 +36,25 @@ Q = load_queries()
 
 @strawberry.input(description="One event. `id` is a client-generated UUID: resending it is a no-op.")
 class EventInput:
-    id: strawberry.ID
-    type: EventType
-    occurred_at: datetime
+    id: strawberry.ID = strawberry.field(description="A client-generated UUID for this event.")
+    type: EventType = strawberry.field(
+        description=(
+            "What happened; decides which of itemId, value, query and feature are required or refused."
+        )
+    )
+    occurred_at: datetime = strawberry.field(
+        description=(
+            "When it happened (ISO 8601); not in the future, not older than the configured maximum age."
+        )
+    )
     user_id: strawberry.ID | None = strawberry.field(default=None, description="Required for role app.")
-    item_id: strawberry.ID | None = None
+    item_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The item (required for view, click, dwell, cart, purchase and booking events; "
+            "refused for others)."
+        ),
+    )
     value: int | None = strawberry.field(
         default=None,
         description="dwell: ms (required); purchase: cents (default: the item's price); "
@@ -48,7 +62,7 @@ class EventInput:
     )
     query: str | None = strawberry.field(default=None, description="search only.")
     feature: str | None = strawberry.field(default=None, description="feature_used only, e.g. 'wishlist'.")
-    platform: Platform | None = None
+    platform: Platform | None = strawberry.field(default=None, description="The platform it happened on.")
     offer_id: strawberry.ID | None = strawberry.field(
         default=None, description="offer_click / offer_redemption only: the offer clicked or redeemed."
     )
@@ -60,17 +74,31 @@ class EventInput:
     "(no consent, or no such user) is the person's business."
 )
 class TrackEventsResult:
-    accepted: int
-    duplicates: int
-    dropped_no_consent: int
-    accepted_ids: list[strawberry.ID]
-    duplicate_ids: list[strawberry.ID]
+    accepted: int = strawberry.field(
+        description="How many events were stored (for an app: how many valid events were received)."
+    )
+    duplicates: int = strawberry.field(
+        description="How many were already stored (same id); always 0 for an app."
+    )
+    dropped_no_consent: int = strawberry.field(
+        description=("How many behavioural events were not stored for lack of consent; always 0 for an app.")
+    )
+    accepted_ids: list[strawberry.ID] = strawberry.field(description="Ids of the accepted events.")
+    duplicate_ids: list[strawberry.ID] = strawberry.field(description="Ids of the duplicates.")
     dropped_no_consent_ids: list[strawberry.ID] = strawberry.field(
         description="Behavioural events not stored: no purpose that uses them is consented to."
     )
 
 
-TrackEventsPayload = Annotated[TrackEventsResult | InvalidInput, strawberry.union("TrackEventsPayload")]
+TrackEventsPayload = Annotated[
+    TrackEventsResult | InvalidInput,
+    strawberry.union(
+        "TrackEventsPayload",
+        description=(
+            "What became of the batch, or InvalidInput with one error per bad event (then nothing is stored)."
+        ),
+    ),
+]
 
 
 def _keep_mapping(cls: type, value: Mapping[str, Any], context: object) -> Mapping[str, Any]:
@@ -161,7 +189,13 @@ class EventsMutation:
         description="Record a batch of 1..1000 events, all or nothing.",
         permission_classes=[require(Role.USER, Role.APP)],
     )
-    async def track_events(self, info: Info[Context, None], events: list[EventInput]) -> TrackEventsPayload:
+    async def track_events(
+        self,
+        info: Info[Context, None],
+        events: Annotated[
+            list[EventInput], strawberry.argument(description="1 to 1000 events, stored all or nothing.")
+        ],
+    ) -> TrackEventsPayload:
         ctx = info.context
         # Each event is the mapping graphql-core coerced (see _keep_mapping), not an EventInput.
         models, errors = parse([_raw(cast(Mapping[str, Any], e)) for e in events], ctx.config.ingest)

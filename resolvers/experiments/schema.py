@@ -159,7 +159,15 @@ class Experiment:
     stopped_at: datetime | None = strawberry.field(description="When it last stopped.")
 
 
-ExperimentResult = Annotated[Experiment | InvalidInput, strawberry.union("ExperimentResult")]
+ExperimentResult = Annotated[
+    Experiment | InvalidInput,
+    strawberry.union(
+        "ExperimentResult",
+        description="The experiment as saved, or InvalidInput (every problem by field; nothing changed).",
+    ),
+]
+DefinitionArg = Annotated[ExperimentInput, strawberry.argument(description="The experiment's definition.")]
+KeyArg = Annotated[str, strawberry.argument(description="The experiment's key.")]
 
 
 def _render(row: asyncpg.Record, definition: Definition | None = None) -> Experiment:
@@ -236,7 +244,7 @@ class ExperimentMutation:
     @strawberry.mutation(
         permission_classes=MARKETER, description="Create an experiment (a draft at version 1)."
     )
-    async def create_experiment(self, info: Info[Context, None], input: ExperimentInput) -> ExperimentResult:
+    async def create_experiment(self, info: Info[Context, None], input: DefinitionArg) -> ExperimentResult:
         ctx = info.context
         d, errors = await _validate(ctx, input)
         if d is None:
@@ -263,7 +271,7 @@ class ExperimentMutation:
             "variants and weights, namespace range, seed, clamps) cannot change: nobody is reshuffled."
         ),
     )
-    async def update_experiment(self, info: Info[Context, None], input: ExperimentInput) -> ExperimentResult:
+    async def update_experiment(self, info: Info[Context, None], input: DefinitionArg) -> ExperimentResult:
         ctx = info.context
         d, errors = await _validate(ctx, input)
         if d is None:
@@ -303,14 +311,14 @@ class ExperimentMutation:
         permission_classes=MARKETER,
         description="Start (or restart) an experiment: users get their variant from the next request.",
     )
-    async def start_experiment(self, info: Info[Context, None], key: str) -> ExperimentResult:
+    async def start_experiment(self, info: Info[Context, None], key: KeyArg) -> ExperimentResult:
         return await _set_status(info.context, key, Status.RUNNING)
 
     @strawberry.mutation(
         permission_classes=MARKETER,
         description="Stop an experiment: everyone gets control from the next request; nothing is reshuffled.",
     )
-    async def stop_experiment(self, info: Info[Context, None], key: str) -> ExperimentResult:
+    async def stop_experiment(self, info: Info[Context, None], key: KeyArg) -> ExperimentResult:
         return await _set_status(info.context, key, Status.STOPPED)
 
 

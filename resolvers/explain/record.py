@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 
 from privacy.guard import DecisionRow
+from resolvers.common.enums import describe_values
 
 
 @strawberry.enum(description="Whether the answer used data about the user.")
@@ -22,6 +23,25 @@ class Mode(Enum):
     PERSONALIZED = "PERSONALIZED"
     NON_PERSONALIZED = "NON_PERSONALIZED"
     CONTEXTUAL = "CONTEXTUAL"
+
+
+describe_values(
+    Mode,
+    {
+        "PERSONALIZED": (
+            "Chosen using data about you (your activity, purchases, stated interests or an "
+            "inferred tag), under the purposes listed in `purposes`."
+        ),
+        "NON_PERSONALIZED": (
+            "The same answer anyone would get here (popular, editorial or a default setting);"
+            " no data about you was used."
+        ),
+        "CONTEXTUAL": (
+            "Chosen from the current context only (the category page you are browsing, the "
+            "surface, your device), not from stored data about you."
+        ),
+    },
+)
 
 
 @strawberry.enum(description="Stable reason codes; clients may switch on them.")
@@ -45,6 +65,41 @@ class ReasonCode(Enum):
     EXPERIMENT = "EXPERIMENT"
 
 
+describe_values(
+    ReasonCode,
+    {
+        "PURCHASED_RELATED": (
+            "It goes with something you bought; `sourceItemId`/`sourceItemName` name that purchase."
+        ),
+        "VIEWED_CATEGORY": "You often look at items in this category (your browsing here).",
+        "SEGMENT_MATCH": (
+            "You match a marketer's audience rule (segment); `rule` names the segment and its version."
+        ),
+        "REPURCHASE_DUE": (
+            "You buy this item regularly and the usual interval since your last purchase has passed."
+        ),
+        "CART_ABANDONED": "You left items in your cart (cart-reminder offers).",
+        "NEW_MEMBER": "A welcome offer for accounts created recently.",
+        "INACTIVE": "You have not been active for a while (win-back offers).",
+        "SPEND_THRESHOLD": "Your spending over the offer's window reached its threshold (loyalty offers).",
+        "POPULAR": "Popular with everyone right now; no data about you behind this reason.",
+        "EDITORIAL": "Picked by our editors for everyone.",
+        "CONTEXT": "Because of the context of the request, e.g. the category page you are browsing.",
+        "PRICE_TIER": "Its price fits the price range you usually buy in (your inferred price tier).",
+        "EXPERIENCE": (
+            "Your experience tag (NEWBIE, REGULAR or POWER) chose this layout section, flag or tag value."
+        ),
+        "STATED_INTEREST": "An interest you chose yourself in your profile.",
+        "MOST_USED_FEATURE": "The part of the app you use most, placed first in your layout.",
+        "SEARCHED": "It matches something you searched for.",
+        "EXPERIMENT": (
+            "An experiment you are in changed this (its public name and your variant are in the "
+            "text; `rule` names it); LEAVE_EXPERIMENTS restores the standard experience."
+        ),
+    },
+)
+
+
 @strawberry.enum(description="Where the data behind a reason came from.")
 class SignalSource(Enum):
     STATED_BY_YOU = "stated_by_you"
@@ -53,6 +108,21 @@ class SignalSource(Enum):
     MODEL_PREDICTION = "model_prediction"
     CONTEXT = "context"
     POPULARITY = "popularity"
+
+
+describe_values(
+    SignalSource,
+    {
+        "STATED_BY_YOU": "Something you told us yourself (profile, stated interests).",
+        "YOUR_ACTIVITY_HERE": (
+            "Your own activity in this service: views, searches, cart, purchases, sessions."
+        ),
+        "MARKETER_RULE": "A rule written by our marketers (an offer's eligibility, an audience segment).",
+        "MODEL_PREDICTION": "A prediction from a statistical model. Reserved: no current decision cites it.",
+        "CONTEXT": ("The context of this request only (page, surface, device), nothing stored about you."),
+        "POPULARITY": "What is popular with everyone, not data about you.",
+    },
+)
 
 
 @strawberry.enum(
@@ -72,6 +142,38 @@ class ControlKind(Enum):
     CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
     OPEN_CONSENT = "OPEN_CONSENT"
     LEAVE_EXPERIMENTS = "LEAVE_EXPERIMENTS"
+
+
+describe_values(
+    ControlKind,
+    {
+        "SHOW_LESS_LIKE_THIS": (
+            "Rank items of this category or subcategory lower: `applyControl(kind: "
+            "SHOW_LESS_LIKE_THIS, target)` with the control's `target` (category:<name> or "
+            "subcategory:<category>/<name>)."
+        ),
+        "HIDE": (
+            "Never show this again: `applyControl(kind: HIDE, target)` with the control's "
+            "`target` (item:<id>, offer:<id>, tag:experience, tag:price_tier or "
+            "segment:<id>)."
+        ),
+        "STOP_REMINDERS": (
+            "No more reminders for this item: `applyControl(kind: STOP_REMINDERS, target: item:<id>)`."
+        ),
+        "CHANGE_PERSONALIZATION_LEVEL": (
+            "Open the personalization-level setting; carried out by "
+            "`setPersonalizationLevel`. `target` and `purpose` are null."
+        ),
+        "OPEN_CONSENT": (
+            "Review the consent for the purpose in the control's `purpose`; carried out by "
+            "`setConsent(purpose, granted)`."
+        ),
+        "LEAVE_EXPERIMENTS": (
+            "Leave every experiment: `applyControl(kind: LEAVE_EXPERIMENTS, target: "
+            '"experiments:all")`, undone by `undoControl`; the standard experience from your next request.'
+        ),
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,27 +297,68 @@ class DecisionRecord:
 # --- GraphQL rendering: plain (sync) fields over the record, no extra work per field ---
 
 
-@strawberry.type(name="Reason")
+@strawberry.type(name="Reason", description="One reason behind a decision, most important first.")
 class ReasonType:
-    code: ReasonCode
-    text: str
-    weight: float
-    source_item_id: strawberry.ID | None
-    source_item_name: str | None
+    code: ReasonCode = strawberry.field(
+        description="Stable code of the reason; switch on it to pick an icon or a template."
+    )
+    text: str = strawberry.field(
+        description="Human-readable sentence for this reason (English), ready to display."
+    )
+    weight: float = strawberry.field(
+        description=(
+            "Share of this reason in the decision, between 0 and 1; the weights of one "
+            "decision sum to about 1 (rounded to 4 decimals). The fallback reason of a feed "
+            "item that had no signal at all has weight 0."
+        )
+    )
+    source_item_id: strawberry.ID | None = strawberry.field(
+        description=(
+            "The item that caused this reason (PURCHASED_RELATED: what you bought; "
+            "REPURCHASE_DUE: the item itself); null for reasons not caused by one item."
+        )
+    )
+    source_item_name: str | None = strawberry.field(
+        description="Display name of `sourceItemId`; null when `sourceItemId` is null."
+    )
 
 
-@strawberry.type(name="RuleReference")
+@strawberry.type(
+    name="RuleReference", description="The rule or ranker that made the decision, at the version that ran."
+)
 class RuleRefType:
-    kind: str
-    id: strawberry.ID
-    version: int
+    kind: str = strawberry.field(
+        description=(
+            "Which kind of rule: `segment` (a marketer's audience), `offer` (an offer's own "
+            "eligibility), `layout_rule`, `tag_rule` (an inferred tag) or `ranker` (the "
+            "feed's ranking, id `feed`)."
+        )
+    )
+    id: strawberry.ID = strawberry.field(
+        description=(
+            "The rule's id within its kind: a segment or offer id; for layout_rule `section`,"
+            " `offers` or `flag`; for tag_rule `experience` or `price_tier`; `feed` for the "
+            "ranker."
+        )
+    )
+    version: int = strawberry.field(
+        description=(
+            "The version of the rule that made this decision (segments are versioned on every edit)."
+        )
+    )
 
 
 @strawberry.type(name="Control", description="One action the user can take about this decision.")
 class ControlType:
-    kind: ControlKind
-    label: str
-    purpose: str | None = strawberry.field(description="OPEN_CONSENT: the purpose to review.")
+    kind: ControlKind = strawberry.field(
+        description="What the control does, and which mutation carries it out (see ControlKind)."
+    )
+    label: str = strawberry.field(
+        description="Button text for the control (English), e.g. 'Hide this offer'."
+    )
+    purpose: str | None = strawberry.field(
+        description="OPEN_CONSENT: the purpose key to pass to `setConsent`; null for other kinds."
+    )
     target: str | None = strawberry.field(
         description=(
             "HIDE, SHOW_LESS_LIKE_THIS, STOP_REMINDERS: what the control applies to, to pass to "
@@ -227,18 +370,69 @@ class ControlType:
 
 @strawberry.type(description="Why am I seeing this: rendered from the record that made the decision.")
 class Why:
-    decision_id: strawberry.ID
-    mode: Mode
-    summary: str
-    reasons: list[ReasonType]
-    signal_sources: list[SignalSource]
-    data_categories: list[str]
-    purposes: list[str]
-    rule: RuleRefType | None
-    matched_criteria: list[str]
-    controls: list[ControlType]
-    consent_snapshot_id: str
-    generated_at: datetime
+    decision_id: strawberry.ID = strawberry.field(
+        description=(
+            "Id of the decision record. Feed, offer, tag, layout and reminder decisions are "
+            "also kept under this id in your explanation log (`viewer { explanations }`) and "
+            "data export."
+        )
+    )
+    mode: Mode = strawberry.field(
+        description=(
+            "Whether data about you was used (PERSONALIZED), only the request's context "
+            "(CONTEXTUAL) or nothing about you (NON_PERSONALIZED)."
+        )
+    )
+    summary: str = strawberry.field(
+        description="One-sentence explanation to show first: the text of the main reason."
+    )
+    reasons: list[ReasonType] = strawberry.field(
+        description="Every reason behind the decision, highest `weight` first; never empty."
+    )
+    signal_sources: list[SignalSource] = strawberry.field(
+        description=("Where the data behind the reasons came from; empty for a default that used no data.")
+    )
+    data_categories: list[str] = strawberry.field(
+        description=(
+            "The kinds of data about you this decision read, as fideslang data category keys "
+            "(e.g. `user.behavior.purchase_history`, `user.behavior.browsing_history`); empty"
+            " when no personal data was used."
+        )
+    )
+    purposes: list[str] = strawberry.field(
+        description=(
+            "The consent purposes under which the data was used (e.g. `personalize.content`, "
+            "`personalize.profiling`, `marketing.offers`); each is a purpose key of "
+            "`purposes`. Empty when no personal data was used."
+        )
+    )
+    rule: RuleRefType | None = strawberry.field(
+        description=(
+            "The rule or ranker that made the decision; null when none did (non-personalized, "
+            "contextual and stated-interest feed items, reminders, default tags)."
+        )
+    )
+    matched_criteria: list[str] = strawberry.field(
+        description=(
+            "Plain-language conditions that held for this decision, ready to display as a "
+            "list (e.g. 'You bought something this goes with', 'Matches a rule on country'), "
+            "including what your own controls changed ('Shown less often: you asked for less "
+            "like this'); may be empty."
+        )
+    )
+    controls: list[ControlType] = strawberry.field(
+        description=(
+            "What you can do about this decision, each a working mutation (see ControlKind); may be empty."
+        )
+    )
+    consent_snapshot_id: str = strawberry.field(
+        description=(
+            "The consent state the decision was made under: `cs-<user id>-<consent "
+            "version>-<GPC 0/1>`, or `anonymous`. It changes with every consent, level or "
+            "objection change, so a why with an older id predates your last change."
+        )
+    )
+    generated_at: datetime = strawberry.field(description="When the decision was made (UTC).")
 
 
 def render_why(record: DecisionRecord) -> Why:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -29,13 +30,20 @@ from resolvers.model.user import UserModel
 @strawberry.type(name="Item", description="A catalog item (public data).")
 class ItemType:
     item_id: strawberry.Private[int]
-    name: str
-    category: str
-    subcategory: str
-    price_level: int
-    price_cents: int
+    name: str = strawberry.field(description="Display name.")
+    category: str = strawberry.field(
+        description=("Catalog category key (e.g. `grocery`); the `category` argument of feeds takes these.")
+    )
+    subcategory: str = strawberry.field(description="Subcategory key within the category.")
+    price_level: int = strawberry.field(
+        description=(
+            "Relative price level within the catalog, 1 (cheapest) to 4 (most expensive); the"
+            " price tier is computed from it."
+        )
+    )
+    price_cents: int = strawberry.field(description="Price in cents (integer, the catalog's currency).")
 
-    @strawberry.field
+    @strawberry.field(description="The item id (pass it as `itemId` in trackEvents).")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.item_id))
 
@@ -53,9 +61,9 @@ class ItemType:
 
 @strawberry.type(description="One ranked item and why it is here.")
 class FeedItem:
-    item: ItemType
-    rank: int
-    why: Why
+    item: ItemType = strawberry.field(description="The catalog item at this rank.")
+    rank: int = strawberry.field(description="Position in the feed, 1 first.")
+    why: Why = strawberry.field(description="Why this item is here, at this rank.")
 
 
 def _request(ctx: Context, surface: Surface, limit: int, category: str | None, now: datetime) -> FeedRequest:
@@ -135,7 +143,22 @@ class FeedQuery:
         )
     )
     async def feed(
-        self, info: Info[Context, None], surface: Surface, limit: int = 10, category: str | None = None
+        self,
+        info: Info[Context, None],
+        surface: Annotated[Surface, strawberry.argument(description="Where the feed is shown.")],
+        limit: Annotated[
+            int,
+            strawberry.argument(description="How many items, 1 to the configured maximum (50 by default)."),
+        ] = 10,
+        category: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "Only items of this category (a category page); the feed is then CONTEXTUAL. Null"
+                    " for every category."
+                )
+            ),
+        ] = None,
     ) -> list[FeedItem]:
         ctx = info.context
         req = _request(ctx, surface, limit, category, datetime.now(UTC))

@@ -34,10 +34,24 @@ _APP_VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")
 
 @strawberry.type(name="Tags", description="The user's layout tags, each with its own why.")
 class TagsType:
-    experience: Experience
-    price_tier: PriceTier
-    experience_why: Why
-    price_tier_why: Why
+    experience: Experience = strawberry.field(
+        description=(
+            "Your experience tag; REGULAR when it may not be computed from your activity "
+            "(then its why is NON_PERSONALIZED)."
+        )
+    )
+    price_tier: PriceTier = strawberry.field(
+        description=(
+            "Your price tier; MID when it may not be computed from your purchases (then its "
+            "why is NON_PERSONALIZED)."
+        )
+    )
+    experience_why: Why = strawberry.field(
+        description=("Why you have this experience tag; offers HIDE for tag:experience when it was computed.")
+    )
+    price_tier_why: Why = strawberry.field(
+        description=("Why you have this price tier; offers HIDE for tag:price_tier when it was computed.")
+    )
 
 
 def render_tags(tags: Tags) -> TagsType:
@@ -51,22 +65,35 @@ def render_tags(tags: Tags) -> TagsType:
 
 @strawberry.type(description="One section of the layout, in display order.")
 class LayoutSection:
-    key: str
-    position: int
-    why: Why
+    key: str = strawberry.field(
+        description=(
+            "The section to show, e.g. home_feed, offers, categories, search, welcome, how_it_works."
+        )
+    )
+    position: int = strawberry.field(description="Display position, 1 first.")
+    why: Why = strawberry.field(description="Why the section is shown at this position.")
 
 
 @strawberry.type(description="A feature flag, evaluated for this user and platform.")
 class LayoutFlag:
-    key: str
-    enabled: bool
-    why: Why
+    key: str = strawberry.field(
+        description=(
+            "The flag: onboarding_tips (on for NEWBIE), quick_actions (on for POWER) or "
+            "native_share (on in the mobile apps)."
+        )
+    )
+    enabled: bool = strawberry.field(description="Whether the feature is on for you on this platform.")
+    why: Why = strawberry.field(description="Why it is on or off.")
 
 
 @strawberry.type(description="How many offers the layout shows.")
 class LayoutOffers:
-    count: int
-    why: Why
+    count: int = strawberry.field(
+        description=(
+            "How many offers the offers section shows (by price tier: BUDGET 3, MID 2, LUXURY 1 by default)."
+        )
+    )
+    why: Why = strawberry.field(description="Why this many.")
 
 
 @strawberry.type(
@@ -74,12 +101,16 @@ class LayoutOffers:
     description="The evaluated mobile layout: only results, never rules, thresholds, raw values or prices.",
 )
 class LayoutConfigType:
-    config_version: int
-    mode: Mode
-    tags: TagsType
-    sections: list[LayoutSection]
-    offers: LayoutOffers
-    flags: list[LayoutFlag]
+    config_version: int = strawberry.field(
+        description=("Version of the layout rules that evaluated this; it is part of the layout's ETag.")
+    )
+    mode: Mode = strawberry.field(
+        description="PERSONALIZED when any choice used data about you, else NON_PERSONALIZED."
+    )
+    tags: TagsType = strawberry.field(description="The tags the layout was evaluated from.")
+    sections: list[LayoutSection] = strawberry.field(description="The sections, in display order.")
+    offers: LayoutOffers = strawberry.field(description="How many offers to show.")
+    flags: list[LayoutFlag] = strawberry.field(description="The feature flags.")
 
 
 def _section(position: int, c: Choice) -> LayoutSection:
@@ -112,7 +143,12 @@ async def resolve_tags(info: Info[Context, None]) -> TagsType:
     return render_tags(await operation_tags(info.context))
 
 
-LayoutConfigPayload = Annotated[LayoutConfigType | InvalidInput, strawberry.union("LayoutConfigPayload")]
+LayoutConfigPayload = Annotated[
+    LayoutConfigType | InvalidInput,
+    strawberry.union(
+        "LayoutConfigPayload", description="The evaluated layout, or InvalidInput for a malformed appVersion."
+    ),
+]
 
 
 @strawberry.type
@@ -121,7 +157,18 @@ class LayoutQuery:
         description="The evaluated layout for this app; anonymous callers get the default layout."
     )
     async def layout_config(
-        self, info: Info[Context, None], platform: Platform, app_version: str
+        self,
+        info: Info[Context, None],
+        platform: Annotated[
+            Platform,
+            strawberry.argument(
+                description="The app's platform; native_share is on only for ios and android."
+            ),
+        ],
+        app_version: Annotated[
+            str,
+            strawberry.argument(description="The app's version, 1 to 4 dot-separated numbers (e.g. 4.2.0)."),
+        ],
     ) -> LayoutConfigPayload:
         if not _APP_VERSION.fullmatch(app_version):
             return InvalidInput(
@@ -204,7 +251,17 @@ def _render_rules(rs: LayoutRuleSet) -> LayoutRules:
     )
 
 
-LayoutRulesResult = Annotated[LayoutRules | InvalidInput, strawberry.union("LayoutRulesResult")]
+LayoutRulesResult = Annotated[
+    LayoutRules | InvalidInput,
+    strawberry.union(
+        "LayoutRulesResult",
+        description="The rule set as saved, or InvalidInput (every problem by field; nothing saved).",
+    ),
+]
+RulesArg = Annotated[
+    list[LayoutRuleInput],
+    strawberry.argument(description="The whole new rule set: one rule per tag combination (at most 15)."),
+]
 LAYOUT_MARKETER = [require(Role.MARKETER, Role.ADMIN)]
 
 
@@ -227,9 +284,7 @@ class LayoutRulesMutation:
             "next request in every worker and moves the layout ETag."
         ),
     )
-    async def set_layout_rules(
-        self, info: Info[Context, None], rules: list[LayoutRuleInput]
-    ) -> LayoutRulesResult:
+    async def set_layout_rules(self, info: Info[Context, None], rules: RulesArg) -> LayoutRulesResult:
         ctx = info.context
         layout = ctx.config.layout
         known = (

@@ -9,6 +9,8 @@ from enum import Enum
 
 import strawberry
 
+from resolvers.common.enums import describe_values
+
 
 @strawberry.enum(description="Where the answer is shown.")
 class Surface(Enum):
@@ -18,6 +20,22 @@ class Surface(Enum):
     OFFERS = "offers"
     EMAIL = "email"
     PUSH = "push"
+
+
+describe_values(
+    Surface,
+    {
+        "HOME": "The home page (shared).",
+        "CATEGORY": (
+            "A category page the user opened; the only surface where a sensitive category's "
+            "items appear, never personalized."
+        ),
+        "CART": "The cart page (shared).",
+        "OFFERS": ("The offers page (marketing: needs marketing consent, never personalized for minors)."),
+        "EMAIL": "An email (marketing).",
+        "PUSH": "A push notification (marketing).",
+    },
+)
 
 
 MARKETING_SURFACES = frozenset({Surface.OFFERS, Surface.EMAIL, Surface.PUSH})

@@ -39,20 +39,55 @@ MARKETER = [require(Role.MARKETER, Role.ADMIN)]
 @strawberry.type(name="Offer", description="A marketer-defined offer.")
 class OfferType:
     offer_id: strawberry.Private[int]
-    name: str
-    kind: str
-    discount_pct: int | None
-    surface: str
-    channel: str | None
-    item_id: strawberry.ID | None
-    segment_id: strawberry.ID | None
-    params: JSON
-    cap_per_window: int | None
-    cap_window_hours: int | None
-    priority: int
-    active: bool
+    name: str = strawberry.field(description="Display name (1..120 characters).")
+    kind: str = strawberry.field(
+        description=(
+            "What qualifies a person: welcome (joined recently), abandoned_cart (cart left "
+            "idle), re_engagement (inactive for a while), spend_over (spent over a threshold "
+            "in the spend window) or segment (the segment alone decides)."
+        )
+    )
+    discount_pct: int | None = strawberry.field(description="Discount in percent, 0..100; null for none.")
+    surface: str = strawberry.field(
+        description="The surface it is served on, a Surface value in lower case (offers by default)."
+    )
+    channel: str | None = strawberry.field(
+        description=(
+            "The channel it is meant for (email, sms, push, in_app), recorded with each "
+            "impression; null for none."
+        )
+    )
+    item_id: strawberry.ID | None = strawberry.field(
+        description=("The item the offer is about; null for a general offer. Sensitive items are refused.")
+    )
+    segment_id: strawberry.ID | None = strawberry.field(
+        description=(
+            "An audience (segment) the person must also match; required for kind segment, "
+            "null for no audience."
+        )
+    )
+    params: JSON = strawberry.field(
+        description=(
+            "The kind's parameters, whole numbers: welcome {max_days}, abandoned_cart "
+            "{min_cart_value_cents, idle_minutes}, re_engagement {days_inactive}, spend_over "
+            "{min_spend_cents}; a missing one takes the configured default."
+        )
+    )
+    cap_per_window: int | None = strawberry.field(
+        description=(
+            "Frequency cap: at most this many impressions per person per window (1..1000); "
+            "null for no cap (set together with capWindowHours)."
+        )
+    )
+    cap_window_hours: int | None = strawberry.field(
+        description="The frequency cap's window in hours (1..8760); null when there is no cap."
+    )
+    priority: int = strawberry.field(
+        description="Served before offers of lower priority (-1000..1000, default 0)."
+    )
+    active: bool = strawberry.field(description="Only active offers are served.")
 
-    @strawberry.field
+    @strawberry.field(description="The offer id (as in `why.rule` and control targets offer:<id>).")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.offer_id))
 
@@ -77,28 +112,80 @@ class OfferType:
 
 @strawberry.type(description="An offer served to you, and why.")
 class ServedOffer:
-    offer: OfferType
-    why: Why
+    offer: OfferType = strawberry.field(description="The offer's definition as marketers see it.")
+    why: Why = strawberry.field(description="Why it was chosen for you; offers HIDE for the offer.")
 
 
-@strawberry.input
+@strawberry.input(description="An offer's whole definition (create, or replace on update).")
 class OfferInput:
-    name: str
-    kind: str
-    segment_id: strawberry.ID | None = None
-    item_id: strawberry.ID | None = None
-    discount_pct: int | None = None
-    surface: str = "offers"
-    channel: str | None = None
+    name: str = strawberry.field(description="Display name (1..120 characters).")
+    kind: str = strawberry.field(
+        description=(
+            "What qualifies a person: welcome (joined recently), abandoned_cart (cart left "
+            "idle), re_engagement (inactive for a while), spend_over (spent over a threshold "
+            "in the spend window) or segment (the segment alone decides)."
+        )
+    )
+    segment_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "An audience (segment) the person must also match; required for kind segment, "
+            "null for no audience."
+        ),
+    )
+    item_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=("The item the offer is about; null for a general offer. Sensitive items are refused."),
+    )
+    discount_pct: int | None = strawberry.field(
+        default=None, description="Discount in percent, 0..100; null for none."
+    )
+    surface: str = strawberry.field(
+        default="offers",
+        description="The surface it is served on, a Surface value in lower case (offers by default).",
+    )
+    channel: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The channel it is meant for (email, sms, push, in_app), recorded with each "
+            "impression; null for none."
+        ),
+    )
     # Null, not {}: an object default cannot be rendered in introspection's defaultValue.
-    params: JSON | None = None
-    cap_per_window: int | None = None
-    cap_window_hours: int | None = None
-    priority: int = 0
-    active: bool = True
+    params: JSON | None = strawberry.field(
+        default=None,
+        description=(
+            "The kind's parameters, whole numbers: welcome {max_days}, abandoned_cart "
+            "{min_cart_value_cents, idle_minutes}, re_engagement {days_inactive}, spend_over "
+            "{min_spend_cents}; a missing one takes the configured default. Null means {}."
+        ),
+    )
+    cap_per_window: int | None = strawberry.field(
+        default=None,
+        description=(
+            "Frequency cap: at most this many impressions per person per window (1..1000); "
+            "null for no cap (set together with capWindowHours)."
+        ),
+    )
+    cap_window_hours: int | None = strawberry.field(
+        default=None, description="The frequency cap's window in hours (1..8760); null when there is no cap."
+    )
+    priority: int = strawberry.field(
+        default=0, description="Served before offers of lower priority (-1000..1000, default 0)."
+    )
+    active: bool = strawberry.field(default=True, description="Only active offers are served.")
 
 
-OfferResult = Annotated[OfferType | InvalidInput, strawberry.union("OfferResult")]
+OfferResult = Annotated[
+    OfferType | InvalidInput,
+    strawberry.union(
+        "OfferResult",
+        description=(
+            "The saved offer, or InvalidInput (bad fields or params, unknown item or segment,"
+            " sensitive item)."
+        ),
+    ),
+]
 
 
 async def _validated(ctx: Context, data: OfferInput) -> tuple[dict[str, Any] | None, list[FieldError]]:
@@ -133,7 +220,11 @@ async def _validated(ctx: Context, data: OfferInput) -> tuple[dict[str, Any] | N
 @strawberry.type
 class OfferMutation:
     @strawberry.mutation(permission_classes=MARKETER, description="Define a new offer.")
-    async def create_offer(self, info: Info[Context, None], input: OfferInput) -> OfferResult:
+    async def create_offer(
+        self,
+        info: Info[Context, None],
+        input: Annotated[OfferInput, strawberry.argument(description="The offer's definition.")],
+    ) -> OfferResult:
         ctx = info.context
         args, errors = await _validated(ctx, input)
         if args is None:
@@ -144,7 +235,10 @@ class OfferMutation:
 
     @strawberry.mutation(permission_classes=MARKETER, description="Replace an offer's definition.")
     async def update_offer(
-        self, info: Info[Context, None], offer_id: strawberry.ID, input: OfferInput
+        self,
+        info: Info[Context, None],
+        offer_id: Annotated[strawberry.ID, strawberry.argument(description="The offer to replace.")],
+        input: Annotated[OfferInput, strawberry.argument(description="Its new definition (all fields).")],
     ) -> OfferResult:
         ctx = info.context
         args, errors = await _validated(ctx, input)

@@ -16,9 +16,16 @@ from resolvers.reminders.rules import decide_reminders, reminder_purpose
 
 @strawberry.type(description="A reminder that would go to your preferred channel, and why.")
 class Reminder:
-    channel: str
-    item: ItemType
-    why: Why
+    channel: str = strawberry.field(
+        description=(
+            "The channel it would be sent on (your preferred channel, lower case: email, sms,"
+            " push or in_app)."
+        )
+    )
+    item: ItemType = strawberry.field(description="The item to repurchase.")
+    why: Why = strawberry.field(
+        description="Why it is due (REPURCHASE_DUE); offers STOP_REMINDERS for the item."
+    )
 
 
 async def viewer_reminders(info: Info[Context, None]) -> list[Reminder]:

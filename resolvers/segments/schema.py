@@ -31,35 +31,51 @@ MARKETER = [require(Role.MARKETER, Role.ADMIN)]
 @strawberry.type(description="A marketer's audience rule at its current version.")
 class Segment:
     segment_id: strawberry.Private[int]
-    name: str
-    description: str
-    version: int
-    rule: JSON
+    name: str = strawberry.field(description="Unique display name (1..120 characters).")
+    description: str = strawberry.field(description="Free text for marketers; may be empty.")
+    version: int = strawberry.field(
+        description=(
+            "The current version; every update saves a new one, and decisions cite the version that matched."
+        )
+    )
+    rule: JSON = strawberry.field(
+        description=(
+            'The rule, a JSON condition tree: {"and": [...]}, {"or": [...]}, {"not": node} or'
+            ' {"attr": name, "op": eq|ne|lt|lte|gt|gte|in, "value": v} over a declared '
+            "attribute."
+        )
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The segment id (as in `why.rule` and segment:<id> inference keys).")
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.segment_id))
 
 
 @strawberry.type(description="One condition of a simulated rule: no user values, only the outcome.")
 class ConditionOutcome:
-    path: str
-    attribute: str
-    operator: str
-    passed: bool
+    path: str = strawberry.field(description="Where the condition sits in the rule, e.g. `rule.and[1]`.")
+    attribute: str = strawberry.field(description="The declared attribute the condition tests.")
+    operator: str = strawberry.field(description="The condition's operator (eq, ne, lt, lte, gt, gte, in).")
+    passed: bool = strawberry.field(
+        description=(
+            "Whether it held; false also when the attribute is not available (no consent, or hidden)."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Whether a person passes a segment's rule, condition by condition.")
 class SegmentSimulation:
-    segment_id: strawberry.ID
-    version: int
-    passed: bool
-    conditions: list[ConditionOutcome]
+    segment_id: strawberry.ID = strawberry.field(description="The segment evaluated.")
+    version: int = strawberry.field(description="The segment version evaluated (the current one).")
+    passed: bool = strawberry.field(description="Whether the whole rule matched.")
+    conditions: list[ConditionOutcome] = strawberry.field(
+        description="Each condition's outcome, in rule order."
+    )
 
 
 @strawberry.type(description="No such segment (or it is archived).")
 class SegmentNotFound:
-    message: str
+    message: str = strawberry.field(description="What was not found.")
 
 
 @strawberry.type(
@@ -70,14 +86,27 @@ class SegmentNotFound:
 )
 class SegmentRefresh:
     segments: int = strawberry.field(description="Live segments re-evaluated.")
-    finished_at: datetime
+    finished_at: datetime = strawberry.field(description="When the refresh finished (UTC).")
 
 
-SegmentResult = Annotated[Segment | InvalidInput, strawberry.union("SegmentResult")]
-SimulationResult = Annotated[
-    SegmentSimulation | SegmentNotFound | InvalidInput, strawberry.union("SimulationResult")
+SegmentResult = Annotated[
+    Segment | InvalidInput,
+    strawberry.union(
+        "SegmentResult",
+        description=("The saved segment, or InvalidInput (bad rule or name, name taken, unknown segment)."),
+    ),
 ]
-PreviewResult = Annotated[SegmentSimulation | SegmentNotFound, strawberry.union("SegmentPreviewResult")]
+SimulationResult = Annotated[
+    SegmentSimulation | SegmentNotFound | InvalidInput,
+    strawberry.union(
+        "SimulationResult",
+        description=("The outcome, SegmentNotFound, or InvalidInput for a profile that is not accepted."),
+    ),
+]
+PreviewResult = Annotated[
+    SegmentSimulation | SegmentNotFound,
+    strawberry.union("SegmentPreviewResult", description="The outcome for you, or SegmentNotFound."),
+]
 
 
 def _segment(row: asyncpg.Record, rule: Any) -> Segment:
@@ -100,7 +129,18 @@ async def _rule_errors(ctx: Context, rule: Any) -> list[FieldError]:
 class SegmentMutation:
     @strawberry.mutation(permission_classes=MARKETER, description="Create a segment (version 1).")
     async def create_segment(
-        self, info: Info[Context, None], name: str, rule: JSON, description: str = ""
+        self,
+        info: Info[Context, None],
+        name: Annotated[str, strawberry.argument(description="Unique display name, 1..120 characters.")],
+        rule: Annotated[
+            JSON,
+            strawberry.argument(
+                description=(
+                    "The rule (see Segment.rule); rules naming sensitive categories or topics are refused."
+                )
+            ),
+        ],
+        description: Annotated[str, strawberry.argument(description="Free text for marketers.")] = "",
     ) -> SegmentResult:
         ctx = info.context
         errors = await _rule_errors(ctx, rule)
@@ -121,7 +161,13 @@ class SegmentMutation:
 
     @strawberry.mutation(permission_classes=MARKETER, description="Save a new version of a segment's rule.")
     async def update_segment(
-        self, info: Info[Context, None], segment_id: strawberry.ID, rule: JSON, description: str | None = None
+        self,
+        info: Info[Context, None],
+        segment_id: Annotated[strawberry.ID, strawberry.argument(description="The segment to update.")],
+        rule: Annotated[JSON, strawberry.argument(description="The new rule; saved as the next version.")],
+        description: Annotated[
+            str | None, strawberry.argument(description="A new description; null keeps the current one.")
+        ] = None,
     ) -> SegmentResult:
         ctx = info.context
         errors = await _rule_errors(ctx, rule)
@@ -179,7 +225,12 @@ class SegmentQuery:
         ),
     )
     async def simulate_segment(
-        self, info: Info[Context, None], segment_id: strawberry.ID, profile: JSON
+        self,
+        info: Info[Context, None],
+        segment_id: Annotated[strawberry.ID, strawberry.argument(description="The segment to evaluate.")],
+        profile: Annotated[
+            JSON, strawberry.argument(description="A synthetic person: declared attribute names to values.")
+        ],
     ) -> SimulationResult:
         ctx = info.context
         attrs, errors = profile_attributes(profile, targetable_categories(await ctx.catalog()))
@@ -198,7 +249,13 @@ class SegmentQuery:
             "evaluated exactly as offer targeting does (no values, only pass/fail)."
         ),
     )
-    async def segment_preview(self, info: Info[Context, None], segment_id: strawberry.ID) -> PreviewResult:
+    async def segment_preview(
+        self,
+        info: Info[Context, None],
+        segment_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The segment to evaluate against your data.")
+        ],
+    ) -> PreviewResult:
         ctx = info.context
         seg = await _segment_version(ctx, segment_id)
         if seg is None:

@@ -5,11 +5,14 @@ SELECT analyst_id, name, role FROM analysts WHERE analyst_id = $1 AND role = $2
 -- name: dp_charge
 -- Charge a spender and the dataset's share at once, or nothing (function dp_charge, migration 0130).
 SELECT outcome, charge_event, remaining, dataset_remaining
-FROM dp_charge($1, $2, $3, $4::numeric, $5::numeric, $6::numeric, $7::numeric, $8, $9::text[], $10, $11)
+FROM dp_charge(%(spender_id)s, %(role)s, %(dataset)s, %(epsilon)s::numeric, %(delta)s::numeric,
+               %(dataset_epsilon)s::numeric, %(dataset_delta)s::numeric, %(request_id)s, %(query_hashes)s::text[],
+               %(data_version)s, %(epoch)s)
 
 -- name: dp_refund
 -- Give back one query's share of a charge whose release failed (function dp_refund, migration 0130).
-SELECT dp_refund($1, $2, $3::numeric, $4::numeric, $5::numeric, $6::numeric, $7)
+SELECT dp_refund(%(charge_event)s, %(query_hash)s, %(epsilon)s::numeric, %(delta)s::numeric,
+                 %(dataset_epsilon)s::numeric, %(dataset_delta)s::numeric, %(request_id)s)
 
 -- name: dp_budget
 -- One spender's budget for one dataset.
@@ -33,16 +36,16 @@ FROM (SELECT 1) one LEFT JOIN updated u ON true
 -- name: dp_create_spender
 -- Register an analyst or marketer with a budget on a dataset and record its caps; no row when the id is taken.
 WITH spender AS (
-    INSERT INTO analysts (analyst_id, name, role, created_by) VALUES ($1, $2, $3, $8)
+    INSERT INTO analysts (analyst_id, name, role, created_by) VALUES (%(spender_id)s, %(name)s, %(role)s, %(actor)s)
     ON CONFLICT (analyst_id) DO NOTHING
     RETURNING analyst_id, name, role, created_by, created_at
 ), budget AS (
     INSERT INTO privacy_budgets (analyst_id, dataset, epsilon_cap, delta_cap)
-    SELECT analyst_id, $4, $5::numeric, $6::numeric FROM spender
+    SELECT analyst_id, %(dataset)s, %(epsilon_cap)s::numeric, %(delta_cap)s::numeric FROM spender
     RETURNING analyst_id, epsilon_cap, epsilon_spent, delta_cap, delta_spent
 ), event AS (
     INSERT INTO privacy_events (analyst_id, dataset, kind, epsilon, delta, request_id, actor)
-    SELECT analyst_id, $4, 'cap_set', $5::numeric, $6::numeric, $7, $8 FROM budget
+    SELECT analyst_id, %(dataset)s, 'cap_set', %(epsilon_cap)s::numeric, %(delta_cap)s::numeric, %(request_id)s, %(actor)s FROM budget
 )
 SELECT s.analyst_id, s.name, s.role, s.created_by, s.created_at,
        b.epsilon_cap, b.epsilon_spent, b.delta_cap, b.delta_spent
@@ -93,14 +96,14 @@ WHERE v.dataset = $1
 -- Keep the first released answer of a slot; a concurrent release of the same query gets the stored one back.
 WITH ins AS (
     INSERT INTO dp_answers (dataset, query_hash, data_version, epoch, canonical, answer, epsilon, charge_event)
-    VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8)
+    VALUES (%(dataset)s, %(query_hash)s, %(data_version)s, %(epoch)s, %(canonical)s, %(answer)s, %(epsilon)s::numeric, %(charge_event)s)
     ON CONFLICT (dataset, data_version, epoch, query_hash) DO NOTHING
     RETURNING answer
 )
 SELECT answer FROM ins
 UNION ALL
 SELECT answer FROM dp_answers
-WHERE dataset = $1 AND query_hash = $2 AND data_version = $3 AND epoch = $4 AND NOT EXISTS (SELECT 1 FROM ins)
+WHERE dataset = %(dataset)s AND query_hash = %(query_hash)s AND data_version = %(data_version)s AND epoch = %(epoch)s AND NOT EXISTS (SELECT 1 FROM ins)
 
 -- name: dp_stored_answer
 -- The answer on record for one query in one slot.

@@ -3,17 +3,15 @@
 
 -- name: outbox_queue
 -- Queue messages and write the decision record of each one that was queued, in one statement (one
--- transaction). Parameters, one array element per message: $1 user, $2 message id, $3 kind,
--- $4 channel, $5 purpose, $6 source, $7 dedupe key, $8 decision id, $9 message (text and why),
--- then the decision record: $10 surface, $11 subject kind, $12 subject id, $13 mode, $14 record,
--- $15 consent snapshot id, $16 generated at. A message whose (user, dedupe key) is already in the outbox is skipped, and so is
+-- transaction). Every parameter is an array with one element per message (the message, then its
+-- decision record). A message whose (user, dedupe key) is already in the outbox is skipped, and so is
 -- its record. FOR KEY SHARE on the accounts: an erasure (which locks the account FOR UPDATE)
 -- either runs first, and then nothing is written for the erased person, or waits and deletes it.
 WITH input AS (
     SELECT *
-    FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::uuid[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
-                $14::jsonb[], $15::text[], $16::timestamptz[])
+    FROM unnest(%(people)s::bigint[], %(message_ids)s::uuid[], %(kinds)s::text[], %(channels)s::text[], %(purposes)s::text[], %(sources)s::text[], %(dedupe_keys)s::text[],
+                %(decision_ids)s::uuid[], %(messages)s::jsonb[], %(surfaces)s::text[], %(subject_kinds)s::text[], %(subject_ids)s::text[], %(modes)s::text[],
+                %(records)s::jsonb[], %(snapshot_ids)s::text[], %(generated_ats)s::timestamptz[])
         AS x(user_id, message_id, kind, channel, purpose, source, dedupe_key, decision_id, message,
              surface, subject_kind, subject_id, mode, record, snapshot_id, generated_at)
 ), live AS (
