@@ -80,10 +80,13 @@ SELECT x.variant,
                 AND e.occurred_at >= x.exposed_at))::int AS clicked,
        (EXISTS (SELECT 1 FROM events e WHERE e.user_id = x.user_id AND e.type = 'offer_redemption'
                 AND e.occurred_at >= x.exposed_at))::int AS redeemed,
-       least(coalesce((SELECT sum(e.value) FROM events e WHERE e.user_id = x.user_id
-                       AND e.type = 'purchase' AND e.occurred_at >= x.exposed_at), 0), $2)::bigint AS revenue,
-       least((SELECT count(*) FROM events e WHERE e.user_id = x.user_id AND e.type = 'session_start'
-              AND e.occurred_at >= x.exposed_at), $3)::bigint AS sessions
+       -- Per-user work is bounded by public caps (privacy/PROOFS.md, "Timing"): at most 100
+       -- purchases are summed (index range scan with LIMIT) and at most $3 sessions counted.
+       least(coalesce((SELECT sum(p.value) FROM (SELECT e.value FROM events e WHERE e.user_id = x.user_id
+                       AND e.type = 'purchase' AND e.occurred_at >= x.exposed_at
+                       ORDER BY e.occurred_at LIMIT 100) p), 0), $2)::bigint AS revenue,
+       (SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.user_id = x.user_id AND e.type = 'session_start'
+              AND e.occurred_at >= x.exposed_at LIMIT $3) s)::bigint AS sessions
 FROM experiment_exposures x
 JOIN consents c ON c.user_id = x.user_id AND c.purpose = $4 AND c.granted
 WHERE x.experiment_id = $1
