@@ -60,7 +60,10 @@ class ExperimentMetric(Enum):
     )
     REVENUE_PER_USER = strawberry.enum_value(
         "REVENUE_PER_USER",
-        description="Purchase cents after the first exposure, clamped per user at revenueClampCents.",
+        description=(
+            "Purchase cents after the first exposure (the first 100 purchases), clamped per user at "
+            "revenueClampCents."
+        ),
     )
     SESSIONS_PER_USER = strawberry.enum_value(
         "SESSIONS_PER_USER",
