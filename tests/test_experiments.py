@@ -489,3 +489,45 @@ async def test_offer_choice_shows_the_variants_offer_and_names_the_experiment(co
             assert {"kind": "LEAVE_EXPERIMENTS"} in served[mine]["controls"]
     assert seen == {"control", "a", "b"}
     assert len(await _exposures(conn, *list(ELIGIBLE)[:24])) == 24
+
+
+async def test_layout_rules_experiment_tests_a_rule_set_per_tag_combination(conn, client, token) -> None:
+    mk = token(Role.MARKETER, "mark")
+    rules = [{"experience": "NEWBIE", "sections": ["search", "offers"], "offerCount": 3}]
+    over = {
+        "key": "newbie_layout",
+        "surface": "LAYOUT_RULES",
+        "namespace": "layout_rules",
+        "variants": [
+            {"key": "control", "weight": 50},
+            {"key": "lean", "weight": 50, "value": {"rules": rules}},
+        ],
+    }
+    bad_rules = [{"experience": "NEWBIE", "sections": ["nope"]}, "x"]
+    bad = experiment(**over) | {
+        "variants": [
+            {"key": "control", "weight": 50},
+            {"key": "lean", "weight": 50, "value": {"rules": bad_rules}},
+        ]
+    }
+    refused = (await gql(client, CREATE, {"i": bad}, token=mk))["data"]["createExperiment"]
+    assert [e["field"] for e in refused["errors"]] == [
+        "variants[1].value.rules[0].sections[0]",
+        "variants[1].value.rules[1]",
+    ]
+    await _start(client, token, **over)
+    d = await _definition(conn, "newbie_layout")
+    seen = set()
+    for uid in list(ELIGIBLE)[:20]:
+        layout = await _layout(client, token, uid)
+        variant = assign(d, pseudonym(uid, SALT))
+        assert variant is not None
+        seen.add(variant.key)
+        keys = [s["key"] for s in layout["sections"]]
+        if variant.key == "lean":
+            assert keys == ["search", "offers"] and layout["offers"]["count"] == 3
+            assert layout["offers"]["why"]["reasons"][0]["code"] == "EXPERIMENT"
+            assert layout["offers"]["why"]["rule"]["id"] == "newbie_layout"
+        else:
+            assert keys != ["search", "offers"] and not _in_experiment(layout)
+    assert seen == {"control", "lean"}

@@ -22,6 +22,7 @@ from typing import Any
 from resolvers.common.errors import FieldError
 from resolvers.explain.record import Control, ControlKind, Reason, ReasonCode, RuleRef
 from resolvers.model.controls import EXPERIMENTS_TARGET
+from resolvers.model.layout_rules import validate as validate_layout_rules
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 VARIANT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
@@ -48,6 +49,7 @@ class Surface(StrEnum):
     OFFER_COUNT = "OFFER_COUNT"
     FEED_WEIGHTS = "FEED_WEIGHTS"
     OFFER_CHOICE = "OFFER_CHOICE"
+    LAYOUT_RULES = "LAYOUT_RULES"
 
 
 # Offers are marketing: minors are never enrolled in experiments on them.
@@ -302,6 +304,17 @@ def _variant_value(
             )
             return {}
         return {"count": count}
+    if surface is Surface.LAYOUT_RULES:
+        if set(raw) != {"rules"}:
+            errors.append(
+                FieldError(field=path, message='expected {"rules": [layout rules per tag combination]}')
+            )
+            return {}
+        parsed, problems = validate_layout_rules(raw["rules"], vocab.sections, prefix=f"{path}.rules")
+        errors.extend(problems)
+        if not parsed and not problems:
+            errors.append(FieldError(field=f"{path}.rules", message="give at least one rule"))
+        return {"rules": [r.to_json() for r in parsed]}
     if surface is Surface.OFFER_CHOICE:
         ids = raw.get("offerIds") if set(raw) == {"offerIds"} else None
         if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_CHOICE_OFFERS:

@@ -40,6 +40,13 @@ class ExperimentSurface(Enum):
     FEED_WEIGHTS = strawberry.enum_value(
         "FEED_WEIGHTS", description='The personalized feed\'s ranking weights; value {"weights": {...}}.'
     )
+    LAYOUT_RULES = strawberry.enum_value(
+        "LAYOUT_RULES",
+        description=(
+            'The layout rules per tag combination; value {"rules": [...]}, rules as in setLayoutRules '
+            "(experience, priceTier, sections, offerCount); they replace the current rule set."
+        ),
+    )
     OFFER_CHOICE = strawberry.enum_value(
         "OFFER_CHOICE",
         description=(

@@ -24,7 +24,7 @@ from resolvers.explain.record import (
     SignalSource,
 )
 from resolvers.layout.config import LayoutConfig
-from resolvers.layout.rulesets import NO_RULES, LayoutRule, LayoutRuleSet
+from resolvers.model.layout_rules import NO_RULES, LayoutRule, LayoutRuleSet
 from resolvers.model.tags import Tags
 
 SURFACE = "layout"
@@ -145,6 +145,7 @@ def _sections(
     cfg: LayoutConfig,
     exp: Enrollment | None,
     rule: LayoutRule | None,
+    rule_exp: Enrollment | None = None,
 ) -> tuple[Choice, ...]:
     if exp is not None and not exp.is_control:
         text = "The sections this variant of the experiment tests"
@@ -156,7 +157,17 @@ def _sections(
         text, criteria = _tag_text(rule)
         return tuple(
             Choice(
-                key, b.record(f"section:{key}", ReasonCode.EXPERIENCE, text, True, rank, criteria, rule=rule)
+                key,
+                b.record(
+                    f"section:{key}",
+                    ReasonCode.EXPERIENCE,
+                    text,
+                    True,
+                    rank,
+                    criteria,
+                    experiment=rule_exp,
+                    rule=rule,
+                ),
             )
             for rank, key in enumerate(rule.sections, start=1)
         )
@@ -204,7 +215,12 @@ def _sections(
 
 
 def _offers(
-    b: _Builder, tags: Tags, cfg: LayoutConfig, exp: Enrollment | None, rule: LayoutRule | None
+    b: _Builder,
+    tags: Tags,
+    cfg: LayoutConfig,
+    exp: Enrollment | None,
+    rule: LayoutRule | None,
+    rule_exp: Enrollment | None = None,
 ) -> Choice:
     if exp is not None and not exp.is_control:
         count = int(exp.variant.value["count"])
@@ -215,7 +231,7 @@ def _offers(
     if rule is not None and rule.offer_count is not None:
         text, criteria = _tag_text(rule)
         code = ReasonCode.PRICE_TIER if rule.price_tier else ReasonCode.EXPERIENCE
-        record = b.record("offers", code, text, True, criteria=criteria, rule=rule)
+        record = b.record("offers", code, text, True, criteria=criteria, experiment=rule_exp, rule=rule)
         return Choice("offers", record, count=rule.offer_count)
     count = cfg.offers_by_tier.get(tags.price_tier.value, cfg.offers_by_tier.get("MID", 2))
     if tags.price_tier_record.mode is Mode.PERSONALIZED:
@@ -281,16 +297,22 @@ def evaluate_layout(
     sections_experiment: Enrollment | None = None,
     offers_experiment: Enrollment | None = None,
     rule_set: LayoutRuleSet = NO_RULES,
+    rules_experiment: Enrollment | None = None,
 ) -> Layout:
     """The layout. What decides, first to last: an experiment's variant (never control) for the
     sections or the offer count it varies, naming the experiment; the most specific layout rule
     for the person's tag combination (resolvers/layout/rulesets.py); the deployed settings."""
     b = _Builder(consent, now, config_version)
+    from_experiment = rules_experiment is not None and not rules_experiment.is_control
+    if from_experiment:
+        assert rules_experiment is not None
+        rule_set = LayoutRuleSet.of(0, config_version, rules_experiment.variant.value["rules"])
     section_rule, offer_rule = rule_set.match(*_tags_for_rules(tags))
+    rule_exp = rules_experiment if from_experiment else None
     return Layout(
         config_version=config_version,
         tags=tags,
-        sections=_sections(b, tags, features, cfg, sections_experiment, section_rule),
-        offers=_offers(b, tags, cfg, offers_experiment, offer_rule),
+        sections=_sections(b, tags, features, cfg, sections_experiment, section_rule, rule_exp),
+        offers=_offers(b, tags, cfg, offers_experiment, offer_rule, rule_exp),
         flags=_flags(b, tags, platform),
     )

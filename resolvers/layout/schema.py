@@ -183,6 +183,7 @@ class LayoutQuery:
         features = signals.feature_counts if signals is not None else {}
         sections_exp = await enrollment(ctx, Surface.LAYOUT_SECTIONS, platform.value)
         offers_exp = await enrollment(ctx, Surface.OFFER_COUNT, platform.value)
+        rules_exp = await enrollment(ctx, Surface.LAYOUT_RULES, platform.value)
         version = await config_version(ctx, "layout")
         layout = evaluate_layout(
             tags,
@@ -195,6 +196,7 @@ class LayoutQuery:
             sections_experiment=sections_exp,
             offers_experiment=offers_exp,
             rule_set=await rule_set_at(ctx, version),
+            rules_experiment=rules_exp,
         )
         ctx.log_decisions(layout.choice_records)
         return render_layout(layout)
