@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import asyncpg
 
@@ -67,6 +68,7 @@ def cpu() -> dict[str, float]:
     from gateway.schema import build_schema
     from gateway.settings import Environment, Settings
     from privacy.principal import Role
+    from resolvers.experiments.rules import assign, pseudonym
 
     settings = Settings(environment=Environment.TEST, jwt_secret="s" * 48)
     bearer = "Bearer " + issue_token(settings, Role.USER, "1")
@@ -82,7 +84,13 @@ def cpu() -> dict[str, float]:
     access.addHandler(handler)
     access.setLevel(logging.INFO)
     extra = {"request_id": "0" * 32, "operation": "Viewer", "role": "user", "status": 200, "duration_ms": 1.0}
+    experiment = _bench_experiment()
+    who = pseudonym(1, "bench")
     probes = {
+        "experiment assignment, per running experiment (namespace + variant hash)": lambda: assign(
+            experiment, who
+        ),
+        "experiment pseudonym, per operation (sha256 of salt and user id)": lambda: pseudonym(1, "bench"),
         "JWT verification (HS256, PyJWT)": lambda: verifier.principal(bearer),
         "JSON access log line": lambda: access.info("request", extra=extra),
         "rate-limit bucket": lambda: buckets.take("user:1"),
@@ -97,3 +105,18 @@ def cpu() -> dict[str, float]:
         }
     finally:
         handler_stream.close()
+
+
+def _bench_experiment() -> Any:
+    """A three-arm offer-count experiment, as the gateway caches a running one."""
+    from resolvers.experiments.rules import SurfaceVocabulary, validate
+
+    raw = {
+        "key": "bench_offers", "name": "Bench", "hypothesis": "-", "surface": "OFFER_COUNT",
+        "variants": [{"key": "control", "weight": 10}, {"key": "a", "weight": 30, "value": {"count": 1}},
+                     {"key": "b", "weight": 60, "value": {"count": 4}}],
+        "namespace": "offers", "rangeStart": 0.0, "rangeEnd": 0.8, "primaryMetric": "CONVERSION",
+    }  # fmt: skip
+    definition, errors = validate(raw, SurfaceVocabulary(frozenset()), frozenset())
+    assert definition is not None, errors
+    return definition

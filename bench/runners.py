@@ -134,6 +134,7 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
                     await conn.fetch(
                         *q.ingest_events.bind(
                             **dict(zip(INGEST_PARAMS, cols, strict=True)),
+                            offer_ids=[None] * len(rows),
                             max_features=32,
                             max_searches=20,
                             max_purchases=200,

@@ -33,8 +33,9 @@ from resolvers.analytics.plan import RefuseSeeds
 from resolvers.analytics.schema import AnalyticsMutation, AnalyticsQuery
 from resolvers.common.scalars import SCALAR_OVERRIDES
 from resolvers.events.schema import EventsMutation
+from resolvers.experiments.schema import ExperimentMutation, ExperimentQuery
 from resolvers.feed.schema import FeedQuery
-from resolvers.layout.schema import LayoutQuery
+from resolvers.layout.schema import LayoutQuery, LayoutRulesMutation, LayoutRulesQuery
 from resolvers.offers.schema import OfferMutation
 from resolvers.segments.schema import SegmentMutation, SegmentQuery
 
@@ -43,8 +44,10 @@ QUERY_TYPES: tuple[type, ...] = (
     # personalization
     FeedQuery,
     SegmentQuery,
+    ExperimentQuery,
     LayoutQuery,
     CustomizationQuery,
+    LayoutRulesQuery,
     # privacy
     ConsentQuery,
     # analytics
@@ -56,6 +59,8 @@ QUERY_TYPES: tuple[type, ...] = (
 MUTATION_TYPES: tuple[type, ...] = (
     # personalization
     SegmentMutation,
+    ExperimentMutation,
+    LayoutRulesMutation,
     OfferMutation,
     InferenceMutation,
     ControlMutation,

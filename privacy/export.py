@@ -241,6 +241,12 @@ async def _read_all(
     )
     # The analysts' segment membership rollup (migration 0060) is stored inference too.
     memberships = await read(Q.export_segment_members, tables=("segment_members",), source=Source.DERIVED)
+    # Experiments the person was exposed to (their first exposure, migration 0400).
+    exposures = await read(
+        Q.export_experiment_exposures,
+        tables=("experiment_exposures", "experiments"),
+        source=Source.BEHAVIOURAL,
+    )
     decisions = (
         []
         if streamed
@@ -328,6 +334,7 @@ async def _read_all(
         },
         "decisions": listed("decisions", _rows(decisions, skip=("total",)), decision_total),
         "frequencyCounters": _rows(impressions),
+        "experimentExposures": _rows(exposures),
         "messages": listed("messages", _rows(messages, skip=("total",)), message_total),
         "eventsByType": plain(events[0]["by_type"]) if events else {},
         "events": listed("events", _rows(event_rows, skip=("total", "by_type")), event_total),

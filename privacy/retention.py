@@ -53,6 +53,7 @@ NAMES: dict[DataKind, str] = {
 UNTIL_ERASURE: dict[str, str] = {
     "account": "your account, choices and consent receipts",
     "rollups": "summaries of your activity (signals, per-category counts, segment memberships)",
+    "experiment_exposures": "the experiments you were in and your variant (first exposure only)",
 }
 
 

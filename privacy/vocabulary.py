@@ -56,6 +56,8 @@ class EventType(StrEnum):
     BOOKING = "booking"
     SESSION_START = "session_start"
     FEATURE_USED = "feature_used"
+    OFFER_CLICK = "offer_click"
+    OFFER_REDEMPTION = "offer_redemption"
 
 
 class DataCategory(StrEnum):

@@ -11,6 +11,7 @@ from privacy.dp.config import DPConfig
 from privacy.retention import RetentionPolicy
 from resolvers.common.limits import LimitsConfig
 from resolvers.events.config import IngestConfig
+from resolvers.experiments.config import ExperimentsConfig
 from resolvers.feed.config import FeedConfig
 from resolvers.layout.config import LayoutConfig
 from resolvers.model.config import ModelConfig, PropensityConfig, TagThresholds
@@ -35,6 +36,7 @@ class DomainConfig(BaseModel):
     segments: SegmentsConfig = SegmentsConfig()
     key_dates: KeyDatesConfig = KeyDatesConfig()
     ingest: IngestConfig = IngestConfig()
+    experiments: ExperimentsConfig = ExperimentsConfig()
     explanations_max_limit: int = Field(default=100, ge=1)
     # --- privacy ---
     retention: RetentionPolicy = RetentionPolicy()

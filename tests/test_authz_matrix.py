@@ -68,9 +68,20 @@ EXPECTED_ROLES: dict[str, frozenset[str]] = {
             "refreshSegmentMembership",
             "createOffer",
             "updateOffer",
+            "createExperiment",
+            "updateExperiment",
+            "startExperiment",
+            "stopExperiment",
+            "setLayoutRules",
+            "layoutRules",
         ),
         frozenset({"marketer", "admin"}),
     ),
+    # experiment definitions and status (no counts) for those who run and read experiments
+    "experiments": frozenset({"marketer", "admin", "analyst"}),
+    # experiment sizes reach marketers only as DP counts; results reach analysts only through DP
+    "experimentSizes": frozenset({"marketer"}),
+    "experimentResults": frozenset({"analyst"}),
     # a person's own match against a segment
     "segmentPreview": USERS,
     # segment sizes reach marketers only as DP counts charged to their own budget

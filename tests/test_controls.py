@@ -14,6 +14,8 @@ import pytest
 from gateway import Settings
 from privacy.principal import Role
 from resolvers.config import DomainConfig
+from resolvers.experiments.config import ExperimentsConfig
+from resolvers.experiments.rules import SurfaceVocabulary, assign, pseudonym, validate
 from resolvers.offers.config import OffersConfig
 from tests.conftest import gql, running_client
 from tests.personalization_world import add_user, set_signals, world
@@ -21,7 +23,7 @@ from tests.personalization_world import add_user, set_signals, world
 USER = 730
 WHYS = """{ viewer {
   feed(surface: HOME, limit: 10) {
-    item { id } why { mode purposes matchedCriteria controls { kind target purpose } } }
+    item { id } why { mode purposes matchedCriteria reasons { code } controls { kind target purpose } } }
   offers(surface: OFFERS) { offer { id } why { mode purposes controls { kind target purpose } } }
   reminders { item { id } why { mode purposes controls { kind target purpose } } }
   tags { experience experienceWhy { mode purposes controls { kind target purpose } } }
@@ -188,6 +190,56 @@ async def change_settings(client: httpx.AsyncClient, tok: str, where: str, contr
     assert await sections() == before
 
 
+async def leave_experiments(client: httpx.AsyncClient, tok: str, where: str, control: dict[str, Any]) -> None:
+    def experimented(v: dict[str, Any]) -> bool:
+        return any(r["code"] == "EXPERIMENT" for row in v["feed"] for r in row["why"]["reasons"])
+
+    assert control["target"] == "experiments:all"
+    assert experimented(await whys(client, tok))
+    await _applied(client, tok, APPLY, "LEAVE_EXPERIMENTS", control["target"])
+    after = await whys(client, tok)
+    assert not experimented(after)
+    assert {"kind": "LEAVE_EXPERIMENTS", "target": "experiments:all"} in after["controls"]
+    await _applied(client, tok, UNDO, "LEAVE_EXPERIMENTS", control["target"])
+    assert experimented(await whys(client, tok))
+
+
+async def start_feed_experiment(client: httpx.AsyncClient, marketer: str, user_id: int) -> None:
+    """A running feed-weight experiment the user is in the treatment arm of (the seed is picked
+    with the gateway's own assignment, so the arm is known)."""
+    variants = [
+        {"key": "control", "weight": 1},
+        {"key": "popular", "weight": 99, "value": {"weights": {"popularity": 3.0}}},
+    ]
+    seed = next(
+        s for s in (f"seed{i}" for i in range(100))
+        if (v := assign(_feed_definition(variants, s), pseudonym(user_id, ExperimentsConfig().id_salt)))
+        and v.key == "popular"
+    )  # fmt: skip
+    made = await gql(
+        client,
+        """mutation($i: ExperimentInput!) { createExperiment(input: $i) { __typename } }""",
+        {"i": {"key": "feed_popularity", "name": "Popular first", "hypothesis": "Popularity helps",
+               "surface": "FEED_WEIGHTS", "variants": variants, "namespace": "feed", "seed": seed,
+               "primaryMetric": "CONVERSION"}},
+        token=marketer,
+    )  # fmt: skip
+    assert made["data"]["createExperiment"]["__typename"] == "Experiment", made
+    started = await gql(
+        client, 'mutation { startExperiment(key: "feed_popularity") { __typename } }', token=marketer
+    )
+    assert started["data"]["startExperiment"]["__typename"] == "Experiment"
+
+
+def _feed_definition(variants: list[dict[str, Any]], seed: str) -> Any:
+    raw = {"key": "feed_popularity", "name": "x", "hypothesis": "x", "surface": "FEED_WEIGHTS",
+           "variants": variants, "namespace": "feed", "seed": seed,
+           "primaryMetric": "CONVERSION"}  # fmt: skip
+    d, errors = validate(raw, SurfaceVocabulary(frozenset()), frozenset())
+    assert d is not None, errors
+    return d
+
+
 HANDLERS: dict[str, Callable[[httpx.AsyncClient, str, str, dict[str, Any]], Awaitable[None]]] = {
     "HIDE": hide,
     "SHOW_LESS_LIKE_THIS": show_less,
@@ -195,6 +247,7 @@ HANDLERS: dict[str, Callable[[httpx.AsyncClient, str, str, dict[str, Any]], Awai
     "CHANGE_PERSONALIZATION_LEVEL": change_level,
     "OPEN_CONSENT": open_consent,
     "CHANGE_SETTINGS": change_settings,
+    "LEAVE_EXPERIMENTS": leave_experiments,
 }
 
 
@@ -223,6 +276,7 @@ async def test_every_control_kind_the_schema_can_emit_is_carried_out_and_undone(
         token=marketer,
     )
     assert made["data"]["createOffer"]["__typename"] == "Offer"
+    await start_feed_experiment(client, marketer, USER)
     tok = token(sub=USER)
     controls = offered(await whys(client, tok))
     emitted = {c["kind"] for _, c in controls}

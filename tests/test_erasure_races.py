@@ -70,7 +70,7 @@ async def test_erasure_waits_for_an_uncommitted_batch(db_dsn: str) -> None:
         await writer.fetch(*Q.ingest_events.bind(
                 user_ids=[42], event_ids=[uuid.uuid4()], types=["session_start"], item_ids=[None],
                 values=[None], features=[None], queries=[None], platforms=["web"],
-                occurred_at=[datetime.now(UTC)], max_features=32, max_searches=20,
+                occurred_at=[datetime.now(UTC)], offer_ids=[None], max_features=32, max_searches=20,
                 max_purchases=200, max_cart_lines=50,
                 a_request_id="req-race", a_role="app", a_principal="shop-backend",
                 a_purpose="essential.service", a_tables=["events"],

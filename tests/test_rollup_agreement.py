@@ -65,6 +65,7 @@ async def test_ingestion_rebuilds_the_seeded_rollups(demo_dsn: str) -> None:
                     queries=columns[6],
                     platforms=columns[7],
                     occurred_at=columns[8],
+                    offer_ids=[None] * len(chunk),
                     max_features=32,
                     max_searches=20,
                     max_purchases=200,

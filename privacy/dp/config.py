@@ -41,6 +41,8 @@ class DPConfig(BaseModel):
     )  # fmt: skip
     # Released counts below this (after noise) are reported as 0: post-processing, optional.
     min_group_size: int = Field(default=0, ge=0)
+    # Experiment results: below this noisy exposed count in any arm, no metric is released.
+    experiment_min_exposed: int = Field(default=100, ge=1)
 
     @model_validator(mode="after")
     def _check_bins(self) -> DPConfig:

@@ -23,6 +23,8 @@ class Template(StrEnum):
     HISTOGRAM = "histogram"
     FUNNEL = "funnel"
     MEDIAN_ORDER_VALUE = "median_order_value"
+    EXPERIMENT_RESULTS = "experiment_results"
+    EXPERIMENT_SIZES = "experiment_sizes"
 
 
 SINGLE_VALUED = ("COUNTRY", "PLATFORM", "EXPERIENCE", "PRICE_TIER")
@@ -55,6 +57,8 @@ class AudienceParams:
     min_group_size: int = 0
     # Ids of the live segments (public marketer configuration), read when an operation is priced.
     segments: tuple[str, ...] = ()
+    # Below this noisy exposed count in any arm an experiment's metrics are not released.
+    experiment_min_exposed: int = 100
 
     def keys(self, dimension: str) -> tuple[str, ...] | None:
         """The public key set of a dimension; None for a dimension whose keys are not public."""
@@ -109,6 +113,9 @@ class DPQuery:
     filter: AudienceFilter = field(default_factory=AudienceFilter)
     dimensions: tuple[str, ...] = ()
     metric: str | None = None
+    # Experiment templates: the experiment's key and the definition version the answer is of.
+    experiment: str | None = None
+    experiment_version: int | None = None
 
     def delta(self, params: AudienceParams) -> Decimal:
         """Delta spent: only releases that select non-public keys by threshold spend any."""
@@ -124,6 +131,8 @@ class DPQuery:
                 "filter": self.filter.as_dict(),
                 "dimensions": list(self.dimensions) or None,
                 "metric": self.metric,
+                "experiment": self.experiment,
+                "experiment_version": self.experiment_version,
                 "params": params.fingerprint(),
             },
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+from privacy.dp import experiments
 from privacy.dp.mechanisms import NoiseSpec, Released, release_counts
 from privacy.dp.partition import tau
 from privacy.dp.query import (
@@ -260,6 +261,27 @@ def _at_most(r: Released, cap: float) -> Released:
     return replace(r, value=cap, ci_low=max(r.ci_low - shift, 0.0), ci_high=r.ci_high - shift)
 
 
+async def experiment_results(
+    conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, noise: bool, rng: Rng
+) -> dict[str, Any]:
+    # Sensitivity per released value 1 (counts, binary metrics) or the declared clamp; arms are
+    # disjoint and epsilon is split over the 1 + m values of an arm (privacy/dp/experiments.py).
+    assert q.experiment is not None
+    return await experiments.results(
+        conn, q.experiment, q.epsilon, p.experiment_min_exposed, noise=noise, rng=rng
+    )
+
+
+async def experiment_sizes(
+    conn: asyncpg.Pool, q: DPQuery, p: AudienceParams, noise: bool, rng: Rng
+) -> dict[str, Any]:
+    # Sensitivity 1: a user is exposed in at most one arm of an experiment.
+    assert q.experiment is not None
+    return await experiments.results(
+        conn, q.experiment, q.epsilon, p.experiment_min_exposed, sizes_only=True, noise=noise, rng=rng
+    )
+
+
 RUNNERS = {
     Template.DISTINCT_USERS: distinct_users,
     Template.USERS_BY: users_by,
@@ -268,6 +290,8 @@ RUNNERS = {
     Template.HISTOGRAM: histogram,
     Template.FUNNEL: funnel,
     Template.MEDIAN_ORDER_VALUE: median_order_value,
+    Template.EXPERIMENT_RESULTS: experiment_results,
+    Template.EXPERIMENT_SIZES: experiment_sizes,
 }
 
 

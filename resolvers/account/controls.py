@@ -60,6 +60,7 @@ _STORED: dict[tuple[ControlKind, str], StoredKind] = {
     (ControlKind.SHOW_LESS_LIKE_THIS, "category"): StoredKind.LESS_LIKE,
     (ControlKind.SHOW_LESS_LIKE_THIS, "subcategory"): StoredKind.LESS_LIKE,
     (ControlKind.STOP_REMINDERS, "item"): StoredKind.MUTE_REMINDER,
+    (ControlKind.LEAVE_EXPERIMENTS, "experiments"): StoredKind.LEAVE_EXPERIMENTS,
 }
 _SHOWN: dict[StoredKind, ControlKind] = {
     StoredKind.HIDE_ITEM: ControlKind.HIDE,
@@ -67,6 +68,7 @@ _SHOWN: dict[StoredKind, ControlKind] = {
     StoredKind.HIDE_INFERENCE: ControlKind.HIDE,
     StoredKind.LESS_LIKE: ControlKind.SHOW_LESS_LIKE_THIS,
     StoredKind.MUTE_REMINDER: ControlKind.STOP_REMINDERS,
+    StoredKind.LEAVE_EXPERIMENTS: ControlKind.LEAVE_EXPERIMENTS,
 }
 _ELSEWHERE = {
     ControlKind.CHANGE_PERSONALIZATION_LEVEL: "carried out by setPersonalizationLevel",

@@ -3,6 +3,7 @@ validation into a `DPQuery` (bad input -> field-level errors, nothing charged)."
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any
 
@@ -114,6 +115,9 @@ class AudienceFilterInput:
     category_bought: str | None = strawberry.field(default=None, description="A declared category.")
 
 
+_EXPERIMENT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+
+
 def params_from(config: DomainConfig) -> AudienceParams:
     t, dp = config.tags, config.dp
     return AudienceParams(
@@ -134,6 +138,7 @@ def params_from(config: DomainConfig) -> AudienceParams:
         session_bins=dp.session_bins,
         selection_delta=dp.selection_delta,
         min_group_size=dp.min_group_size,
+        experiment_min_exposed=dp.experiment_min_exposed,
     )
 
 
@@ -184,6 +189,11 @@ def query_from(
         elif dims[0] == "SEGMENT":
             errors.append(FieldError(field="dimension", message="funnels do not run over segments"))
     metric = _value(raw.get("metric")) if "metric" in raw else None
+    experiment = raw.get("experimentKey") if "experimentKey" in raw else None
+    if experiment is not None and (
+        not isinstance(experiment, str) or not _EXPERIMENT_KEY.fullmatch(experiment)
+    ):
+        errors.append(FieldError(field="experimentKey", message="not an experiment key"))
     if errors or epsilon is None:
         return None, errors
-    return DPQuery(template, epsilon, flt, dims, metric), []
+    return DPQuery(template, epsilon, flt, dims, metric, experiment), []

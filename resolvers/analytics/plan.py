@@ -57,11 +57,14 @@ AGGREGATE_FIELDS: dict[str, tuple[Template, dict[str, Any]]] = {
     "funnel": (Template.FUNNEL, {}),
     "medianOrderValue": (Template.MEDIAN_ORDER_VALUE, {}),
     "segmentSizes": (Template.USERS_BY, {"dimensions": ["SEGMENT"]}),
+    "experimentResults": (Template.EXPERIMENT_RESULTS, {}),
+    "experimentSizes": (Template.EXPERIMENT_SIZES, {}),
 }
 # Who may run each aggregate field (its permission class says the same): a field the caller may
 # not run is never priced nor charged, even when the operation also holds fields they may run.
 FIELD_ROLES: dict[str, Role] = {name: Role.ANALYST for name in AGGREGATE_FIELDS} | {
-    "segmentSizes": Role.MARKETER
+    "segmentSizes": Role.MARKETER,
+    "experimentSizes": Role.MARKETER,
 }
 SEED_NAMES = frozenset({"seed", "random_state", "randomState", "randomSeed", "random_seed"})
 
@@ -210,6 +213,13 @@ async def price(
     params = await audience_params(ctx)
     for key, (template, raw) in fields.items():
         q, errors = query_from(template, raw, ctx.config)
+        if q is not None and q.experiment is not None:
+            # The answer is of the experiment's current definition version (public configuration).
+            version = await ctx.pool.fetchval(Q.experiment_version, q.experiment)
+            if version is None:
+                q, errors = None, [FieldError(field="experimentKey", message="no such experiment")]
+            else:
+                q = replace(q, experiment_version=int(version))
         pf = PlannedField(q, errors)
         if q is not None:
             pf.canonical = q.canonical(params)

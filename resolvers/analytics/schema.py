@@ -42,6 +42,7 @@ from resolvers.analytics.types import (
     BudgetExhausted,
     BudgetScope,
     CostEstimate,
+    ExperimentResults,
     Funnel,
     Histogram,
     LedgerEntry,
@@ -247,6 +248,17 @@ SetBudgetResult = Annotated[
         ),
     ),
 ]
+ExperimentResultsResult = Annotated[
+    ExperimentResults | BudgetExhausted | InvalidInput | ReleaseFailed,
+    strawberry.union(
+        "ExperimentResultsResult",
+        description=(
+            "The results (or sizes), or BudgetExhausted (nothing ran, nothing charged), InvalidInput "
+            "(bad arguments or no such experiment, nothing charged) or ReleaseFailed (refunded)."
+        ),
+    ),
+]
+ExperimentKey = Annotated[str, strawberry.argument(description="The experiment's key.")]
 
 
 @strawberry.type
@@ -326,6 +338,32 @@ class AnalyticsQuery:
     )
     async def segment_sizes(self, info: Info[Context, None], epsilon: Eps) -> UsersByResult:
         return await _aggregate(info, Template.USERS_BY, AudienceBreakdown)
+
+    @strawberry.field(
+        permission_classes=Analyst,
+        description=(
+            "An experiment's results per arm, differentially private: noisy exposed users, each "
+            "metric per user with a 95% interval (DP noise and sampling error), the lift over "
+            "control, a sample-ratio-mismatch check; metrics are withheld below a minimum noisy "
+            "exposed count. Charged once per release period like every template."
+        ),
+    )
+    async def experiment_results(
+        self, info: Info[Context, None], experiment_key: ExperimentKey, epsilon: Eps
+    ) -> ExperimentResultsResult:
+        return await _aggregate(info, Template.EXPERIMENT_RESULTS, ExperimentResults)
+
+    @strawberry.field(
+        permission_classes=[require(Role.MARKETER)],
+        description=(
+            "Noisy exposed users per arm of an experiment, charged to your own budget. Marketers "
+            "never get exact counts nor metrics."
+        ),
+    )
+    async def experiment_sizes(
+        self, info: Info[Context, None], experiment_key: ExperimentKey, epsilon: Eps
+    ) -> ExperimentResultsResult:
+        return await _aggregate(info, Template.EXPERIMENT_SIZES, ExperimentResults)
 
     @strawberry.field(
         permission_classes=Analyst,

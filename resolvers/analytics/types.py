@@ -293,4 +293,91 @@ def render(template: str, answer: dict[str, Any], charged: Decimal) -> Any:
         return Funnel(dimension=Dimension(answer["dimension"]), groups=groups, epsilon_charged=charged)
     if template == "median_order_value":
         return MedianOrderValue(median=v(answer["median"]), epsilon_charged=charged)
+    if template in ("experiment_results", "experiment_sizes"):
+        return _experiment(answer, charged)
     raise ValueError(f"unknown template {template}")
+
+
+@strawberry.type(description="An estimate with its 95% interval (DP noise and sampling error together).")
+class Estimate:
+    value: float = strawberry.field(description="The estimate (post-processing of released values).")
+    ci95_low: float = strawberry.field(description="Lower end of the 95% interval.")
+    ci95_high: float = strawberry.field(description="Upper end of the 95% interval.")
+
+
+def _estimate(d: dict[str, Any] | None) -> Estimate | None:
+    if d is None:
+        return None
+    return Estimate(value=float(d["value"]), ci95_low=float(d["ci_low"]), ci95_high=float(d["ci_high"]))
+
+
+@strawberry.type(description="One metric of one arm of an experiment.")
+class ArmMetric:
+    metric: str = strawberry.field(
+        description=(
+            "CONVERSION, OFFER_CLICK_THROUGH, OFFER_REDEMPTION, REVENUE_PER_USER or SESSIONS_PER_USER."
+        )
+    )
+    total: float = strawberry.field(
+        description="Noisy sum over the arm's users (conversions, or clamped cents / sessions)."
+    )
+    per_user: Estimate = strawberry.field(description="Rate or mean per exposed user, with its interval.")
+    lift: Estimate | None = strawberry.field(
+        description="Relative lift over control (0.2 = +20%); null for control or when undefined."
+    )
+
+
+@strawberry.type(description="One arm (variant) of an experiment.")
+class ExperimentArm:
+    variant: str = strawberry.field(description="The variant's key; the first arm is control.")
+    exposed: DPValue = strawberry.field(description="Noisy count of users exposed to this arm.")
+    metrics: list[ArmMetric] = strawberry.field(
+        description="Primary metric first, then the guardrails; empty when refused or for sizes."
+    )
+
+
+@strawberry.type(description="Differentially private results of an experiment, per arm.")
+class ExperimentResults:
+    experiment: str = strawberry.field(description="The experiment's key.")
+    version: int = strawberry.field(description="The definition version the answer is of.")
+    arms: list[ExperimentArm] = strawberry.field(description="Control first.")
+    srm_p_value: float = strawberry.field(
+        description="Chi-square p-value of the noisy exposed counts against the declared weights."
+    )
+    srm_flagged: bool = strawberry.field(
+        description="Sample-ratio mismatch (p < 0.001): the allocation is broken, do not trust the lift."
+    )
+    refused: str | None = strawberry.field(
+        description="Why metrics were withheld (an arm below the minimum noisy exposed count)."
+    )
+    min_exposed: int = strawberry.field(description="The minimum noisy exposed count per arm.")
+    epsilon_charged: Decimal = strawberry.field(description="Epsilon charged for this field.")
+
+
+def _experiment(answer: dict[str, Any], charged: Decimal) -> ExperimentResults:
+    arms = [
+        ExperimentArm(
+            variant=a["variant"],
+            exposed=DPValue.of(a["exposed"]),
+            metrics=[
+                ArmMetric(
+                    metric=m["metric"],
+                    total=float(m["total"]),
+                    per_user=_estimate(m["mean"]) or Estimate(value=0.0, ci95_low=0.0, ci95_high=0.0),
+                    lift=_estimate(m["lift"]),
+                )
+                for m in a["metrics"]
+            ],
+        )
+        for a in answer["arms"]
+    ]
+    return ExperimentResults(
+        experiment=str(answer.get("experiment", "")),
+        version=int(answer.get("version", 0)),
+        arms=arms,
+        srm_p_value=float(answer["srm_p_value"]),
+        srm_flagged=bool(answer["srm_flagged"]),
+        refused=answer["refused"],
+        min_exposed=int(answer["min_exposed"]),
+        epsilon_charged=charged,
+    )

@@ -33,7 +33,11 @@ strawberry.enum(
 )
 strawberry.enum(
     EventType,
-    description="What happened. `value` means: dwell ms, purchase cents, cart quantity, party size.",
+    description=(
+        "What happened. `value` means: dwell ms, purchase cents, cart quantity, party size. "
+        "offer_click and offer_redemption name the offer (`offerId`) and are kept only under "
+        "analytics.aggregate (they measure offers and experiments)."
+    ),
 )
 strawberry.enum(
     Level,
@@ -95,6 +99,14 @@ describe_values(
         "BOOKING": "A restaurant was booked; `itemId` of a restaurant, `value` the party size.",
         "SESSION_START": "A session started; no item, no value.",
         "FEATURE_USED": "An app feature was used; `feature` required (e.g. wishlist), no item.",
+        "OFFER_CLICK": (
+            "An offer was clicked; `offerId` of a live offer required, no item; kept only under "
+            "analytics.aggregate."
+        ),
+        "OFFER_REDEMPTION": (
+            "An offer was redeemed; `offerId` of a live offer required, no item; kept only under "
+            "analytics.aggregate."
+        ),
     },
 )
 describe_values(

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from pydantic.alias_generators import to_camel
 
 from privacy.consent import ConsentSnapshot
-from privacy.purposes import Source
+from privacy.purposes import ANALYTICS, Source
 from privacy.vocabulary import EventType
 from resolvers.common.errors import FieldError
 from resolvers.common.ids import RowId
@@ -31,6 +31,8 @@ _FEATURE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 BEHAVIOURAL = frozenset({EventType.VIEW, EventType.CLICK, EventType.DWELL, EventType.SEARCH})
+# Offer outcomes measure offers and experiments: kept only when analytics.aggregate may use them.
+OFFER_EVENTS = frozenset({EventType.OFFER_CLICK, EventType.OFFER_REDEMPTION})
 # Which item kind an event needs (None: any kind); events absent here carry no item.
 ITEM_KIND: dict[EventType, str | None] = {
     EventType.VIEW: None,
@@ -57,6 +59,7 @@ class EventModel(BaseModel):
     query: str | None = Field(default=None, min_length=1, max_length=200)
     feature: str | None = None
     platform: str | None = None
+    offer_id: RowId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class StoredEvent:
     query: str | None
     platform: str | None
     occurred_at: datetime
+    offer_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +121,21 @@ def _bounds(kind: EventType, cfg: IngestConfig) -> tuple[int, int] | None:
 
 
 def _check(
-    i: int, ev: EventModel, cfg: IngestConfig, now: datetime, items: Mapping[int, tuple[str, int]]
+    i: int,
+    ev: EventModel,
+    cfg: IngestConfig,
+    now: datetime,
+    items: Mapping[int, tuple[str, int]],
+    offers: frozenset[int] = frozenset(),
 ) -> list[FieldError]:
     errors: list[FieldError] = []
+    if ev.type in OFFER_EVENTS:
+        if ev.offer_id is None:
+            errors.append(_field(i, "offerId", f"is required for {ev.type.value}"))
+        elif ev.offer_id not in offers:
+            errors.append(_field(i, "offerId", "no such offer"))
+    elif ev.offer_id is not None:
+        errors.append(_field(i, "offerId", f"{ev.type.value} takes no offer"))
     if ev.occurred_at > now + timedelta(seconds=cfg.future_skew_s):
         errors.append(_field(i, "occurredAt", "is in the future"))
     elif ev.occurred_at < now - timedelta(days=cfg.max_age_days):
@@ -154,6 +170,11 @@ def _check(
     return errors
 
 
+def keeps_offer_outcomes(snapshot: ConsentSnapshot) -> bool:
+    """Offer clicks and redemptions are recorded only under the analytics purpose."""
+    return snapshot.allows(ANALYTICS, Source.BEHAVIOURAL)
+
+
 def keeps_behaviour(snapshot: ConsentSnapshot) -> bool:
     """Whether any purpose that uses behavioural events is allowed for this user."""
     return any(snapshot.allows(p, Source.BEHAVIOURAL) for p in BEHAVIOURAL_PURPOSES)
@@ -166,6 +187,7 @@ def check(
     items: Mapping[int, tuple[str, int]],
     cfg: IngestConfig,
     now: datetime,
+    offers: frozenset[int] = frozenset(),
 ) -> Checked | list[FieldError]:
     """`events[i]` is None when it did not parse; `owners[i]` is the user event i belongs to
     (None: refused). Both were reported by the caller; this adds the rules across fields."""
@@ -175,10 +197,13 @@ def check(
     for i, (ev, owner) in enumerate(zip(events, owners, strict=True)):
         if ev is None:
             continue
-        errors.extend(_check(i, ev, cfg, now, items))
+        errors.extend(_check(i, ev, cfg, now, items, offers))
         if errors or owner is None:
             continue
         if ev.type in BEHAVIOURAL and not keeps_behaviour(snapshots[owner]):
+            dropped.append(ev.id)
+            continue
+        if ev.type in OFFER_EVENTS and not keeps_offer_outcomes(snapshots[owner]):
             dropped.append(ev.id)
             continue
         value = ev.value
@@ -186,7 +211,16 @@ def check(
             value = items[ev.item_id][1]  # default: the item's price
         store.append(
             StoredEvent(
-                owner, ev.id, ev.type, ev.item_id, value, ev.feature, ev.query, ev.platform, ev.occurred_at
+                owner,
+                ev.id,
+                ev.type,
+                ev.item_id,
+                value,
+                ev.feature,
+                ev.query,
+                ev.platform,
+                ev.occurred_at,
+                ev.offer_id,
             )
         )
     if errors:

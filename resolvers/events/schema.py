@@ -27,7 +27,8 @@ from privacy.vocabulary import EventType, Platform
 from resolvers.common.errors import FieldError, Forbidden, InvalidInput
 from resolvers.common.permissions import require
 from resolvers.context import Context
-from resolvers.events.ingest import Checked, check, parse
+from resolvers.events.ingest import OFFER_EVENTS, Checked, check, parse
+from resolvers.offers.rules import LIVE_OFFERS
 from sql import load_queries
 
 Q = load_queries()
@@ -62,6 +63,9 @@ class EventInput:
     query: str | None = strawberry.field(default=None, description="search only.")
     feature: str | None = strawberry.field(default=None, description="feature_used only, e.g. 'wishlist'.")
     platform: Platform | None = strawberry.field(default=None, description="The platform it happened on.")
+    offer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="offer_click / offer_redemption only: the offer clicked or redeemed."
+    )
 
 
 @strawberry.type(
@@ -172,6 +176,7 @@ async def _write(ctx: Context, batch: Checked, snapshots: dict[int, ConsentSnaps
         queries=[e.query for e in s],
         platforms=[e.platform for e in s],
         occurred_at=[e.occurred_at for e in s],
+        offer_ids=[e.offer_id for e in s],
         max_features=cfg.ingest.max_features_per_user,
         max_searches=cfg.model.searches_kept,
         max_purchases=cfg.ingest.max_purchased_items_per_user,
@@ -208,7 +213,13 @@ class EventsMutation:
         # Session and feature events name no item: skip the catalog round trip for them.
         rows = await ctx.pool.fetch(Q.items_for_events, item_ids) if item_ids else []
         items = {r["item_id"]: (r["kind"], r["price_cents"]) for r in rows}
-        checked = check(models, owners, snapshots, items, ctx.config.ingest, datetime.now(UTC))
+        # Offer outcomes name an offer: the live offers are reference data, cached per worker.
+        offers = (
+            frozenset((await ctx.reference(LIVE_OFFERS)).keys())
+            if any(m is not None and (m.offer_id is not None or m.type in OFFER_EVENTS) for m in models)
+            else frozenset()
+        )
+        checked = check(models, owners, snapshots, items, ctx.config.ingest, datetime.now(UTC), offers)
         errors += owner_errors + (checked if isinstance(checked, list) else [])
         if errors or isinstance(checked, list):
             errors.sort(key=lambda e: (e.index if e.index is not None else -1, e.field))

@@ -67,6 +67,7 @@ class ReasonCode(Enum):
     YOUR_CHOICE = "YOUR_CHOICE"
     KEY_DATE = "KEY_DATE"
     MODEL_PREDICTION = "MODEL_PREDICTION"
+    EXPERIMENT = "EXPERIMENT"
 
 
 describe_values(
@@ -101,6 +102,10 @@ describe_values(
         "MODEL_PREDICTION": (
             "The purchase-propensity model (trained with differential privacy) predicts from your own "
             "signals that you are likely to buy soon; `rule` names the model version."
+        ),
+        "EXPERIMENT": (
+            "An experiment you are in changed this (its public name and your variant are in the "
+            "text; `rule` names it); LEAVE_EXPERIMENTS restores the standard experience."
         ),
     },
 )
@@ -137,7 +142,9 @@ describe_values(
         "undone: HIDE, SHOW_LESS_LIKE_THIS and STOP_REMINDERS by `applyControl(kind, target)` "
         "(undone by `undoControl`), CHANGE_PERSONALIZATION_LEVEL by `setPersonalizationLevel`, "
         "OPEN_CONSENT by `setConsent(purpose)`, CHANGE_SETTINGS by `setCustomization` (undone by "
-        "`resetCustomization`)."
+        "`resetCustomization`), LEAVE_EXPERIMENTS by `applyControl(kind: "
+        'LEAVE_EXPERIMENTS, target: "experiments:all")` (you get the standard experience of every '
+        "experiment from your next request)."
     )
 )
 class ControlKind(Enum):
@@ -147,6 +154,7 @@ class ControlKind(Enum):
     CHANGE_PERSONALIZATION_LEVEL = "CHANGE_PERSONALIZATION_LEVEL"
     OPEN_CONSENT = "OPEN_CONSENT"
     CHANGE_SETTINGS = "CHANGE_SETTINGS"
+    LEAVE_EXPERIMENTS = "LEAVE_EXPERIMENTS"
 
 
 describe_values(
@@ -176,6 +184,10 @@ describe_values(
         "CHANGE_SETTINGS": (
             "Choose it yourself: `setCustomization` (target `settings:layout`, `settings:sections` or "
             "`settings:appearance` names the setting); `resetCustomization` undoes it."
+        ),
+        "LEAVE_EXPERIMENTS": (
+            "Leave every experiment: `applyControl(kind: LEAVE_EXPERIMENTS, target: "
+            '"experiments:all")`, undone by `undoControl`; the standard experience from your next request.'
         ),
     },
 )

@@ -3,6 +3,7 @@ decision, renders each `why` from its record and hands the records to the decisi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,6 +15,9 @@ from privacy.purposes import CONTENT, PROFILING, Source
 from privacy.vocabulary import PriceTier
 from resolvers.common.errors import InvalidArgument
 from resolvers.context import Context
+from resolvers.experiments.engine import enrollment
+from resolvers.experiments.rules import Enrollment
+from resolvers.experiments.rules import Surface as ExperimentSurface
 from resolvers.explain.record import Mode, Why, render_why
 from resolvers.feed.rules import FeedPlan, FeedRequest, Ranked, decide_feed, plan_feed
 from resolvers.model.catalog import Item
@@ -109,11 +113,27 @@ async def viewer_feed(
     elif plan.source is Source.STATED:
         interests = await model.interests(CONTENT)
     rules = Rulebook.build(cat, signals, model.controls, model.now)
-    ranked = decide_feed(
-        req, model.consent, plan, cat, ctx.config.feed, rules, signals, interests, tier, propensity
-    )
+    cfg = ctx.config.feed
+    # Ranking weights count only on the personalized path: only there is a person enrolled in a
+    # feed-weight experiment (and exposed), and only there does its variant change anything.
+    exp = await enrollment(ctx, ExperimentSurface.FEED_WEIGHTS) if plan.source is Source.BEHAVIOURAL else None
+    if exp is not None and not exp.is_control:
+        cfg = cfg.model_copy(update={"weights": cfg.weights.model_copy(update=exp.variant.value["weights"])})
+    ranked = decide_feed(req, model.consent, plan, cat, cfg, rules, signals, interests, tier, propensity)
+    if exp is not None and not exp.is_control:
+        ranked = [_with_experiment(r, exp) for r in ranked]
     ctx.log_decisions([r.record for r in ranked])
     return _render(ranked)
+
+
+def _with_experiment(r: Ranked, exp: Enrollment) -> Ranked:
+    """A personalized item ranked with a variant's weights: its why names the experiment."""
+    if r.record.mode is not Mode.PERSONALIZED:
+        return r
+    record = replace(
+        r.record, reasons=(*r.record.reasons, exp.reason), controls=(*r.record.controls, exp.control)
+    )
+    return replace(r, record=record)
 
 
 @strawberry.type

@@ -18,6 +18,7 @@ from privacy.consent import ConsentSnapshot
 from privacy.purposes import ESSENTIAL, PROFILING
 from privacy.vocabulary import DataCategory, Experience
 from resolvers.common.texts import TEXTS, text
+from resolvers.experiments.rules import Enrollment
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -30,6 +31,7 @@ from resolvers.explain.record import (
 )
 from resolvers.layout.config import LayoutConfig
 from resolvers.model.customization import Customization, LayoutChoice
+from resolvers.model.layout_rules import NO_RULES, LayoutRule, LayoutRuleSet
 from resolvers.model.tags import Tags
 
 SURFACE = "layout"
@@ -84,12 +86,33 @@ class _Builder:
         personalized: bool,
         rank: int | None = None,
         criteria: tuple[str, ...] = (),
+        experiment: Enrollment | None = None,
+        rule: LayoutRule | None = None,
     ) -> DecisionRecord:
         controls = (
             Control(ControlKind.CHANGE_PERSONALIZATION_LEVEL, "Change your personalization level"),
             Control(ControlKind.OPEN_CONSENT, "Manage consent for profiling", PROFILING),
             Control(ControlKind.CHANGE_SETTINGS, TEXTS["custom.control.layout"], target=_setting(subject)),
         )
+        if experiment is not None:
+            # What the experiment changed says so, and offers the control that leaves it.
+            return DecisionRecord(
+                surface=SURFACE,
+                subject_kind="layout",
+                subject_id=subject,
+                mode=Mode.PERSONALIZED,
+                summary=experiment.reason.text,
+                reasons=(experiment.reason, Reason(code, text, 0.5)),
+                signal_sources=(),
+                data_categories=(),
+                purposes=(PROFILING,),
+                consent_snapshot_id=self.consent.snapshot_id,
+                generated_at=self.now,
+                rank=rank,
+                rule=experiment.rule,
+                matched_criteria=criteria,
+                controls=(experiment.control, *controls),
+            )
         return DecisionRecord(
             surface=SURFACE,
             subject_kind="layout",
@@ -103,7 +126,7 @@ class _Builder:
             consent_snapshot_id=self.consent.snapshot_id,
             generated_at=self.now,
             rank=rank,
-            rule=RuleRef("layout_rule", subject.split(":")[0], self.version),
+            rule=RuleRef("layout_rule", rule.key if rule else subject.split(":")[0], self.version),
             matched_criteria=criteria,
             controls=controls,
         )
@@ -143,9 +166,73 @@ def _setting(subject: str) -> str:
     return "settings:sections" if subject.startswith("section:") else "settings:layout"
 
 
+def _tag_text(rule: LayoutRule) -> tuple[str, tuple[str, ...]]:
+    """The why of a layout rule: the tag combination it is for, never the person's values."""
+    who = {"NEWBIE": "new shoppers", "REGULAR": "regular shoppers", "POWER": "frequent shoppers"}
+    tiers = {"BUDGET": "budget", "MID": "mid-range", "LUXURY": "luxury"}
+    text = "The layout for " + (who.get(rule.experience, "shoppers") if rule.experience else "shoppers")
+    criteria: list[str] = []
+    if rule.experience:
+        criteria.append(f"experience {rule.experience}")
+    if rule.price_tier:
+        text += f" who usually buy {tiers.get(rule.price_tier, rule.price_tier.lower())}"
+        criteria.append(f"price tier {rule.price_tier}")
+    return text, tuple(criteria)
+
+
+def _tags_for_rules(tags: Tags) -> tuple[str | None, str | None]:
+    """The tags a layout rule may match on: only those decided from the person's activity."""
+    experience = tags.experience.value if tags.experience_record.mode is Mode.PERSONALIZED else None
+    tier = tags.price_tier.value if tags.price_tier_record.mode is Mode.PERSONALIZED else None
+    return experience, tier
+
+
+def _decided_sections(
+    b: _Builder,
+    exp: Enrollment | None,
+    rule: LayoutRule | None,
+    rule_exp: Enrollment | None = None,
+) -> tuple[Choice, ...] | None:
+    """The sections an experiment's variant or a layout rule decides; None: neither does."""
+    if exp is not None and not exp.is_control:
+        text = "The sections this variant of the experiment tests"
+        return tuple(
+            Choice(key, b.record(f"section:{key}", ReasonCode.EDITORIAL, text, True, rank, experiment=exp))
+            for rank, key in enumerate(exp.variant.value["sections"], start=1)
+        )
+    if rule is not None and rule.sections is not None:
+        text, criteria = _tag_text(rule)
+        return tuple(
+            Choice(
+                key,
+                b.record(
+                    f"section:{key}",
+                    ReasonCode.EXPERIENCE,
+                    text,
+                    True,
+                    rank,
+                    criteria,
+                    experiment=rule_exp,
+                    rule=rule,
+                ),
+            )
+            for rank, key in enumerate(rule.sections, start=1)
+        )
+    return None
+
+
 def _sections(
-    b: _Builder, tags: Tags, features: Mapping[str, int], cfg: LayoutConfig, custom: Customization
+    b: _Builder,
+    tags: Tags,
+    features: Mapping[str, int],
+    cfg: LayoutConfig,
+    custom: Customization,
+    exp: Enrollment | None = None,
+    rule: LayoutRule | None = None,
+    rule_exp: Enrollment | None = None,
 ) -> tuple[Choice, ...]:
+    """The person's own layout choice first (it wins over experiments and rules alike), then an
+    experiment's variant, a layout rule, the deployed settings; pinned and hidden sections last."""
     personalized = tags.experience_record.mode is Mode.PERSONALIZED
     if custom.layout is LayoutChoice.SIMPLE:
         summary = text("custom.layout.simple")
@@ -166,6 +253,9 @@ def _sections(
             for c in inferred
         )
         return _pin_and_hide(b, chosen, custom)
+    decided = _decided_sections(b, exp, rule, rule_exp)
+    if decided is not None:
+        return _pin_and_hide(b, decided, custom)
     return _pin_and_hide(b, _inferred_sections(b, tags, features, cfg, newbie_allowed=personalized), custom)
 
 
@@ -232,7 +322,25 @@ def _inferred_sections(
     return tuple(out)
 
 
-def _offers(b: _Builder, tags: Tags, cfg: LayoutConfig) -> Choice:
+def _offers(
+    b: _Builder,
+    tags: Tags,
+    cfg: LayoutConfig,
+    exp: Enrollment | None,
+    rule: LayoutRule | None,
+    rule_exp: Enrollment | None = None,
+) -> Choice:
+    if exp is not None and not exp.is_control:
+        count = int(exp.variant.value["count"])
+        text = f"This variant of the experiment shows {count} offers"
+        return Choice(
+            "offers", b.record("offers", ReasonCode.EDITORIAL, text, True, experiment=exp), count=count
+        )
+    if rule is not None and rule.offer_count is not None:
+        text, criteria = _tag_text(rule)
+        code = ReasonCode.PRICE_TIER if rule.price_tier else ReasonCode.EXPERIENCE
+        record = b.record("offers", code, text, True, criteria=criteria, experiment=rule_exp, rule=rule)
+        return Choice("offers", record, count=rule.offer_count)
     count = cfg.offers_by_tier.get(tags.price_tier.value, cfg.offers_by_tier.get("MID", 2))
     if tags.price_tier_record.mode is Mode.PERSONALIZED:
         text = "How many offers to show, chosen from the price range you usually buy in"
@@ -321,14 +429,28 @@ def evaluate_layout(
     config_version: int,
     platform: str,
     custom: Customization | None = None,
+    sections_experiment: Enrollment | None = None,
+    offers_experiment: Enrollment | None = None,
+    rule_set: LayoutRuleSet = NO_RULES,
+    rules_experiment: Enrollment | None = None,
 ) -> Layout:
+    """The layout. What decides, first to last: what the person chose for themself (`custom`);
+    an experiment's variant (never control) for the
+    sections or the offer count it varies, naming the experiment; the most specific layout rule
+    for the person's tag combination (resolvers/layout/rulesets.py); the deployed settings."""
     b = _Builder(consent, now, config_version)
     chosen = custom or Customization()
+    from_experiment = rules_experiment is not None and not rules_experiment.is_control
+    if from_experiment:
+        assert rules_experiment is not None
+        rule_set = LayoutRuleSet.of(0, config_version, rules_experiment.variant.value["rules"])
+    section_rule, offer_rule = rule_set.match(*_tags_for_rules(tags))
+    rule_exp = rules_experiment if from_experiment else None
     return Layout(
         config_version=config_version,
         tags=tags,
-        sections=_sections(b, tags, features, cfg, chosen),
-        offers=_offers(b, tags, cfg),
+        sections=_sections(b, tags, features, cfg, chosen, sections_experiment, section_rule, rule_exp),
+        offers=_offers(b, tags, cfg, offers_experiment, offer_rule, rule_exp),
         flags=_custom_flags(b, _flags(b, tags, platform), chosen),
         appearance=_appearance(b, chosen),
         customization=chosen,

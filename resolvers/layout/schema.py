@@ -13,19 +13,27 @@ import strawberry
 from strawberry.types import Info
 
 from privacy.i18n import DEFAULT, Language
+from privacy.principal import Role
 from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.locale import LocaleFormats, TextDirection, locale_formats
+from resolvers.common.permissions import require
 from resolvers.common.texts import text
 from resolvers.context import Context
+from resolvers.experiments.engine import enrollment
+from resolvers.experiments.rules import Surface
 from resolvers.explain.record import Mode, Why, render_why
 from resolvers.layout.rules import Choice, Layout, evaluate_layout
+from resolvers.layout.rulesets import LayoutRuleSet, rule_set_at
+from resolvers.layout.rulesets import validate as validate_rules
 from resolvers.layout.settings import CustomizationInput, client_settings
 from resolvers.layout.versions import config_version
 from resolvers.model.customization import Density, LayoutChoice, Theme
 from resolvers.model.tags import Tags
+from sql import load_queries
 
+Q = load_queries()
 _APP_VERSION = re.compile(r"^\d{1,4}(\.\d{1,4}){0,3}$")
 
 
@@ -248,15 +256,132 @@ class LayoutQuery:
         # Most-used features order a power user's sections: read under profiling, like the tags.
         signals = await model.signals(PROFILING) if tags.experience is Experience.POWER else None
         features = signals.feature_counts if signals is not None else {}
+        sections_exp = await enrollment(ctx, Surface.LAYOUT_SECTIONS, platform.value)
+        offers_exp = await enrollment(ctx, Surface.OFFER_COUNT, platform.value)
+        rules_exp = await enrollment(ctx, Surface.LAYOUT_RULES, platform.value)
+        version = await config_version(ctx, "layout")
         layout = evaluate_layout(
             tags,
             features,
             ctx.config.layout,
             model.consent,
             model.now,
-            await config_version(ctx, "layout"),
+            version,
             platform.value,
             custom,
+            sections_experiment=sections_exp,
+            offers_experiment=offers_exp,
+            rule_set=await rule_set_at(ctx, version),
+            rules_experiment=rules_exp,
         )
         ctx.log_decisions(layout.choice_records)
         return render_layout(layout, ctx.config.layout.accent_palette, ctx.language)
+
+
+@strawberry.input(description="One layout rule: a tag combination and what its layout sets.")
+class LayoutRuleInput:
+    experience: Experience | None = strawberry.field(
+        default=None, description="The experience tag it is for (none: any experience)."
+    )
+    price_tier: PriceTier | None = strawberry.field(
+        default=None, description="The price tier it is for (none: any tier); give at least one tag."
+    )
+    sections: list[str] | None = strawberry.field(
+        default=None, description="Known layout sections in display order (none: not set by this rule)."
+    )
+    offer_count: int | None = strawberry.field(
+        default=None, description="How many offers the layout shows, 0..10 (none: not set by this rule)."
+    )
+
+
+@strawberry.type(description="One layout rule of the current rule set.")
+class LayoutRuleType:
+    experience: Experience | None = strawberry.field(description="The experience tag (null: any).")
+    price_tier: PriceTier | None = strawberry.field(description="The price tier (null: any).")
+    sections: list[str] | None = strawberry.field(description="Sections in order (null: not set).")
+    offer_count: int | None = strawberry.field(description="Offers shown (null: not set).")
+
+
+@strawberry.type(
+    description="The layout rules per tag combination, at a version; the most specific rule wins."
+)
+class LayoutRules:
+    version: int = strawberry.field(description="The rule set's version (0: none saved yet).")
+    layout_version: int = strawberry.field(
+        description="The layout rule version (configVersion) it took effect at."
+    )
+    rules: list[LayoutRuleType] = strawberry.field(description="The rules.")
+
+
+def _render_rules(rs: LayoutRuleSet) -> LayoutRules:
+    return LayoutRules(
+        version=rs.version,
+        layout_version=rs.layout_version,
+        rules=[
+            LayoutRuleType(
+                experience=Experience(r.experience) if r.experience else None,
+                price_tier=PriceTier(r.price_tier) if r.price_tier else None,
+                sections=list(r.sections) if r.sections is not None else None,
+                offer_count=r.offer_count,
+            )
+            for r in rs.rules
+        ],
+    )
+
+
+LayoutRulesResult = Annotated[
+    LayoutRules | InvalidInput,
+    strawberry.union(
+        "LayoutRulesResult",
+        description="The rule set as saved, or InvalidInput (every problem by field; nothing saved).",
+    ),
+]
+RulesArg = Annotated[
+    list[LayoutRuleInput],
+    strawberry.argument(description="The whole new rule set: one rule per tag combination (at most 15)."),
+]
+LAYOUT_MARKETER = [require(Role.MARKETER, Role.ADMIN)]
+
+
+@strawberry.type
+class LayoutRulesQuery:
+    @strawberry.field(
+        permission_classes=LAYOUT_MARKETER, description="The current layout rules per tag combination."
+    )
+    async def layout_rules(self, info: Info[Context, None]) -> LayoutRules:
+        ctx = info.context
+        return _render_rules(await rule_set_at(ctx, await config_version(ctx, "layout")))
+
+
+@strawberry.type
+class LayoutRulesMutation:
+    @strawberry.mutation(
+        permission_classes=LAYOUT_MARKETER,
+        description=(
+            "Replace the layout rules per tag combination with a new version; it applies from the "
+            "next request in every worker and moves the layout ETag."
+        ),
+    )
+    async def set_layout_rules(self, info: Info[Context, None], rules: RulesArg) -> LayoutRulesResult:
+        ctx = info.context
+        layout = ctx.config.layout
+        known = (
+            frozenset(layout.default_sections) | frozenset(layout.newbie_sections) | layout.feature_sections
+        )
+        raw = [
+            {
+                "experience": r.experience.value if r.experience else None,
+                "priceTier": r.price_tier.value if r.price_tier else None,
+                "sections": r.sections,
+                "offerCount": r.offer_count,
+            }
+            for r in rules
+        ]
+        parsed, errors = validate_rules(raw, known)
+        if errors:
+            return InvalidInput(message="layout rules not saved", errors=errors)
+        row = await ctx.pool.fetchrow(
+            Q.insert_layout_rule_set, [r.to_json() for r in parsed], ctx.principal.label
+        )
+        assert row is not None
+        return _render_rules(LayoutRuleSet.of(row["version"], row["layout_version"], row["rules"]))

@@ -27,6 +27,7 @@ class StoredKind(StrEnum):
     HIDE_OFFER = "hide_offer"
     MUTE_REMINDER = "mute_reminder"
     HIDE_INFERENCE = "hide_inference"
+    LEAVE_EXPERIMENTS = "leave_experiments"
 
 
 # Which targets each stored kind takes.
@@ -40,7 +41,9 @@ _TARGETS: dict[StoredKind, re.Pattern[str]] = {
     StoredKind.HIDE_INFERENCE: re.compile(
         r"^(tag:experience|tag:price_tier|model:propensity|segment:[1-9][0-9]{0,17})$"
     ),
+    StoredKind.LEAVE_EXPERIMENTS: re.compile(r"^experiments:all$"),
 }
+EXPERIMENTS_TARGET = "experiments:all"
 
 
 def target_problem(kind: StoredKind, target: str) -> str | None:
@@ -53,6 +56,7 @@ def target_problem(kind: StoredKind, target: str) -> str | None:
         StoredKind.HIDE_OFFER: "offer:<id>",
         StoredKind.LESS_LIKE: "category:<name> or subcategory:<category>/<name>",
         StoredKind.HIDE_INFERENCE: "tag:experience, tag:price_tier, model:propensity or segment:<id>",
+        StoredKind.LEAVE_EXPERIMENTS: "experiments:all",
     }
     return f"expected {examples[kind]}"
 
@@ -110,6 +114,10 @@ class Controls:
     @cached_property
     def hidden_inferences(self) -> frozenset[str]:
         return self._targets(StoredKind.HIDE_INFERENCE)
+
+    @cached_property
+    def left_experiments(self) -> bool:
+        return any(e.kind is StoredKind.LEAVE_EXPERIMENTS for e in self.entries)
 
     def wants_less(self, category: str, subcategory: str) -> bool:
         less = self.less_like

@@ -20,11 +20,11 @@ from typing import Any
 
 import asyncpg
 
-from privacy.consent import ConsentSnapshot
+from privacy.consent import ConsentSnapshot, Level
 from privacy.guard import ACCOUNT_TABLES, Guard, load_account
 from privacy.i18n import Language
 from privacy.principal import Principal
-from privacy.purposes import CONTENT, ESSENTIAL, OFFERS, PROFILING, Source
+from privacy.purposes import ANALYTICS, CONTENT, ESSENTIAL, OFFERS, PROFILING, Source
 from privacy.vocabulary import Channel, Platform
 from resolvers.model.catalog import Catalog
 from resolvers.model.config import TagThresholds
@@ -136,6 +136,27 @@ class UserModel:
 
     def allows(self, purpose: str, source: Source) -> bool:
         return self.account is not None and self.consent.allows(purpose, source)
+
+    def experiment_refusal(self, marketing: bool) -> str | None:
+        """Why this person is not enrolled in experiments (they get the control experience and
+        are never logged as exposed), or None. The one rule for every experiment and surface:
+        anonymous, level NONE, no consent to personalize.profiling (an assignment is used to
+        personalize), no consent to analytics.aggregate (an exposure is recorded for it), a
+        minor for experiments on marketing surfaces, or they left experiments."""
+        if self.account is None:
+            return "anonymous request"
+        c = self.consent
+        if c.level is Level.NONE:
+            return "personalization level NONE"
+        if not c.allows(PROFILING, Source.DERIVED):
+            return "no consent to personalize.profiling"
+        if not c.allows(ANALYTICS, Source.BEHAVIOURAL):
+            return "no consent to analytics.aggregate"
+        if marketing and c.is_minor:
+            return "minors are not in marketing experiments"
+        if self.controls.left_experiments:
+            return "you left experiments"
+        return None
 
     async def signals(self, purpose: str) -> SignalSnapshot | None:
         """The behavioural rollups for `purpose`; None (and nothing read) when the snapshot does

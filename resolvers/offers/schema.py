@@ -6,6 +6,7 @@ last slot (strictest of offer and user cap wins)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import asyncpg
@@ -19,6 +20,8 @@ from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.ids import row_id
 from resolvers.common.permissions import require
 from resolvers.context import Context
+from resolvers.experiments.engine import RUNNING, enrollment
+from resolvers.experiments.rules import Surface as ExperimentSurface
 from resolvers.explain.record import Why, render_why
 from resolvers.feed.schema import price_tier_signal
 from resolvers.model.rulebook import Rulebook
@@ -276,6 +279,32 @@ async def _serve_within_caps(ctx: Context, model: UserModel, qualified: list[Qua
     return [q for q in qualified if q.offer.offer_id in served]
 
 
+async def _offer_choice(ctx: Context, qualified: list[Qualified]) -> list[Qualified]:
+    """An OFFER_CHOICE experiment's variant: of the offers the experiment compares, only the
+    variant's own are shown, and their why names the experiment. Enrolled (and exposed) only when
+    one of the compared offers qualified, the only case the variant changes anything."""
+    running = (await ctx.reference(RUNNING)).get(ExperimentSurface.OFFER_CHOICE, ())
+    compared = frozenset().union(*(e.definition.competing_offers for e in running))
+    if not any(q.offer.offer_id in compared for q in qualified):
+        return qualified
+    exp = await enrollment(ctx, ExperimentSurface.OFFER_CHOICE)
+    if exp is None or exp.is_control:
+        return qualified
+    mine = frozenset(exp.variant.value["offerIds"])
+    others = exp.experiment.definition.competing_offers - mine
+    out: list[Qualified] = []
+    for q in qualified:
+        if q.offer.offer_id in others:
+            continue
+        if q.offer.offer_id in mine:
+            r = q.record
+            q = replace(
+                q, record=replace(r, reasons=(exp.reason, *r.reasons), controls=(exp.control, *r.controls))
+            )
+        out.append(q)
+    return out
+
+
 async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[ServedOffer]:
     ctx = info.context
     model = await ctx.model()
@@ -296,6 +325,9 @@ async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[Ser
         offers, segments, attrs, signals, rules, model.consent, surface.value, ctx.config.offers,
         model.now, window, tier, await model.propensity(),
     )  # fmt: skip
+    if not qualified:
+        return []
+    qualified = await _offer_choice(ctx, qualified)
     if not qualified:
         return []
     served = await _serve_within_caps(ctx, model, qualified)

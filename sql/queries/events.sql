@@ -16,12 +16,12 @@ WITH live AS (
     SELECT x.*
     FROM unnest(%(user_ids)s::bigint[], %(event_ids)s::uuid[], %(types)s::text[], %(item_ids)s::bigint[],
                 %(values)s::bigint[], %(features)s::text[], %(queries)s::text[], %(platforms)s::text[],
-                %(occurred_at)s::timestamptz[])
-        AS x(user_id, event_id, type, item_id, value, feature, query, platform, occurred_at)
+                %(occurred_at)s::timestamptz[], %(offer_ids)s::bigint[])
+        AS x(user_id, event_id, type, item_id, value, feature, query, platform, occurred_at, offer_id)
     WHERE x.user_id IN (SELECT user_id FROM live)
 ), ins AS (
-    INSERT INTO events (user_id, event_id, type, item_id, value, feature, query, platform, occurred_at)
-    SELECT user_id, event_id, type, item_id, value, feature, query, platform, occurred_at
+    INSERT INTO events (user_id, event_id, type, item_id, value, feature, query, platform, occurred_at, offer_id)
+    SELECT user_id, event_id, type, item_id, value, feature, query, platform, occurred_at, offer_id
     FROM input ORDER BY user_id, event_id
     ON CONFLICT DO NOTHING
     RETURNING user_id, event_id, type::text AS type, item_id, value, feature, query, occurred_at

@@ -39,7 +39,7 @@ WITH counts AS (
 )
 SELECT counts.total, counts.by_type, e.event_id, e.type::text AS type, e.item_id, i.name AS item_name,
        i.category AS item_category, e.value, e.feature, e.query, e.platform::text AS platform,
-       e.occurred_at, e.received_at,
+       e.offer_id, e.occurred_at, e.received_at,
        coalesce(i.sensitive, false) OR (e.query IS NOT NULL AND names_sensitive(e.query)) AS sensitive
 FROM counts
 LEFT JOIN LATERAL (

@@ -1,0 +1,1 @@
+"""Experiments: definitions for marketers, deterministic assignment, exposure logging."""
