@@ -54,6 +54,8 @@ EXPORT_TABLES = frozenset(
         "user_channels",
         "user_controls",
         "user_customization",
+        "experiment_exposures",
+        "experiments",
         "events",
         "items",
         "offers",

@@ -37,6 +37,7 @@ DISTRIBUTED: dict[str, str] = {
     "user_searches": "user_id",
     "user_category_stats": "user_id",
     "user_customization": "user_id",
+    "experiment_exposures": "user_id",
     "export_links": "user_id",
     # Who read or wrote a person's data: kept with that person (0: an entry about no one).
     "audit_log": "subject_user_id",
@@ -65,6 +66,10 @@ REFERENCE: frozenset[str] = frozenset(
         "erasure_log",
         # Trained models (coefficients and model cards, no person's row) and which one serves:
         # read by every worker's scoring, written by the training job.
+        # Experiments and layout rule sets: marketers' configuration.
+        "experiments",
+        "experiment_versions",
+        "layout_rule_sets",
         "models",
         "model_active",
         "model_activations",

@@ -210,10 +210,20 @@ class LiveApp:
     def post(self, query: str, variables: Any, token: str | None, compiled: bool) -> tuple[int, Any]:
         self.trusted.enabled = compiled
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self.loop.run_until_complete(
-            self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
-        )
+        response = self.loop.run_until_complete(self._post(query, variables, headers))
         return response.status_code, _stable(response.json())
+
+    async def _post(self, query: str, variables: Any, headers: dict[str, str]) -> httpx.Response:
+        """The request, then what it left to settle in the background (siblings of a nulled field):
+        under uvicorn the loop runs them; here the loop stops between requests, so wait for them."""
+        before = asyncio.all_tasks()
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        left = asyncio.all_tasks() - before - {asyncio.current_task()}
+        if left:
+            await asyncio.wait(left, timeout=10)
+        return response
 
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())

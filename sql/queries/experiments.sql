@@ -32,15 +32,18 @@ RETURNING experiment_id, key, current_version, status, started_at, stopped_at
 
 -- name: all_experiments
 -- Every experiment at its current version (public marketer configuration), serializing namespace
--- checks of concurrent saves (the advisory lock is held by the caller's transaction).
+-- checks of concurrent saves (the namespace lock is held by the caller's transaction).
 SELECT e.experiment_id, e.key, e.current_version, e.status, e.started_at, e.stopped_at, v.definition
 FROM experiments e
 JOIN experiment_versions v ON v.experiment_id = e.experiment_id AND v.version = e.current_version
 ORDER BY e.experiment_id
 
 -- name: lock_experiment_namespaces
--- One save at a time checks namespace overlaps (transaction-scoped advisory lock).
-SELECT pg_advisory_xact_lock(400400)
+-- One save at a time checks namespace overlaps: a row lock on the layout's version row (a small
+-- reference table; every experiment save moves that version anyway), held to the end of the
+-- caller's transaction. A row lock, not an advisory lock, so it holds on a distributed
+-- PostgreSQL too (sql/citus.py).
+SELECT version FROM config_versions WHERE name = 'layout' FOR UPDATE
 
 -- name: experiment_by_key
 -- One experiment at its current version.
