@@ -15,6 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from privacy.consent import ConsentSnapshot
+from privacy.i18n import format_day_month
 from privacy.profile_fields import (
     FIELDS,
     KEY_DATE_FIELDS,
@@ -119,21 +120,20 @@ def decide_key_dates(
         days = (on - today).days
         if days > ahead:
             continue
-        what = text(f"key_date.kind.{kd.kind}")
         summary = (
-            text("key_date.reminder.today", what=what)
+            text(f"key_date.today.{kd.kind}")
             if days == 0
-            else text("key_date.reminder", what=what, on=on.strftime("%d %B"), days=days)
+            else text(f"key_date.reminder.{kd.kind}", date=format_day_month(on), days=days)
         )
         offer = cfg.offer and not consent.is_minor
         criteria = [
-            text("key_date.criteria.given", what=what),
+            text(f"key_date.given.{kd.kind}"),
             text("key_date.criteria.channel", channel=channel_name),
             text("key_date.criteria.days_before", days=ahead),
         ]
         if cfg.offer and consent.is_minor:
             criteria.append(text("key_date.criteria.no_offer_minor"))
-        body = f"{summary}. {text('key_date.offer', what=what)}" if offer else summary
+        body = f"{summary}. {text(f'key_date.offer.{kd.kind}')}" if offer else summary
         record = DecisionRecord(
             surface=channel.value,
             subject_kind="reminder",  # the decision log's kinds (migration 0001): a reminder
