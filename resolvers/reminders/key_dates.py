@@ -15,7 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from privacy.consent import ConsentSnapshot
-from privacy.i18n import format_day_month
+from privacy.i18n import Language, format_day_month, localize
 from privacy.profile_fields import (
     FIELDS,
     KEY_DATE_FIELDS,
@@ -59,8 +59,16 @@ class KeyDateMessage:
     key_date: KeyDate
     on: date  # the occurrence it is about
     offer: bool
-    text: str
+    text: str  # English: the reminder, then the treat when there is one
     record: DecisionRecord
+    offer_text: str | None = None  # the treat's sentence, English
+
+    def text_in(self, language: Language) -> str:
+        """The message in `language`, sentence by sentence (each is a message id)."""
+        if language is Language.EN:
+            return self.text
+        summary = localize(self.record.summary, language)
+        return f"{summary}. {localize(self.offer_text, language)}" if self.offer_text else summary
 
     @property
     def dedupe_key(self) -> str:
@@ -133,7 +141,8 @@ def decide_key_dates(
         ]
         if cfg.offer and consent.is_minor:
             criteria.append(text("key_date.criteria.no_offer_minor"))
-        body = f"{summary}. {text(f'key_date.offer.{kd.kind}')}" if offer else summary
+        treat = text(f"key_date.offer.{kd.kind}") if offer else None
+        body = f"{summary}. {treat}" if treat else summary
         record = DecisionRecord(
             surface=channel.value,
             subject_kind="reminder",  # the decision log's kinds (migration 0001): a reminder
@@ -151,5 +160,5 @@ def decide_key_dates(
                 Control(ControlKind.OPEN_CONSENT, text("key_date.control.consent", purpose=purpose), purpose),
             ),
         )
-        out.append(KeyDateMessage(kd, on, offer, body, record))
+        out.append(KeyDateMessage(kd, on, offer, body, record, treat))
     return out
