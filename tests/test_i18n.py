@@ -30,6 +30,7 @@ from privacy.principal import Role
 from privacy.profile_fields import FIELDS
 from privacy.purposes import PURPOSES
 from privacy.retention import DEFAULT_RETENTION
+from resolvers.model.attributes import ATTRIBUTES
 from tests import world
 from tests.conftest import gql
 from tests.test_layout import layout_get, layout_of, make_power
@@ -273,10 +274,16 @@ def test_texts_of_the_later_features_all_have_message_ids() -> None:
     texts += [*propensity.SUMMARY.values(), *propensity.CITED.values(), propensity.NO_REASON]
     texts += [f.words for f in propensity.FEATURES]
     texts += [propensity.REASON_PREFIX + f.words for f in propensity.FEATURES]
+    # a segment's why names the attributes its rule reads (an offer's and an inference's why)
+    described = [a.description for a in ATTRIBUTES.values() if a.description]
+    texts += described + [f"Matches a rule on {d}" for d in described] + [f"A rule on {d}" for d in described]
     ids = set(message_ids())
     templates = [t for t in texts if placeholders(t)]
     assert not [t for t in templates if t not in ids]  # a template is a message id itself
     assert not [t for t in texts if catalogues().match(t) is None]
+    for language in TRANSLATED:  # a value that is itself a message is translated inside the sentence
+        local = [localize(f"Matches a rule on {d}", language) for d in described]
+        assert not [t for t in local if re.search(r"[a-z]{3}", t.replace("ISO", ""))], local
     # every layout-rule sentence is its own message (none is built from another's pieces)
     assert len({catalogues().match(t)[0] for t in RULE_TEXTS.values()}) == len(RULE_TEXTS)  # type: ignore[index]
 
