@@ -32,6 +32,7 @@ import asyncpg
 from jobs.config import DeliveryConfig
 from jobs.delivery_rules import Action, Facts, Verdict
 from jobs.sinks import Outgoing, SendResult
+from privacy.i18n import DEFAULT, Language, localize
 from privacy.principal import Principal
 from privacy.purposes import ESSENTIAL, Source
 from privacy.snapshots import BatchGuard, load_snapshots
@@ -52,28 +53,35 @@ class NewMessage:
     purpose: str
     source: Source
     dedupe_key: str
-    text: str
+    text: str  # in `language` (the decision record keeps English)
     record: DecisionRecord
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    language: Language = DEFAULT  # the person's stored language: the why is rendered in it
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown message kind {self.kind!r}")
 
 
-def why_of(record: DecisionRecord) -> dict[str, Any]:
-    """The message's why, rendered from its decision record (the same fields `Why` shows)."""
+def why_of(record: DecisionRecord, language: Language = DEFAULT) -> dict[str, Any]:
+    """The message's why, rendered from its decision record (the same fields `Why` shows), its
+    texts in `language`."""
     return {
         "decisionId": str(record.decision_id),
         "mode": record.mode.value,
-        "summary": record.summary,
-        "reasons": [{"code": r.code.value, "text": r.text} for r in record.reasons],
+        "summary": localize(record.summary, language),
+        "reasons": [{"code": r.code.value, "text": localize(r.text, language)} for r in record.reasons],
         "signalSources": [s.value for s in record.signal_sources],
         "dataCategories": list(record.data_categories),
         "purposes": list(record.purposes),
-        "matchedCriteria": list(record.matched_criteria),
+        "matchedCriteria": [localize(c, language) for c in record.matched_criteria],
         "controls": [
-            {"kind": c.kind.value, "label": c.label, "purpose": c.purpose, "target": c.target}
+            {
+                "kind": c.kind.value,
+                "label": localize(c.label, language),
+                "purpose": c.purpose,
+                "target": c.target,
+            }
             for c in record.controls
         ],
         "consentSnapshotId": record.consent_snapshot_id,
@@ -107,7 +115,7 @@ async def queue_messages(guard: BatchGuard, messages: Sequence[NewMessage]) -> i
             sources=[x.source.value for x in m],
             dedupe_keys=[x.dedupe_key for x in m],
             decision_ids=[x.record.decision_id for x in m],
-            messages=[{"text": x.text, "why": why_of(x.record)} for x in m],
+            messages=[{"text": x.text, "why": why_of(x.record, x.language)} for x in m],
             surfaces=[x.record.surface for x in m],
             subject_kinds=[x.record.subject_kind for x in m],
             subject_ids=[x.record.subject_id for x in m],

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from jobs.outbox import NewMessage, queue_messages
+from privacy.i18n import DEFAULT, Language, localize
 from privacy.principal import Principal, Role
 from privacy.purposes import ESSENTIAL, Source
 from privacy.snapshots import BatchGuard
@@ -51,6 +52,15 @@ PRINCIPAL = Principal(Role.ADMIN, "worker:reminders.schedule")
 KEY_DATES_PRINCIPAL = Principal(Role.ADMIN, "worker:reminders.key_dates")
 ACCOUNT_TABLES = ("users", "user_channels", "user_controls")
 BATCH_USERS = 5000
+
+
+def stored_language(row: asyncpg.Record) -> Language:
+    """The language a message is written in: the person's stored choice, else English (a job has
+    no Accept-Language to negotiate from)."""
+    try:
+        return Language(row["language"]) if row["language"] else DEFAULT
+    except ValueError:  # a language this version no longer offers
+        return DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +120,9 @@ async def schedule_reminders(
                             purpose=purpose,
                             source=Source.BEHAVIOURAL,
                             dedupe_key=f"reminder:{item_id}:{bought_at.astimezone(UTC).isoformat()}",
-                            text=record.summary,
+                            text=localize(record.summary, stored_language(account)),
                             record=record,
+                            language=stored_language(account),
                         )
                     )
         queued += await queue_messages(guard, messages)
@@ -142,6 +153,7 @@ async def schedule_key_dates(
         by_purpose: dict[str, list[int]] = defaultdict(list)
         channels: dict[int, Channel] = {}
         zones: dict[int, str] = {}
+        languages = {r["user_id"]: stored_language(r) for r in rows}
         for r in rows:
             uid, channel = r["user_id"], Channel(r["preferred_channel"])
             purpose = reminder_purpose(guard.snapshots[uid], channel, frozenset({channel}), Source.STATED)
@@ -182,8 +194,9 @@ async def schedule_key_dates(
                             purpose=purpose,
                             source=Source.STATED,
                             dedupe_key=m.dedupe_key,
-                            text=m.text,
+                            text=m.text_in(languages[uid]),
                             record=m.record,
+                            language=languages[uid],
                         )
                     )
         queued += await queue_messages(guard, messages)

@@ -6,6 +6,7 @@ two gateways agreeing, and DP results charged once per canonical query."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,9 @@ LAYOUT = """{ layoutConfig(platform: IOS, appVersion: "4.2.0") { ... on LayoutCo
   sections { key why { reasons { code text } } }
   offers { count why { summary reasons { code text } controls { kind target }
     rule { kind id version } } } } } }"""
+WHY_FA = """{ layoutConfig(platform: IOS, appVersion: "4.2.0") { ... on LayoutConfig {
+  offers { why { summary reasons { text } controls { label } } } } } }"""
+PERSIAN = re.compile(r"[\u0600-\u06ff]")
 APPLY = """mutation($k: ControlKind!, $t: String!) { applyControl(kind: $k, target: $t) { __typename } }"""
 UNDO = """mutation($k: ControlKind!, $t: String!) { undoControl(kind: $k, target: $t) { __typename } }"""
 RESULTS = """query($k: String!, $e: Float!) { experimentResults(experimentKey: $k, epsilon: $e) {
@@ -201,6 +205,13 @@ async def test_variant_applied_to_the_layout_with_a_why_and_exposure_logged_once
             assert layout["offers"]["count"] == 2 and not _in_experiment(layout)
     for uid in list(ELIGIBLE)[:5]:  # asked again: still one exposure each
         await _layout(client, token, uid)
+    # The why in the person's language: whole sentences, the experiment's name and variant kept.
+    five = next(u for u in ELIGIBLE if (v := expected[u]) is not None and v.key == "five")
+    body = await gql(client, WHY_FA, token=token(Role.USER, five), headers={"Accept-Language": "fa"})
+    why = body["data"]["layoutConfig"]["offers"]["why"]
+    assert why["reasons"][0]["text"] == "بخشی از آزمایش «How many offers» (نسخه five)"
+    assert "خروج از همه آزمایش‌ها" in [c["label"] for c in why["controls"]]  # noqa: RUF001
+    assert all(PERSIAN.search(t) for t in (why["summary"], *(c["label"] for c in why["controls"])))
     rows = await _exposures(conn, *ELIGIBLE)
     assert [(r["user_id"], r["variant"]) for r in rows] == [(u, expected[u].key) for u in ELIGIBLE]  # type: ignore[union-attr]
 

@@ -6,18 +6,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import date
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from privacy.i18n import TRANSLATED, Language, catalogues, formats, message_ids, negotiate, placeholders
+from privacy.i18n import (
+    TRANSLATED,
+    Language,
+    catalogues,
+    fill,
+    format_day_month,
+    formats,
+    localize,
+    message_ids,
+    negotiate,
+    placeholders,
+)
 from privacy.i18n import read_catalogue as catalogue
 from privacy.principal import Role
 from privacy.profile_fields import FIELDS
 from privacy.purposes import PURPOSES
 from privacy.retention import DEFAULT_RETENTION
+from resolvers.model.attributes import ATTRIBUTES
 from tests import world
 from tests.conftest import gql
 from tests.test_layout import layout_get, layout_of, make_power
@@ -246,3 +259,89 @@ async def test_anonymous_notices_follow_accept_language(client: httpx.AsyncClien
     for p in arabic:
         assert PERSIAN.search(p["title"]) and PERSIAN.search(p["notice"]["text"])
         assert PERSIAN.search(p["notice"]["retention"])
+
+
+# --- the texts of customization, key dates, the propensity model, experiments, layout rules ---
+
+
+def test_texts_of_the_later_features_all_have_message_ids() -> None:
+    from resolvers.common.texts import TEXTS
+    from resolvers.layout.rules import RULE_CRITERIA, RULE_TEXT_OTHER, RULE_TEXTS
+    from resolvers.model import propensity
+
+    texts = [*TEXTS.values(), *RULE_TEXTS.values(), RULE_TEXT_OTHER]
+    texts += [t for by_value in RULE_CRITERIA.values() for t in by_value.values()]
+    texts += [*propensity.SUMMARY.values(), *propensity.CITED.values(), propensity.NO_REASON]
+    texts += [f.words for f in propensity.FEATURES]
+    texts += [propensity.REASON_PREFIX + f.words for f in propensity.FEATURES]
+    # a segment's why names the attributes its rule reads (an offer's and an inference's why)
+    described = [a.description for a in ATTRIBUTES.values() if a.description]
+    texts += described + [f"Matches a rule on {d}" for d in described] + [f"A rule on {d}" for d in described]
+    ids = set(message_ids())
+    templates = [t for t in texts if placeholders(t)]
+    assert not [t for t in templates if t not in ids]  # a template is a message id itself
+    assert not [t for t in texts if catalogues().match(t) is None]
+    for language in TRANSLATED:  # a value that is itself a message is translated inside the sentence
+        local = [localize(f"Matches a rule on {d}", language) for d in described]
+        assert not [t for t in local if re.search(r"[a-z]{3}", t.replace("ISO", ""))], local
+    # every layout-rule sentence is its own message (none is built from another's pieces)
+    assert len({catalogues().match(t)[0] for t in RULE_TEXTS.values()}) == len(RULE_TEXTS)  # type: ignore[index]
+
+
+def test_text_fills_values_literally_and_renders_in_a_language() -> None:
+    from resolvers.common.texts import text
+
+    english = text("custom.error.twice", section="{version}")
+    assert english == "“{version}” is listed twice"  # a value is data: never formatted
+    assert text("custom.error.twice", Language.RU, section="search") == "«search» указан дважды"
+    assert localize(english, Language.AR) == "«{version}» مذكور مرتين"
+    with pytest.raises(KeyError):
+        text("custom.error.twice")
+
+
+def test_key_date_reminders_are_whole_sentences_with_the_date_in_the_language() -> None:
+    from resolvers.common.texts import text
+
+    on = format_day_month(date(2026, 3, 14))
+    english = text("key_date.reminder.birthday", date=on, days=5)
+    assert english == "A reminder: your birthday is on 14 March (5 days from now)"
+    # the decision log keeps English; rendered, the month is the language's word
+    assert localize(english, Language.RU) == "Напоминание: ваш день рождения 14 марта (через 5 дн.)"
+    assert localize(english, Language.FA) == "یادآوری: تولد شما 14 مارس است (5 روز دیگر)"
+    assert localize(text("key_date.today.name_day"), Language.RU) == "Напоминание: сегодня ваши именины"
+    leap = text(
+        "key_date.reminder.anniversary", Language.AR, date=format_day_month(date(2028, 2, 29)), days=3
+    )
+    assert "29" in leap and "فبراير" in leap and PERSIAN.search(leap)
+    # a value in {date} that is not a day of the year stays as it is
+    odd = "A reminder: your birthday is on 31 February (2 days from now)"
+    assert "31 February" in localize(odd, Language.RU)
+
+
+def test_the_model_why_translates_every_cited_signal() -> None:
+    from resolvers.model.propensity import CITED, FEATURES, REASON_PREFIX
+
+    words = [f.words for f in FEATURES]
+    for n in (1, 2, 3):
+        values = {
+            "version": 7,
+            **dict(zip(("first", "second", "third"), words[n - 1 : 2 * n - 1], strict=False)),
+        }
+        english = fill(CITED[n], values)
+        for language in TRANSLATED:
+            local = localize(english, language)
+            # the longest matching template wins: no signal is left in English inside a list
+            assert not re.search(r"[A-Za-z]", local), (language, local)
+            assert "7" in local
+    reason = localize(REASON_PREFIX + FEATURES[0].words, Language.FA)
+    assert reason == "در این پیش‌بینی اثر داشت: اینکه آخرین بار کی سر زدید"
+    summary = localize("Our model (version 3) predicts you are not likely to buy soon", Language.RU)
+    assert summary.startswith("Наша модель (версия 3)") and "не купите" in summary
+
+
+def test_experiment_whys_keep_the_name_and_variant() -> None:
+    text = localize("Part of the experiment “Winter layout” (variant b)", Language.RU)
+    assert text == "Часть эксперимента «Winter layout» (вариант b)"
+    assert localize("Leave all experiments", Language.FA) == "خروج از همه آزمایش‌ها"  # noqa: RUF001
+    count = localize("The number of offers this variant of the experiment tests: 5", Language.AR)
+    assert count.endswith(": 5") and PERSIAN.search(count)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from jobs.reminders import schedule_key_dates
+from privacy.i18n import Language, format_day_month
 from resolvers.config import DomainConfig
 from resolvers.reminders.key_dates import KeyDate
 from sql.pool import create_pool
@@ -217,3 +218,30 @@ async def test_the_person_chooses_how_many_days_ahead(
     assert (await schedule_key_dates(pool, DomainConfig(), now=now + timedelta(days=3))).queued == 1
     why = (await conn.fetchval("SELECT message FROM outbox WHERE user_id = $1", ADULT))["why"]
     assert "Sent 2 days before" in why["matchedCriteria"]
+
+
+async def test_the_message_is_written_in_the_persons_stored_language(
+    client: httpx.AsyncClient, token: Callable[..., str], conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    tok = token("user", ADULT)
+    now = datetime.now(UTC)
+    on = now.date() + timedelta(days=2)
+    await conn.execute("UPDATE users SET language = 'ru' WHERE user_id = $1", ADULT)
+    assert (await give(client, tok, "key_date_reminder_days", "3"))["__typename"] == "ProfileUpdated"
+    assert (await give(client, tok, "birthday", mm_dd(on)))["__typename"] == "ProfileUpdated"
+    assert (await schedule_key_dates(pool, DomainConfig(), now=now)).queued == 1
+    row = await conn.fetchrow(
+        "SELECT o.message, d.record FROM outbox o JOIN decisions d USING (decision_id) WHERE o.user_id = $1",
+        ADULT,
+    )
+    message, record = row["message"], row["record"]
+    month = format_day_month(on, Language.RU)  # the month's Russian word, in its genitive form
+    assert message["text"] == (
+        f"Напоминание: ваш день рождения {month} (через 2 дн.). "
+        "Подарок ко дню рождения: скидка 10% на один заказ в ту неделю, на которую приходится эта дата"
+    )
+    assert message["why"]["summary"].startswith("Напоминание: ваш день рождения")
+    assert "Отправляется за 3 дн. до даты" in message["why"]["matchedCriteria"]
+    assert message["why"]["controls"][0]["label"].startswith("Проверить ваше согласие")
+    # the decision log keeps English, as for every decision
+    assert record["summary"] == f"A reminder: your birthday is on {format_day_month(on)} (2 days from now)"

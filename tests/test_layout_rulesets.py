@@ -95,6 +95,12 @@ async def test_the_most_specific_rule_applies_from_the_next_request(conn, client
     why = layout["offers"]["why"]
     assert why["summary"] == "The layout for new shoppers who usually buy luxury"
     assert why["matchedCriteria"] == ["experience NEWBIE", "price tier LUXURY"]
+    # One whole sentence per tag combination, translated as a sentence (never from pieces).
+    fa = (
+        await gql(client, LAYOUT, token=token(Role.USER, NEWBIE_LUXURY), headers={"Accept-Language": "fa"})
+    )["data"]["layoutConfig"]["offers"]["why"]
+    assert fa["summary"] == "چیدمان ویژه مشتریان تازه‌واردی که معمولاً کالای لوکس می‌خرند"
+    assert fa["matchedCriteria"] == ["برچسب تجربه: تازه‌وارد", "برچسب رده قیمتی: لوکس"]
     assert why["rule"] == {"kind": "layout_rule", "id": "NEWBIE+LUXURY", "version": saved["layoutVersion"]}
     assert layout["configVersion"] == saved["layoutVersion"]
     # A regular luxury shopper: only the price-tier rule fits.

@@ -22,6 +22,7 @@ from resolvers.model.propensity import (
     DATA_NORM,
     FEATURES,
     PROPENSITY_KEY,
+    REASON_PREFIX,
     feature_vector,
     may_score,
 )
@@ -191,7 +192,7 @@ async def test_the_viewer_sees_the_prediction_with_its_why_and_can_hide_it(
         assert "MODEL_PREDICTION" in why["signalSources"]
         assert why["rule"] == {"kind": "model", "id": "propensity", "version": version}
         assert f"version {version}" in why["summary"]
-        allowed = {f"Pushed up by {f.words}" for f in FEATURES} | {
+        allowed = {REASON_PREFIX + f.words for f in FEATURES} | {
             "None of your signals pushed the prediction up"
         }
         assert why["reasons"] and all(r["code"] == "MODEL_PREDICTION" for r in why["reasons"])

@@ -13,6 +13,7 @@ misses a message id, and when a text the product renders has no message id."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -112,8 +113,42 @@ class Catalogues:
             return text
         if depth < 2:  # a value may itself be a message (a refusal inside a default tag's text)
             values = {k: self.translate(v, language, depth + 1) for k, v in values.items()}
+        if DATE_PLACEHOLDER in values:  # a day of the year: its month is a word, not data
+            values[DATE_PLACEHOLDER] = _local_day_month(values[DATE_PLACEHOLDER], language)
         # values are inserted literally (no format spec, no attribute access from data)
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), translated)
+
+
+# A `{date}` placeholder holds a day of the year as the English text writes it ("14 March",
+# `format_day_month`); a translation writes it again in the language's own words (CLDR data).
+DATE_PLACEHOLDER = "date"
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        (
+            "January", "February", "March", "April", "May", "June",
+            "July", "August", "September", "October", "November", "December",
+        ),
+        start=1,
+    )
+}  # fmt: skip
+
+
+def format_day_month(on: date, language: Language = Language.EN) -> str:
+    """A day of the year (no year) as `language` writes it: "14 March", "14 марта"."""
+    return format_date(on, format="d MMMM", locale=language.value)
+
+
+def _local_day_month(value: str, language: Language) -> str:
+    day, _, month = value.partition(" ")
+    number = _MONTHS.get(month)
+    if number is None or not day.isdigit() or len(day) > 2:
+        return value  # not a date `format_day_month` wrote: left as it is
+    try:
+        on = date(2000, number, int(day))  # a leap year: 29 February is a day of the year
+    except ValueError:
+        return value
+    return format_day_month(on, language)
 
 
 @cache
@@ -213,6 +248,12 @@ def formats(language: Language) -> Formats:
 
 # How a list of phrases is joined inside a sentence.
 LIST_SEPARATOR = {Language.EN: "; ", Language.FA: "\u061b ", Language.AR: "\u061b ", Language.RU: "; "}
+
+
+def fill(template: str, values: Mapping[str, object]) -> str:
+    """`template` with each `{name}` replaced by `values[name]` inserted literally (no format
+    spec, no attribute access; a missing value is a KeyError)."""
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template)
 
 
 def placeholders(text: str) -> set[str]:

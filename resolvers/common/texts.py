@@ -1,6 +1,10 @@
 """User-facing texts of the person's own settings and key dates, in one place so that they can be
-localized (message catalogues) without touching the rules that use them. Each entry is a format
-string; the keys are stable.
+localized without touching the rules that use them. Each entry is an English template with
+`{name}` placeholders and is a message id of the catalogues (privacy/i18n/messages.pot); the keys
+are stable. `text` fills the values in literally (no format specs: values are data) and gives the
+English text the decision log keeps, or the text in a language; a text made here in English is
+translated again wherever it is rendered (`privacy.i18n.localize`). A text with grammar that
+depends on a value (a birthday, an anniversary) is one whole sentence per value, never pieces.
 
 Kept here: the `why` summaries and criteria of what the person chose (layout, appearance,
 pinned and hidden sections), the key-date reminders and offers, and the field errors of the
@@ -9,6 +13,8 @@ customization input."""
 from __future__ import annotations
 
 from typing import Final
+
+from privacy.i18n import DEFAULT, Language, fill, localize
 
 TEXTS: Final[dict[str, str]] = {
     # --- layout parts the person chose (signal source STATED_BY_YOU) ---
@@ -27,22 +33,27 @@ TEXTS: Final[dict[str, str]] = {
     # --- customization input errors ---
     "custom.error.accent": "not in the published palette ({choices})",
     "custom.error.font_scale": "one of {choices}",
-    "custom.error.section": "{section!r} is not a section of the app ({choices})",
+    "custom.error.section": "“{section}” is not a section of the app ({choices})",
     "custom.error.too_many": "at most {max} sections",
-    "custom.error.twice": "{section!r} is listed twice",
-    "custom.error.pinned_and_hidden": "{section!r} cannot be pinned and hidden at once",
+    "custom.error.twice": "“{section}” is listed twice",
+    "custom.error.pinned_and_hidden": "“{section}” cannot be pinned and hidden at once",
     "custom.error.version": "your settings changed elsewhere (now version {version}); reload and try again",
     "custom.error.nothing": "give at least one setting",
     "custom.not_changed": "settings not changed",
     "custom.invalid_settings": "invalid settings",
-    # --- key dates ---
-    "key_date.kind.birthday": "your birthday",
-    "key_date.kind.anniversary": "your anniversary",
-    "key_date.kind.name_day": "your name day",
-    "key_date.reminder": "A reminder: {what} is on {on} ({days} days from now)",
-    "key_date.reminder.today": "A reminder: {what} is today",
-    "key_date.offer": "A treat for {what}: 10% off one order in the week around it",
-    "key_date.criteria.given": "You gave us {what} (day and month only)",
+    # --- key dates: one whole sentence per kind, so each language can decline "birthday" ---
+    "key_date.reminder.birthday": "A reminder: your birthday is on {date} ({days} days from now)",
+    "key_date.reminder.anniversary": "A reminder: your anniversary is on {date} ({days} days from now)",
+    "key_date.reminder.name_day": "A reminder: your name day is on {date} ({days} days from now)",
+    "key_date.today.birthday": "A reminder: your birthday is today",
+    "key_date.today.anniversary": "A reminder: your anniversary is today",
+    "key_date.today.name_day": "A reminder: your name day is today",
+    "key_date.offer.birthday": "A birthday treat: 10% off one order in the week around it",
+    "key_date.offer.anniversary": "An anniversary treat: 10% off one order in the week around it",
+    "key_date.offer.name_day": "A name-day treat: 10% off one order in the week around it",
+    "key_date.given.birthday": "You gave us your birthday (day and month only)",
+    "key_date.given.anniversary": "You gave us your anniversary (day and month only)",
+    "key_date.given.name_day": "You gave us your name day (day and month only)",
     "key_date.criteria.channel": "You chose {channel}",
     "key_date.criteria.days_before": "Sent {days} days before",
     "key_date.criteria.no_offer_minor": "No offer: we never send marketing offers to people under 18",
@@ -50,6 +61,7 @@ TEXTS: Final[dict[str, str]] = {
 }
 
 
-def text(key: str, **values: object) -> str:
-    """The text for `key`, with `values` filled in (a missing key is a programming error)."""
-    return TEXTS[key].format(**values)
+def text(key: str, language: Language = DEFAULT, **values: object) -> str:
+    """The text for `key` with `values` filled in, in `language` (English by default, as the
+    decision log keeps it). A missing key or value is a programming error (KeyError)."""
+    return localize(fill(TEXTS[key], values), language)

@@ -166,17 +166,44 @@ def _setting(subject: str) -> str:
     return "settings:sections" if subject.startswith("section:") else "settings:layout"
 
 
+# The why of a layout rule, one whole sentence per tag combination (translated as a sentence,
+# never assembled from pieces); the criteria name the tags the rule is for.
+RULE_TEXTS: dict[tuple[str | None, str | None], str] = {
+    ("NEWBIE", None): "The layout for new shoppers",
+    ("NEWBIE", "BUDGET"): "The layout for new shoppers who usually buy budget",
+    ("NEWBIE", "MID"): "The layout for new shoppers who usually buy mid-range",
+    ("NEWBIE", "LUXURY"): "The layout for new shoppers who usually buy luxury",
+    ("REGULAR", None): "The layout for regular shoppers",
+    ("REGULAR", "BUDGET"): "The layout for regular shoppers who usually buy budget",
+    ("REGULAR", "MID"): "The layout for regular shoppers who usually buy mid-range",
+    ("REGULAR", "LUXURY"): "The layout for regular shoppers who usually buy luxury",
+    ("POWER", None): "The layout for frequent shoppers",
+    ("POWER", "BUDGET"): "The layout for frequent shoppers who usually buy budget",
+    ("POWER", "MID"): "The layout for frequent shoppers who usually buy mid-range",
+    ("POWER", "LUXURY"): "The layout for frequent shoppers who usually buy luxury",
+    (None, "BUDGET"): "The layout for shoppers who usually buy budget",
+    (None, "MID"): "The layout for shoppers who usually buy mid-range",
+    (None, "LUXURY"): "The layout for shoppers who usually buy luxury",
+}
+RULE_TEXT_OTHER = "The layout for shoppers like you"  # a tag value this version does not know
+RULE_CRITERIA = {
+    "experience": {
+        "NEWBIE": "experience NEWBIE",
+        "REGULAR": "experience REGULAR",
+        "POWER": "experience POWER",
+    },
+    "price_tier": {"BUDGET": "price tier BUDGET", "MID": "price tier MID", "LUXURY": "price tier LUXURY"},
+}
+
+
 def _tag_text(rule: LayoutRule) -> tuple[str, tuple[str, ...]]:
     """The why of a layout rule: the tag combination it is for, never the person's values."""
-    who = {"NEWBIE": "new shoppers", "REGULAR": "regular shoppers", "POWER": "frequent shoppers"}
-    tiers = {"BUDGET": "budget", "MID": "mid-range", "LUXURY": "luxury"}
-    text = "The layout for " + (who.get(rule.experience, "shoppers") if rule.experience else "shoppers")
+    text = RULE_TEXTS.get((rule.experience, rule.price_tier), RULE_TEXT_OTHER)
     criteria: list[str] = []
-    if rule.experience:
-        criteria.append(f"experience {rule.experience}")
-    if rule.price_tier:
-        text += f" who usually buy {tiers.get(rule.price_tier, rule.price_tier.lower())}"
-        criteria.append(f"price tier {rule.price_tier}")
+    if rule.experience in RULE_CRITERIA["experience"]:
+        criteria.append(RULE_CRITERIA["experience"][rule.experience])
+    if rule.price_tier in RULE_CRITERIA["price_tier"]:
+        criteria.append(RULE_CRITERIA["price_tier"][rule.price_tier])
     return text, tuple(criteria)
 
 
@@ -332,7 +359,7 @@ def _offers(
 ) -> Choice:
     if exp is not None and not exp.is_control:
         count = int(exp.variant.value["count"])
-        text = f"This variant of the experiment shows {count} offers"
+        text = f"The number of offers this variant of the experiment tests: {count}"
         return Choice(
             "offers", b.record("offers", ReasonCode.EDITORIAL, text, True, experiment=exp), count=count
         )

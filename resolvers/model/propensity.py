@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from privacy.consent import ConsentSnapshot
+from privacy.i18n import fill
 from privacy.purposes import PROFILING, Source
 from privacy.vocabulary import DataCategory as C
 from resolvers.explain.record import (
@@ -234,16 +235,38 @@ class Propensity:
 TOP_CONTRIBUTIONS = 3
 
 
+# The texts of a prediction, each a whole sentence (message ids of the catalogues): the signals
+# that pushed it up are a list after a colon, so no language has to decline them.
+REASON_PREFIX = "Counted towards the prediction: "
+NO_REASON = "None of your signals pushed the prediction up"
+SUMMARY = {
+    True: "Our model (version {version}) predicts you are likely to buy soon",
+    False: "Our model (version {version}) predicts you are not likely to buy soon",
+}
+CITED = {
+    0: "Our model (version {version}) predicts you are likely to buy soon",
+    1: "Our model (version {version}) predicts you are likely to buy soon, mostly because of: {first}",
+    2: (
+        "Our model (version {version}) predicts you are likely to buy soon, "
+        "mostly because of: {first}; {second}"
+    ),
+    3: (
+        "Our model (version {version}) predicts you are likely to buy soon, "
+        "mostly because of: {first}; {second}; {third}"
+    ),
+}
+
+
 def _words(p: Propensity) -> list[str]:
-    return [r.text.removeprefix("Pushed up by ") for r in p.record.reasons if r.weight > 0]
+    return [r.text.removeprefix(REASON_PREFIX) for r in p.record.reasons if r.weight > 0]
 
 
 def prediction_text(p: Propensity) -> str:
     """How a surface that used the prediction cites it: the version and the person's own
     coarse signals that pushed it up (never values, never anyone else's data)."""
-    words = _words(p)
-    why = f", from {' and '.join(words)}" if words else ""
-    return f"Our model (version {p.model_version}) predicts you are likely to buy soon{why}"
+    words = _words(p)[:TOP_CONTRIBUTIONS]
+    names = dict(zip(("first", "second", "third"), words, strict=False))
+    return fill(CITED[len(words)], {"version": p.model_version, **names})
 
 
 def propensity_rule(p: Propensity) -> RuleRef:
@@ -264,11 +287,10 @@ def decide_propensity(
     likely = p >= model.threshold
     top = model.contributions(x)[:TOP_CONTRIBUTIONS]
     total = sum(c for _, c in top) or 1.0
-    value = "likely to buy soon" if likely else "not likely to buy soon"
-    summary = f"Our model (version {model.version}) predicts you are {value}"
+    summary = fill(SUMMARY[likely], {"version": model.version})
     reasons = tuple(
-        Reason(ReasonCode.MODEL_PREDICTION, f"Pushed up by {f.words}", round(c / total, 2)) for f, c in top
-    ) or (Reason(ReasonCode.MODEL_PREDICTION, "None of your signals pushed the prediction up", 0.0),)
+        Reason(ReasonCode.MODEL_PREDICTION, REASON_PREFIX + f.words, round(c / total, 2)) for f, c in top
+    ) or (Reason(ReasonCode.MODEL_PREDICTION, NO_REASON, 0.0),)
     record = DecisionRecord(
         surface="inferences",
         subject_kind="tag",

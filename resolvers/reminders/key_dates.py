@@ -15,6 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from privacy.consent import ConsentSnapshot
+from privacy.i18n import Language, format_day_month, localize
 from privacy.profile_fields import (
     FIELDS,
     KEY_DATE_FIELDS,
@@ -58,8 +59,16 @@ class KeyDateMessage:
     key_date: KeyDate
     on: date  # the occurrence it is about
     offer: bool
-    text: str
+    text: str  # English: the reminder, then the treat when there is one
     record: DecisionRecord
+    offer_text: str | None = None  # the treat's sentence, English
+
+    def text_in(self, language: Language) -> str:
+        """The message in `language`, sentence by sentence (each is a message id)."""
+        if language is Language.EN:
+            return self.text
+        summary = localize(self.record.summary, language)
+        return f"{summary}. {localize(self.offer_text, language)}" if self.offer_text else summary
 
     @property
     def dedupe_key(self) -> str:
@@ -119,21 +128,21 @@ def decide_key_dates(
         days = (on - today).days
         if days > ahead:
             continue
-        what = text(f"key_date.kind.{kd.kind}")
         summary = (
-            text("key_date.reminder.today", what=what)
+            text(f"key_date.today.{kd.kind}")
             if days == 0
-            else text("key_date.reminder", what=what, on=on.strftime("%d %B"), days=days)
+            else text(f"key_date.reminder.{kd.kind}", date=format_day_month(on), days=days)
         )
         offer = cfg.offer and not consent.is_minor
         criteria = [
-            text("key_date.criteria.given", what=what),
+            text(f"key_date.given.{kd.kind}"),
             text("key_date.criteria.channel", channel=channel_name),
             text("key_date.criteria.days_before", days=ahead),
         ]
         if cfg.offer and consent.is_minor:
             criteria.append(text("key_date.criteria.no_offer_minor"))
-        body = f"{summary}. {text('key_date.offer', what=what)}" if offer else summary
+        treat = text(f"key_date.offer.{kd.kind}") if offer else None
+        body = f"{summary}. {treat}" if treat else summary
         record = DecisionRecord(
             surface=channel.value,
             subject_kind="reminder",  # the decision log's kinds (migration 0001): a reminder
@@ -151,5 +160,5 @@ def decide_key_dates(
                 Control(ControlKind.OPEN_CONSENT, text("key_date.control.consent", purpose=purpose), purpose),
             ),
         )
-        out.append(KeyDateMessage(kd, on, offer, body, record))
+        out.append(KeyDateMessage(kd, on, offer, body, record, treat))
     return out

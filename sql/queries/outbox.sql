@@ -123,9 +123,10 @@ WHERE o.user_id = v.user_id AND o.message_id = v.message_id AND o.status = 'send
 
 -- name: outbox_reminder_candidates
 -- Of the people $1, those who could get a reminder now: a preferred channel they are subscribed
--- to, with their controls (what they hid or stopped reminders for). Account data; the consent
+-- to, with their controls (what they hid or stopped reminders for) and their stored language
+-- (NULL: English; a message has no request to negotiate one from). Account data; the consent
 -- rules are applied per person in Python, as for `viewer { reminders }`.
-SELECT u.user_id, u.preferred_channel::text AS preferred_channel, u.time_zone,
+SELECT u.user_id, u.preferred_channel::text AS preferred_channel, u.time_zone, u.language,
        coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
        coalesce(k.created, '{}') AS control_created
 FROM users u
