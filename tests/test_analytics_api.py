@@ -347,7 +347,9 @@ async def test_budget_admin(client: httpx.AsyncClient, token: Any, audience: str
     }
     body = await gql(client, SET_CAP, {"a": "ana", "c": 3.0}, token=token(Role.ANALYST, "ana"))
     assert body["errors"][0]["message"] == "requires role admin"
-    events = await sql(audience, "SELECT kind, epsilon FROM privacy_events ORDER BY event_id")
+    events = await sql(
+        audience, "SELECT kind, epsilon FROM privacy_events WHERE analyst_id = 'ana' ORDER BY event_id"
+    )
     assert [(e["kind"], e["epsilon"]) for e in events] == [
         ("charge", Decimal("0.5")),
         ("cap_set", Decimal("0.5")),

@@ -102,7 +102,10 @@ async def test_fifty_concurrent_queries_across_two_processes_get_exactly_ten(
                 kinds = await asyncio.gather(*(ask(i) for i in range(50)))
                 assert kinds.count("AudienceCount") == 10, (repeat, kinds)
                 assert kinds.count("BudgetExhausted") == 40
-                spent, cap = await db.fetchrow("SELECT epsilon_spent, epsilon_cap FROM privacy_budgets")
+                spent, cap = await db.fetchrow(
+                    "SELECT epsilon_spent, epsilon_cap FROM privacy_budgets b"
+                    " JOIN analysts a USING (analyst_id) WHERE a.role = 'analyst'"
+                )
                 assert spent == cap == Decimal("1.0")
                 charged = await db.fetch(
                     "SELECT epsilon FROM privacy_events WHERE event_id > $1 AND kind = 'charge'", first_event

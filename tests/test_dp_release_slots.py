@@ -48,9 +48,11 @@ async def audience(db_dsn: str) -> str:
 
 
 async def _spent(dsn: str) -> dict[str, Decimal]:
+    # The analysts' and marketers' budgets (the model trainer of migration 0430 spends nothing here).
     rows = await sql(
         dsn,
-        "SELECT analyst_id AS who, epsilon_spent FROM privacy_budgets"
+        "SELECT b.analyst_id AS who, b.epsilon_spent FROM privacy_budgets b"
+        " JOIN analysts a USING (analyst_id) WHERE a.role <> 'model'"
         " UNION ALL SELECT '*', epsilon_spent FROM dataset_budgets",
     )
     return {r["who"]: r["epsilon_spent"] for r in rows}

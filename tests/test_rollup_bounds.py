@@ -31,6 +31,7 @@ async def _ingest(conn: asyncpg.Connection, events: list[dict[str, Any]], **caps
             queries=[None for _ in events],
             platforms=["web" for _ in events],
             occurred_at=[e["at"] for e in events],
+            offer_ids=[None for _ in events],
             **bounds,
             a_request_id="bounds",
             a_role="app",

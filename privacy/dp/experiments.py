@@ -23,15 +23,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import numpy as np
-from scipy.stats import chi2
 
 from privacy.dp.mechanisms import NoiseSpec, release_counts
 from privacy.purposes import ANALYTICS
 from sql import load_queries
+
+if TYPE_CHECKING:  # numpy and scipy load on the first release only (docs/performance.md, memory)
+    import numpy as np
 
 Q = load_queries()
 Z95 = 1.959963984540054
@@ -104,6 +105,8 @@ def srm_p_value(counts: Sequence[float], weights: Sequence[int]) -> float:
         return 1.0
     expected = [total * w / sum(weights) for w in weights]
     stat = sum((o - e) ** 2 / e for o, e in zip(counts, expected, strict=True) if e > 0)
+    from scipy.stats import chi2
+
     return float(chi2.sf(stat, len(counts) - 1))
 
 
