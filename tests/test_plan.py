@@ -146,6 +146,7 @@ def _run(behaviours: dict[str, str], variables: dict[str, Any], compiled: bool) 
     return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
 
 
+@pytest.mark.slow  # about a minute of hypothesis cases, no database
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @settings(max_examples=150, deadline=None)
