@@ -11,9 +11,10 @@ calls) decides which offers on the channel's surface qualify, in serving order: 
 consent, level, minors, hidden offers and inferences, the rulebook's exclusions (already bought,
 sensitive) all apply there, once.
 
-Of those, the offers already queued for the person in the current period (dedupe key
-`channel_offer:<offer id>:<period>`, the period configurable: day, ISO week or month) are left
-out; the first of the rest that its frequency caps allow (`serve_offers`, the same statement
+A person gets at most one channel offer per period (configurable: UTC day, ISO week or month):
+who already has one in the outbox for the current period is skipped before anything is served,
+and the dedupe key `channel_offer:<offer id>:<period>` makes a racing second run a no-op. Else the
+first qualifying offer that its frequency caps allow (`serve_offers`, the same statement
 `viewer { offers }` records its impressions with: the offer's cap and the person's cap across
 offers, under a lock on the person) gets an impression on the channel and is queued with its
 decision record (jobs/outbox.py), its why rendered in the person's stored language. The job
@@ -81,7 +82,7 @@ def dedupe_key(offer_id: int, label: str) -> str:
 class ChannelOfferCounts:
     people: int = 0  # with a preferred, subscribed EMAIL or PUSH channel
     allowed: int = 0  # whose consent allows the channel's purpose and offers at all
-    qualified: int = 0  # with at least one qualifying offer not yet queued in the period
+    qualified: int = 0  # with a qualifying offer and no channel offer yet in the period
     queued: int = 0  # new messages
 
 
@@ -187,22 +188,16 @@ async def schedule_channel_offers(
             if q:
                 chosen[uid] = q
         if chosen:
-            keys = sorted({dedupe_key(q.offer.offer_id, label) for qs in chosen.values() for q in qs})
             done = await guard.fetch(
-                Q.outbox_queued_keys,
+                Q.outbox_channel_offer_people,
                 sorted(chosen),
-                keys,
+                label,
                 purpose=ESSENTIAL,
                 source=Source.ACCOUNT,
                 tables=("outbox",),
             )
-            already = {(r["user_id"], r["dedupe_key"]) for r in done}
-            for uid in list(chosen):
-                rest = [q for q in chosen[uid] if (uid, dedupe_key(q.offer.offer_id, label)) not in already]
-                if rest:
-                    chosen[uid] = rest
-                else:
-                    del chosen[uid]
+            for r in done:
+                del chosen[r["user_id"]]
         messages: list[NewMessage] = []
         for uid, qs in chosen.items():
             a = accounts[uid]

@@ -129,7 +129,7 @@ class ChannelOffersConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # An offer is queued at most once per person per period (UTC day, ISO week or month).
+    # At most one channel offer per person per period (UTC day, ISO week or month).
     period: Literal["day", "week", "month"] = "week"
 
 

@@ -169,8 +169,8 @@ LEFT JOIN LATERAL (
 WHERE u.user_id = ANY ($1::bigint[]) AND u.preferred_channel::text = ANY ($2::text[])
 ORDER BY u.user_id
 
--- name: outbox_queued_keys
--- Which of the dedupe keys $2 the people $1 already have in the outbox (queued, sent, failed or
--- cancelled alike): a channel offer already queued in its period is not chosen again.
-SELECT user_id, dedupe_key FROM outbox
-WHERE user_id = ANY ($1::bigint[]) AND dedupe_key = ANY ($2::text[])
+-- name: outbox_channel_offer_people
+-- Which of the people $1 already have a channel offer in the outbox for the period $2 (its dedupe
+-- key ends with it; queued, sent, failed or cancelled alike): one channel offer per period.
+SELECT DISTINCT user_id FROM outbox
+WHERE user_id = ANY ($1::bigint[]) AND kind = 'channel_offer' AND dedupe_key LIKE 'channel_offer:%:' || $2
