@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from jobs.queue import BY_NAME
 from privacy.principal import Role
 from resolvers.config import DomainConfig
 from tests.conftest import gql
-from tests.jobs_support import Receiver, receiver
+from tests.jobs_support import Receiver, jobs_config, receiver, until, worker_process
 from tests.personalization_world import ALL_PURPOSES, add_user, set_signals, world
 from tests.test_outbox import deliver, delivery_config, pool_for
 
@@ -187,3 +188,22 @@ def test_the_job_is_registered_with_its_own_schedule() -> None:
     assert period_label(datetime(2026, 11, 25, tzinfo=UTC), "week") == "2026-W48"
     assert period_label(datetime(2027, 1, 1, tzinfo=UTC), "week") == "2026-W53"
     assert period_label(datetime(2026, 11, 25, tzinfo=UTC), "month") == "2026-11"
+
+
+async def test_the_worker_runs_the_job_on_its_schedule_and_admins_see_it(
+    db_dsn: str, tmp_path: Path, client: httpx.AsyncClient, token: Callable[..., str], hooks: Receiver
+) -> None:
+    async with world(db_dsn) as conn:
+        back = await make_offer(client, token, name="Come back", kind="re_engagement", surface="push")
+        await add_user(conn, 30, preferred_channel="push", subscribed=("push",))
+        await set_signals(conn, 30, last_seen_days_ago=45)
+    # Every second: the job queues the offer, then asks for a delivery right away.
+    config = jobs_config({"push": hooks.url("/push")}, schedules={"channel_offers": "* * * * * *"})
+    with worker_process(db_dsn, tmp_path, config):
+        await until(lambda: hooks.received, "the channel offer was not delivered", timeout_s=60)
+    (got,) = hooks.received
+    assert got.path == "/push" and got.body["kind"] == "channel_offer" and got.body["offer"]["id"] == back
+    body = await gql(
+        client, "{ jobs { ... on JobsOverview { schedules { name cron } } } }", token=token(Role.ADMIN, "ops")
+    )
+    assert {"name": "offers.channel", "cron": "* * * * * *"} in body["data"]["jobs"]["schedules"]
