@@ -7,7 +7,7 @@ privacy/retention.py): the notices and the export read them too."""
 from __future__ import annotations
 
 from datetime import time
-from typing import Self
+from typing import Literal, Self
 
 from croniter import croniter
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -46,6 +46,8 @@ class Schedules(BaseModel):
     reminders_schedule: str | None = "5 * * * *"
     outbox_deliver: str | None = "* * * * *"
     retention: str | None = "17 3 * * *"
+    # Channel offers (jobs/channel_offers.py): once a day, in the morning UTC.
+    channel_offers: str | None = "35 9 * * *"
     # The hook for model retraining (jobs/retrain.py): off until a model exists.
     models_retrain: str | None = None
 
@@ -122,6 +124,15 @@ class RetentionJobConfig(BaseModel):
     job_history_days: int = Field(default=30, ge=1, le=3650)
 
 
+class ChannelOffersConfig(BaseModel):
+    """The channel-offer job (jobs/channel_offers.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # At most one channel offer per person per period (UTC day, ISO week or month).
+    period: Literal["day", "week", "month"] = "week"
+
+
 class JobsConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -129,6 +140,7 @@ class JobsConfig(BaseModel):
     schedules: Schedules = Schedules()
     delivery: DeliveryConfig = DeliveryConfig()
     retention: RetentionJobConfig = RetentionJobConfig()
+    channel_offers: ChannelOffersConfig = ChannelOffersConfig()
 
     def check_production(self) -> None:
         """Production refuses webhooks that are not HTTPS (message bodies and signatures in clear)."""

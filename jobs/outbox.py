@@ -57,6 +57,8 @@ class NewMessage:
     record: DecisionRecord
     message_id: uuid.UUID = field(default_factory=uuid.uuid4)
     language: Language = DEFAULT  # the person's stored language: the why is rendered in it
+    # What the receiver needs beyond the text and why (a channel offer: the offer), sent as is.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -115,7 +117,7 @@ async def queue_messages(guard: BatchGuard, messages: Sequence[NewMessage]) -> i
             sources=[x.source.value for x in m],
             dedupe_keys=[x.dedupe_key for x in m],
             decision_ids=[x.record.decision_id for x in m],
-            messages=[{"text": x.text, "why": why_of(x.record, x.language)} for x in m],
+            messages=[{**x.extra, "text": x.text, "why": why_of(x.record, x.language)} for x in m],
             surfaces=[x.record.surface for x in m],
             subject_kinds=[x.record.subject_kind for x in m],
             subject_ids=[x.record.subject_id for x in m],
@@ -159,6 +161,8 @@ def outgoing_of(row: asyncpg.Record) -> Outgoing:
         "decisionId": str(row["decision_id"]),
         "queuedAt": row["created_at"].isoformat(),
     }
+    if "offer" in message:  # a channel offer: which offer to show
+        body["offer"] = message["offer"]
     return Outgoing(row["user_id"], str(row["message_id"]), row["channel"], body)
 
 

@@ -28,6 +28,7 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor
 from pgqueuer.models import Context, Job, Schedule
 from pgqueuer.ports import RepositoryPort
 
+from jobs.channel_offers import schedule_channel_offers
 from jobs.config import JobsConfig, Schedules, WorkerConfig
 from jobs.delivery import deliver_due
 from jobs.reminders import schedule_key_dates, schedule_reminders
@@ -71,6 +72,13 @@ async def _reminders(env: JobEnv) -> Any:
     return {"reminders": counts, "key_dates": key_dates}
 
 
+async def _channel_offers(env: JobEnv) -> Any:
+    counts = await schedule_channel_offers(env.pool, env.domain, env.jobs.channel_offers.period)
+    if counts.queued:
+        await enqueue(env.queries, "outbox.deliver")  # send what was just queued, not at the next tick
+    return counts
+
+
 async def _deliver(env: JobEnv) -> Any:
     return await deliver_due(env.pool, env.jobs.delivery, env.sinks)
 
@@ -97,6 +105,12 @@ JOBS: tuple[JobSpec, ...] = (
         "queue due repurchase and key-date reminders in the outbox, with their decision records",
         _reminders,
         lambda s: s.reminders_schedule,
+    ),
+    JobSpec(
+        "offers.channel",
+        "queue each person's first offer for their preferred channel (email, push) in the outbox",
+        _channel_offers,
+        lambda s: s.channel_offers,
     ),
     JobSpec(
         "outbox.deliver",

@@ -126,7 +126,14 @@ def jobs_config(
 ) -> dict[str, Any]:
     """A JobsConfig as plain data: every schedule off unless given; quiet hours off; fast timers."""
     off = dict.fromkeys(
-        ("segments_refresh", "reminders_schedule", "outbox_deliver", "retention", "models_retrain")
+        (
+            "segments_refresh",
+            "reminders_schedule",
+            "channel_offers",
+            "outbox_deliver",
+            "retention",
+            "models_retrain",
+        )
     )
     return {
         "worker": {"heartbeat_timeout_s": 3, "retry_initial_s": 0.2, "retry_max_s": 1, **(worker or {})},

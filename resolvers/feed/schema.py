@@ -21,6 +21,7 @@ from resolvers.experiments.rules import Surface as ExperimentSurface
 from resolvers.explain.record import Mode, Why, render_why
 from resolvers.feed.rules import FeedPlan, FeedRequest, Ranked, decide_feed, plan_feed
 from resolvers.model.catalog import Item
+from resolvers.model.facts import price_tier_of
 from resolvers.model.rulebook import Rulebook
 from resolvers.model.signals import SignalSnapshot
 from resolvers.model.surfaces import Surface
@@ -76,15 +77,11 @@ def _request(ctx: Context, surface: Surface, limit: int, category: str | None, n
 
 
 async def price_tier_signal(ctx: Context, model: UserModel) -> PriceTier | None:
-    """The price tier as a ranking signal: only when profiling may use it, it is not hidden, and it
-    comes from something bought (the default tier of a person who bought nothing says nothing)."""
+    """The price tier as a ranking signal (the rule: `price_tier_of`), read through the model."""
     if not model.allows(PROFILING, Source.DERIVED):
         return None
     tags = await model.tags(ctx.config.tags)
-    signals = await model.signals(PROFILING)
-    if tags.price_tier_record.mode is not Mode.PERSONALIZED or signals is None:
-        return None
-    return tags.price_tier if signals.mean_price_level is not None else None
+    return price_tier_of(model.consent, tags, await model.signals(PROFILING))
 
 
 def _render(ranked: list[Ranked]) -> list[FeedItem]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from privacy.consent import ConsentSnapshot
 from privacy.purposes import OFFERS, PROFILING, Source
+from privacy.vocabulary import PriceTier
 from resolvers.explain.record import Mode
 from resolvers.model.attributes import ATTRIBUTES
 from resolvers.model.catalog import Catalog
@@ -93,3 +94,16 @@ def attribute_values(
 SIGNALS_PURPOSE = OFFERS
 TAGS_PURPOSE = PROFILING
 TAGS_SOURCE = Source.DERIVED
+
+
+def price_tier_of(
+    consent: ConsentSnapshot, tags: Tags, profiling_signals: SignalSnapshot | None
+) -> PriceTier | None:
+    """The price tier as a ranking signal: only when profiling may use it, it is not hidden, and it
+    comes from something bought (the default tier of a person who bought nothing says nothing).
+    `profiling_signals`: the activity read under personalize.profiling (None when not allowed)."""
+    if not consent.allows(PROFILING, Source.DERIVED):
+        return None
+    if tags.price_tier_record.mode is not Mode.PERSONALIZED or profiling_signals is None:
+        return None
+    return tags.price_tier if profiling_signals.mean_price_level is not None else None

@@ -134,6 +134,14 @@ class UserModel:
     def controls(self) -> Controls:
         return self.account.controls if self.account is not None else NO_CONTROLS
 
+    @property
+    def account_facts(self) -> AccountFacts | None:
+        """What targeting may use of the account itself; None when anonymous."""
+        a = self.account
+        if a is None:
+            return None
+        return AccountFacts(a.created_at, a.country, a.platform.value if a.platform else None)
+
     def allows(self, purpose: str, source: Source) -> bool:
         return self.account is not None and self.consent.allows(purpose, source)
 
@@ -219,10 +227,9 @@ class UserModel:
         self, catalog: Catalog, thresholds: TagThresholds, spend_window_days: int
     ) -> dict[str, Any]:
         """What segment rules and offers see of this person (see resolvers/model/facts.py)."""
-        if self.account is None:
+        facts = self.account_facts
+        if facts is None:
             return {}
-        a = self.account
-        facts = AccountFacts(a.created_at, a.country, a.platform.value if a.platform else None)
         signals = await self.signals(OFFERS)
         tags = await self.tags(thresholds)
         propensity = await self.propensity()

@@ -8,6 +8,7 @@ missing consent) switch them off before any rule runs. Hidden segment inferences
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,11 +29,14 @@ from resolvers.explain.record import (
     SignalSource,
 )
 from resolvers.model.attributes import ATTRIBUTES
+from resolvers.model.catalog import Catalog
+from resolvers.model.controls import Controls
+from resolvers.model.facts import AccountFacts, attribute_values, price_tier_of
 from resolvers.model.propensity import Propensity, prediction_controls, prediction_text
 from resolvers.model.reference import ReferenceKind
 from resolvers.model.rulebook import Rulebook
 from resolvers.model.signals import SignalSnapshot
-from resolvers.model.tags import TIER_CITED_AT, tier_fit
+from resolvers.model.tags import TIER_CITED_AT, Tags, tier_fit
 from resolvers.offers.config import OffersConfig
 from resolvers.segments.rules import SegmentVersion, referenced_attributes, segment_match
 from sql import load_queries
@@ -246,6 +250,49 @@ def decide_offers(
         )
         out.append(((-offer.priority, less, -lift, -fit, offer.offer_id), Qualified(offer, record)))
     return [q for _, q in sorted(out, key=lambda p: p[0])]
+
+
+@dataclass(frozen=True)
+class Person:
+    """What offer targeting sees of one person, as read under their own consent snapshot: the
+    account facts, the activity read under marketing.offers and under personalize.profiling
+    (None where not allowed), the tags and purchase prediction decided from it, their controls."""
+
+    consent: ConsentSnapshot
+    facts: AccountFacts
+    offer_signals: SignalSnapshot | None
+    profiling_signals: SignalSnapshot | None
+    tags: Tags
+    propensity: Propensity | None
+    controls: Controls
+
+
+def qualify_offers(
+    offers: Iterable[Offer],
+    segments: dict[int, SegmentVersion],
+    person: Person,
+    catalog: Catalog,
+    surface: str,
+    cfg: OffersConfig,
+    now: datetime,
+    spend_window_days: int = 90,
+) -> list[Qualified]:
+    """The offers on `surface` that qualify for `person`, in serving order, before experiments
+    and frequency caps: the one rule behind `viewer { offers }` and the channel-offer job
+    (jobs/channel_offers.py), from the attribute values, price tier and rulebook of the person."""
+    on_surface = [o for o in offers if o.surface == surface]
+    if not on_surface or not person.consent.allows(OFFERS, Source.ACCOUNT):
+        return []
+    attrs = attribute_values(
+        person.facts, person.offer_signals, person.tags, person.consent, catalog, now, spend_window_days,
+        person.propensity,
+    )  # fmt: skip
+    tier = price_tier_of(person.consent, person.tags, person.profiling_signals)
+    rules = Rulebook.build(catalog, person.offer_signals, person.controls, now)
+    return decide_offers(
+        on_surface, segments, attrs, person.offer_signals, rules, person.consent, surface, cfg, now,
+        spend_window_days, tier, person.propensity,
+    )  # fmt: skip
 
 
 def _record(

@@ -15,7 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from privacy.principal import Role
-from privacy.purposes import OFFERS, Source
+from privacy.purposes import OFFERS, PROFILING, Source
 from resolvers.common.errors import FieldError, InvalidInput
 from resolvers.common.ids import row_id
 from resolvers.common.permissions import require
@@ -23,12 +23,10 @@ from resolvers.context import Context
 from resolvers.experiments.engine import RUNNING, enrollment
 from resolvers.experiments.rules import Surface as ExperimentSurface
 from resolvers.explain.record import Why, render_why
-from resolvers.feed.schema import price_tier_signal
-from resolvers.model.rulebook import Rulebook
 from resolvers.model.surfaces import Surface
 from resolvers.model.user import UserModel
 from resolvers.offers.input import parse_offer
-from resolvers.offers.rules import LIVE_OFFERS, Qualified, decide_offers
+from resolvers.offers.rules import LIVE_OFFERS, Person, Qualified, qualify_offers
 from resolvers.segments.rules import LIVE_SEGMENTS
 from sql import load_queries
 
@@ -305,6 +303,23 @@ async def _offer_choice(ctx: Context, qualified: list[Qualified]) -> list[Qualif
     return out
 
 
+async def offer_person(ctx: Context, model: UserModel) -> Person:
+    """What offer targeting sees of the signed-in person, read through their user model (each
+    read under its own purpose, audited; nothing read that the snapshot refuses)."""
+    facts = model.account_facts
+    assert facts is not None
+    profiling = model.allows(PROFILING, Source.DERIVED)
+    return Person(
+        consent=model.consent,
+        facts=facts,
+        offer_signals=await model.signals(OFFERS),
+        profiling_signals=await model.signals(PROFILING) if profiling else None,
+        tags=await model.tags(ctx.config.tags),
+        propensity=await model.propensity(),
+        controls=model.controls,
+    )
+
+
 async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[ServedOffer]:
     ctx = info.context
     model = await ctx.model()
@@ -315,15 +330,11 @@ async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[Ser
     offers = [o for o, _ in live.values() if o.surface == surface.value]
     if not offers:
         return []
-    window = ctx.config.model.spend_window_days
-    attrs = await model.attributes(catalog, ctx.config.tags, window)
-    signals = await model.signals(OFFERS)
-    tier = await price_tier_signal(ctx, model)
+    person = await offer_person(ctx, model)
     segments = await ctx.reference(LIVE_SEGMENTS)
-    rules = Rulebook.build(catalog, signals, model.controls, model.now)
-    qualified = decide_offers(
-        offers, segments, attrs, signals, rules, model.consent, surface.value, ctx.config.offers,
-        model.now, window, tier, await model.propensity(),
+    qualified = qualify_offers(
+        offers, segments, person, catalog, surface.value, ctx.config.offers, model.now,
+        ctx.config.model.spend_window_days,
     )  # fmt: skip
     if not qualified:
         return []

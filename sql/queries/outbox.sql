@@ -148,3 +148,29 @@ FROM profile_fields
 WHERE user_id = ANY ($1::bigint[]) AND field = ANY ($2::text[]) AND source = 'stated_by_user'
 ORDER BY user_id, field
 
+
+-- name: outbox_offer_candidates
+-- Of the people $1, those who could get a channel offer now: a preferred channel among $2 (email,
+-- push) they are subscribed to, with what offer targeting may use of the account (creation,
+-- country, platform), their controls (hidden offers, items, inferences) and their stored language.
+-- Account data; the consent rules are applied per person in Python, as for `viewer { offers }`.
+SELECT u.user_id, u.preferred_channel::text AS preferred_channel, u.language, u.created_at, u.country,
+       u.platform::text AS platform,
+       coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
+       coalesce(k.created, '{}') AS control_created
+FROM users u
+JOIN user_channels c ON c.user_id = u.user_id AND c.channel = u.preferred_channel AND c.subscribed
+LEFT JOIN LATERAL (
+    SELECT array_agg(kind::text ORDER BY kind, target) AS kinds,
+           array_agg(target ORDER BY kind, target) AS targets,
+           array_agg(created_at ORDER BY kind, target) AS created
+    FROM user_controls WHERE user_id = u.user_id
+) k ON true
+WHERE u.user_id = ANY ($1::bigint[]) AND u.preferred_channel::text = ANY ($2::text[])
+ORDER BY u.user_id
+
+-- name: outbox_channel_offer_people
+-- Which of the people $1 already have a channel offer in the outbox for the period $2 (its dedupe
+-- key ends with it; queued, sent, failed or cancelled alike): one channel offer per period.
+SELECT DISTINCT user_id FROM outbox
+WHERE user_id = ANY ($1::bigint[]) AND kind = 'channel_offer' AND dedupe_key LIKE 'channel_offer:%:' || $2
