@@ -110,14 +110,9 @@ async def schedule_channel_offers(
     scorer = await REFERENCE.get(pool, ACTIVE_MODEL, ttl)
     window = config.model.spend_window_days
     people = allowed = qualified_people = queued = 0
-    after = 0
-    while True:
-        request_id = f"job-channel-offers-{uuid.uuid4()}"
-        guard = await BatchGuard.page(pool, PRINCIPAL, request_id, after, batch_users)
+    page_id = lambda: f"job-channel-offers-{uuid.uuid4()}"  # noqa: E731
+    async for guard in BatchGuard.pages(pool, PRINCIPAL, page_id, batch_users):
         ids = guard.user_ids
-        if not ids:
-            break
-        after = ids[-1]
         rows = await guard.fetch(
             Q.outbox_offer_candidates,
             ids,

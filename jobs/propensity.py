@@ -96,13 +96,8 @@ async def load_training_set(
     xs: list[tuple[float, ...]] = []
     ys: list[int] = []
     skipped = 0
-    after = 0
-    while True:
-        guard = await BatchGuard.page(pool, principal, request_id, after, page_users)
+    async for guard in BatchGuard.pages(pool, principal, request_id, page_users):
         page = guard.user_ids
-        if not page:
-            break
-        after = page[-1]
         allowed = guard.allowed(page, PROFILING, Source.BEHAVIOURAL)
         skipped += len(page) - len(allowed)
         rows = await guard.fetch(

@@ -75,13 +75,10 @@ async def schedule_reminders(
 ) -> ReminderCounts:
     catalog = await load_catalog(pool, config.model.reference_ttl_s)
     people = allowed = queued = 0
-    after = 0
-    while True:
-        guard = await BatchGuard.page(pool, PRINCIPAL, f"job-reminders-{uuid.uuid4()}", after, batch_users)
+    async for guard in BatchGuard.pages(
+        pool, PRINCIPAL, lambda: f"job-reminders-{uuid.uuid4()}", batch_users
+    ):
         ids = guard.user_ids
-        if not ids:
-            break
-        after = ids[-1]
         rows = await guard.fetch(
             Q.outbox_reminder_candidates, ids, purpose=ESSENTIAL, source=Source.ACCOUNT, tables=ACCOUNT_TABLES
         )
@@ -137,16 +134,10 @@ async def schedule_key_dates(
 ) -> ReminderCounts:
     """Queue the key-date reminders due now (see the module doc); `now` for tests."""
     people = allowed = queued = 0
-    after = 0
     at = now or datetime.now(UTC)
-    while True:
-        guard = await BatchGuard.page(
-            pool, KEY_DATES_PRINCIPAL, f"job-key-dates-{uuid.uuid4()}", after, batch_users
-        )
+    page_id = lambda: f"job-key-dates-{uuid.uuid4()}"  # noqa: E731
+    async for guard in BatchGuard.pages(pool, KEY_DATES_PRINCIPAL, page_id, batch_users):
         ids = guard.user_ids
-        if not ids:
-            break
-        after = ids[-1]
         rows = await guard.fetch(
             Q.outbox_reminder_candidates, ids, purpose=ESSENTIAL, source=Source.ACCOUNT, tables=ACCOUNT_TABLES
         )

@@ -5,7 +5,7 @@ are jobs and writers acting on behalf of many users, never an answer to one of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +103,21 @@ class BatchGuard:
             request_id,
             {r["user_id"]: snapshot_from_row(r["user_id"], r, False) for r in rows},
         )
+
+    @classmethod
+    async def pages(
+        cls, pool: asyncpg.Pool, principal: Principal, request_id: str | Callable[[], str], limit: int
+    ) -> AsyncIterator[BatchGuard]:
+        """Every user, `limit` at a time in id order (keyset), each page with its guard; the audit's
+        `request_id` is one for the whole run, or a function giving one per page."""
+        after = 0
+        while True:
+            rid = request_id() if callable(request_id) else request_id
+            guard = await cls.page(pool, principal, rid, after, limit)
+            if not guard.user_ids:
+                return
+            after = guard.user_ids[-1]
+            yield guard
 
     @property
     def user_ids(self) -> list[int]:

@@ -70,17 +70,12 @@ async def refresh_members(
         segments = {k: v for k, v in segments.items() if k in set(segment_ids)}
     catalog = await load_catalog(pool, config.model.reference_ttl_s)
     total = RefreshCounts(0, 0, 0, 0)
-    after = 0
     request_id = request_id or str(uuid.uuid4())
-    while segments:
-        guard = await BatchGuard.page(pool, principal, request_id, after, batch_users)
-        ids = guard.user_ids
-        if not ids:
-            break
-        after = ids[-1]
-        counts = await _refresh_page(pool, guard, config, catalog, segments, ids)
-        await guard.flush()
-        total = RefreshCounts(*(a + b for a, b in zip(_tuple(total), _tuple(counts), strict=True)))
+    if segments:
+        async for guard in BatchGuard.pages(pool, principal, request_id, batch_users):
+            counts = await _refresh_page(pool, guard, config, catalog, segments, guard.user_ids)
+            await guard.flush()
+            total = RefreshCounts(*(a + b for a, b in zip(_tuple(total), _tuple(counts), strict=True)))
     if segment_ids is None:
         guard = BatchGuard(pool, principal, request_id, {})
         pruned = await guard.write(Q.prune_segment_members, [], purpose=OFFERS, tables=("segment_members",))
