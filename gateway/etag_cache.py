@@ -24,8 +24,6 @@ on the same host; docs/performance.md states this window."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,8 +31,8 @@ from typing import Any
 import asyncpg
 
 from privacy.guard import StateVersions, announced_state_versions
+from sql.listen import listen as sql_listen
 
-log = logging.getLogger(__name__)
 USERS_CHANNEL = "gateway_versions"
 REFERENCE_CHANNEL = "gateway_reference"  # migration 0072; payload 'config_versions' for rules
 MAX_USERS = 100_000  # users kept per worker (oldest first out): about 10 MiB at most
@@ -141,52 +139,22 @@ class VersionCache:
             self.drop_config()
 
     async def listen(self, dsn: str) -> Callable[[], Awaitable[None]]:
-        """Listen on a dedicated connection (re-opened when lost; the cache is off meanwhile);
-        returns the function that stops it."""
-        stopping = asyncio.Event()
-        ready = asyncio.Event()
+        """Listen on a dedicated connection (sql/listen.py: re-opened when lost; the cache is off
+        meanwhile); returns the function that stops it. Until connected, every ETag reads the
+        database."""
 
-        async def run() -> None:
-            while not stopping.is_set():
-                conn: asyncpg.Connection | None = None
-                try:
-                    conn = await asyncpg.connect(dsn)
-                    closed = asyncio.Event()
-                    conn.add_termination_listener(lambda _c, lost=closed: lost.set())
-                    await conn.add_listener(USERS_CHANNEL, self._on_users)
-                    await conn.add_listener(REFERENCE_CHANNEL, self._on_reference)
-                    self.drop_all()  # whatever was announced while not listening is unknown
-                    self._conn = conn
-                    self.live = True
-                    ready.set()
-                    done = asyncio.ensure_future(stopping.wait())
-                    lost = asyncio.ensure_future(closed.wait())
-                    await asyncio.wait({done, lost}, return_when=asyncio.FIRST_COMPLETED)
-                    done.cancel()
-                    lost.cancel()
-                except (OSError, asyncpg.PostgresError) as exc:
-                    log.warning("ETag version listener: %s; retrying", type(exc).__name__)
-                    ready.set()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stopping.wait(), 2.0)
-                finally:
-                    self.live = False
-                    self._conn = None
-                    self.drop_all()
-                    if conn is not None and not conn.is_closed():
-                        await conn.close()
+        def up(conn: asyncpg.Connection) -> None:
+            self.drop_all()  # whatever was announced while not listening is unknown
+            self._conn = conn
+            self.live = True
 
-        task = asyncio.ensure_future(run())
-        try:
-            await asyncio.wait_for(ready.wait(), 10.0)
-        except TimeoutError:
-            log.warning("ETag version listener not connected yet; every ETag reads the database")
+        def down() -> None:
+            self.live = False
+            self._conn = None
+            self.drop_all()
 
-        async def stop() -> None:
-            stopping.set()
-            await task
-
-        return stop
+        handlers = {USERS_CHANNEL: self._on_users, REFERENCE_CHANNEL: self._on_reference}
+        return await sql_listen(dsn, handlers, "ETag version", on_up=up, on_down=down)
 
 
 async def settle_all() -> None:

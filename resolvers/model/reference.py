@@ -11,8 +11,6 @@ Capabilities register their own loaders (`ReferenceKind`), so this module knows 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,8 +19,8 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 
 from resolvers.model.catalog import Catalog, load_catalog
+from sql.listen import listen as sql_listen
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHANNEL = "gateway_reference"
 
@@ -89,48 +87,13 @@ async def catalog(pool: asyncpg.Pool, ttl_s: float) -> Catalog:
 
 
 async def listen(dsn: str) -> Callable[[], Awaitable[None]]:
-    """Listen for reference changes on a dedicated connection; returns the function that stops it.
-
-    A lost connection is re-opened (with everything invalidated, since notifications may have
-    been missed meanwhile) until the returned function is called."""
-    stopping = asyncio.Event()
-    ready = asyncio.Event()
+    """Listen for reference changes on a dedicated connection (sql/listen.py); returns the
+    function that stops it. Every (re)connection invalidates everything, since notifications may
+    have been missed meanwhile; until connected, caches fall back to their TTL."""
 
     def on_change(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
         REFERENCE.invalidate(payload or None)
 
-    async def run() -> None:
-        while not stopping.is_set():
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(dsn)
-                await conn.add_listener(CHANNEL, on_change)
-                REFERENCE.invalidate()
-                ready.set()
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=closed: lost.set())
-                done = asyncio.ensure_future(stopping.wait())
-                lost = asyncio.ensure_future(closed.wait())
-                await asyncio.wait({done, lost}, return_when=asyncio.FIRST_COMPLETED)
-                done.cancel()
-                lost.cancel()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("reference listener: %s; retrying", type(exc).__name__)
-                ready.set()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), 2.0)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
-
-    task = asyncio.ensure_future(run())
-    try:
-        await asyncio.wait_for(ready.wait(), 10.0)
-    except TimeoutError:
-        log.warning("reference listener not connected yet; caches fall back to their TTL")
-
-    async def stop() -> None:
-        stopping.set()
-        await task
-
-    return stop
+    return await sql_listen(
+        dsn, {CHANNEL: on_change}, "reference", on_up=lambda _conn: REFERENCE.invalidate()
+    )
