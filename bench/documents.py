@@ -17,23 +17,6 @@ from gateway.persisted import DOCUMENTS_DIR, document_id
 WHOAMI = "query Whoami { whoami { role subject } }"
 VIEWER = "query Viewer { viewer { id createdAt personalizationLevel country platform preferredChannel } }"
 
-WHY_FIELDS = """
-fragment WhyFields on Why {
-  decisionId
-  mode
-  summary
-  reasons { code text weight sourceItemId sourceItemName }
-  signalSources
-  dataCategories
-  purposes
-  rule { kind id version }
-  matchedCriteria
-  controls { kind label purpose }
-  consentSnapshotId
-  generatedAt
-}
-"""
-
 # The home screen's trusted document (gateway/documents/home.graphql): the gateway runs it from
 # a compiled plan (gateway/plan.py), like every trusted document a client app registers.
 PERSONALIZED = (DOCUMENTS_DIR / "home.graphql").read_text()
