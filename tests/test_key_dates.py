@@ -16,6 +16,7 @@ import pytest
 
 from jobs.reminders import schedule_key_dates
 from privacy.i18n import Language, format_day_month
+from privacy.purposes import OFFERS
 from resolvers.config import DomainConfig
 from resolvers.reminders.key_dates import KeyDate
 from sql.pool import create_pool
@@ -24,6 +25,7 @@ from tests.personalization_world import add_user, world
 from tests.privacy_helpers import call
 from tests.test_outbox import deliver, delivery_config
 from tests.test_privacy_profile import PROMPTS, UPDATE
+from tests.world import grant
 
 ADULT, MINOR, UNSUBSCRIBED, NONE_LEVEL = 40, 41, 42, 43
 REMINDERS = """{ viewer { keyDateReminders { kind on channel text offer
@@ -203,6 +205,23 @@ async def deliver_once(
     assert result.sent == 2
     assert await conn.fetchval("SELECT status FROM outbox WHERE message_id = $1", minor_message) == "sent"
     assert (await deliver(pool, delivery_config(hooks))).sent == 0
+
+
+async def test_no_treat_without_consent_to_marketing_offers(
+    client: httpx.AsyncClient, token: Callable[..., str], conn: asyncpg.Connection
+) -> None:
+    """The reminder is the person's (they allowed its channel); the treat is marketing, and
+    follows their consent to marketing offers like every other offer."""
+    soon = mm_dd(datetime.now(UTC).date() + timedelta(days=DomainConfig().key_dates.remind_days_before))
+    assert (await give(client, token("user", ADULT), "birthday", soon))["__typename"] == "ProfileUpdated"
+
+    async def offered() -> list[bool]:
+        body = await call(client, REMINDERS, token=token("user", ADULT))
+        return [r["offer"] for r in body["data"]["viewer"]["keyDateReminders"]]
+
+    assert await offered() == [True]
+    await grant(conn, ADULT, OFFERS, False)
+    assert await offered() == [False]
 
 
 async def test_the_person_chooses_how_many_days_ahead(

@@ -23,6 +23,7 @@ from privacy.profile_fields import (
     REMINDER_DAYS_FIELD,
     day_month,
 )
+from privacy.purposes import OFFERS, Source
 from privacy.vocabulary import Channel
 from resolvers.common.texts import text
 from resolvers.explain.record import (
@@ -133,7 +134,9 @@ def decide_key_dates(
             if days == 0
             else text(f"key_date.reminder.{kd.kind}", date=format_day_month(on), days=days)
         )
-        offer = cfg.offer and not consent.is_minor
+        # The treat is marketing: it needs the person's consent to marketing offers (on what they
+        # stated), like every offer surface, and is never for a minor.
+        offer = cfg.offer and consent.allows(OFFERS, Source.STATED) and not consent.is_minor
         criteria = [
             text(f"key_date.given.{kd.kind}"),
             text("key_date.criteria.channel", channel=channel_name),
