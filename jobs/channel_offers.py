@@ -151,13 +151,14 @@ async def schedule_channel_offers(
         )
         guard.record(sorted(profile_ids & offer_ids), PROFILING, ACTIVITY_TABLES)
         activity = {r["user_id"]: parse_activity(r) for r in activity_rows}
+        read_ids = offer_ids | profile_ids
         chosen: dict[int, list[Qualified]] = {}
         for uid in eligible:
             a = accounts[uid]
             consent = guard.snapshots[uid]
             controls = Controls.of(a["control_kinds"], a["control_targets"], a["control_created"])
             hidden = controls.hidden_inferences
-            signals = activity.get(uid, SignalSnapshot()) if uid in offer_ids | profile_ids else None
+            signals = activity.get(uid, SignalSnapshot()) if uid in read_ids else None
             profiling = signals if uid in profile_ids else None
             propensity = None
             if scorer is not None and profiling is not None and may_score(consent, hidden):
