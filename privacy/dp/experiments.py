@@ -173,13 +173,10 @@ async def true_sums(conn: asyncpg.Pool, experiment_id: int, design: Design) -> d
     rows = await conn.fetch(
         Q.experiment_outcomes, experiment_id, design.revenue_clamp, design.sessions_clamp, ANALYTICS
     )
-    sums: dict[str, dict[str, int]] = {}
-    for r in rows:
-        arm = sums.setdefault(r["variant"], {"exposed": 0})
-        arm["exposed"] += 1
-        for metric in design.metrics:
-            arm[metric] = arm.get(metric, 0) + int(r[COLUMN[metric]])
-    return sums
+    return {
+        r["variant"]: {"exposed": int(r["exposed"])} | {m: int(r[COLUMN[m]]) for m in design.metrics}
+        for r in rows
+    }
 
 
 async def results(

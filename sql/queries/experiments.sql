@@ -76,6 +76,11 @@ SELECT count(*) AS written FROM ins
 -- outcomes after their first exposure, each bounded per user: 0/1 for conversion, offer click and
 -- redemption; purchase cents clamped to [0, $2]; session starts clamped to [0, $3]. Only users
 -- whose consent allows analytics.aggregate on behavioural data count ($4 = the purpose).
+-- Summed per arm here: one row per variant comes back, not one per exposed user.
+SELECT variant, count(*)::bigint AS exposed, sum(converted)::bigint AS converted,
+       sum(clicked)::bigint AS clicked, sum(redeemed)::bigint AS redeemed,
+       sum(revenue)::bigint AS revenue, sum(sessions)::bigint AS sessions
+FROM (
 SELECT x.variant,
        (EXISTS (SELECT 1 FROM events e WHERE e.user_id = x.user_id AND e.type = 'purchase'
                 AND e.occurred_at >= x.exposed_at))::int AS converted,
@@ -93,6 +98,8 @@ SELECT x.variant,
 FROM experiment_exposures x
 JOIN consents c ON c.user_id = x.user_id AND c.purpose = $4 AND c.granted
 WHERE x.experiment_id = $1
+) per_user
+GROUP BY variant
 
 -- name: export_experiment_exposures
 -- The person's experiment exposures (export).
