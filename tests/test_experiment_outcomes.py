@@ -65,6 +65,9 @@ async def test_outcomes_are_bounded_per_user_and_counted_after_exposure(conn, db
         exp_id, definition,
     )  # fmt: skip
     exposed_at = now - timedelta(days=2)
+    # A sensitive item (items.sensitive, set from its category): buying it counts nowhere.
+    sensitive = await conn.fetchval("SELECT item_id FROM items WHERE sensitive ORDER BY item_id LIMIT 1")
+    assert sensitive is not None
     expected: dict[str, dict[str, int]] = {}
     exposures, events = [], []
     for uid in range(1, N + 1):
@@ -73,6 +76,7 @@ async def test_outcomes_are_bounded_per_user_and_counted_after_exposure(conn, db
         # Before exposure: a purchase and sessions that must not count.
         events.append((uid, uuid4(), "purchase", 1, 90_000, None, now - timedelta(days=3)))
         events.append((uid, uuid4(), "session_start", None, None, None, now - timedelta(days=3)))
+        events.append((uid, uuid4(), "purchase", sensitive, 40_000, None, now - timedelta(days=1)))
         bought = rng.random() < (0.3 if arm == "t" else 0.2)
         cents = 0
         for _ in range(2 if bought else 0):

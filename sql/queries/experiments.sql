@@ -73,8 +73,9 @@ SELECT count(*) AS written FROM ins
 
 -- name: experiment_outcomes
 -- Per user exposed to experiment $1 (one row per user: the privacy unit), their variant and the
--- outcomes after their first exposure, each bounded per user: 0/1 for conversion, offer click and
--- redemption; purchase cents clamped to [0, $2]; session starts clamped to [0, $3]. Only users
+-- outcomes after their first exposure, each bounded per user: 0/1 for conversion (a purchase of a
+-- non-sensitive item: sensitive purchases count nowhere, as in the rollups), offer click and
+-- redemption; non-sensitive purchase cents clamped to [0, $2]; session starts clamped to [0, $3]. Only users
 -- whose consent allows analytics.aggregate on behavioural data count ($4 = the purpose).
 -- Summed per arm here: one row per variant comes back, not one per exposed user.
 SELECT variant, count(*)::bigint AS exposed, sum(converted)::bigint AS converted,
@@ -82,7 +83,8 @@ SELECT variant, count(*)::bigint AS exposed, sum(converted)::bigint AS converted
        sum(revenue)::bigint AS revenue, sum(sessions)::bigint AS sessions
 FROM (
 SELECT x.variant,
-       (EXISTS (SELECT 1 FROM events e WHERE e.user_id = x.user_id AND e.type = 'purchase'
+       (EXISTS (SELECT 1 FROM events e JOIN items i ON i.item_id = e.item_id AND NOT i.sensitive
+                WHERE e.user_id = x.user_id AND e.type = 'purchase'
                 AND e.occurred_at >= x.exposed_at))::int AS converted,
        (EXISTS (SELECT 1 FROM events e WHERE e.user_id = x.user_id AND e.type = 'offer_click'
                 AND e.occurred_at >= x.exposed_at))::int AS clicked,
@@ -90,7 +92,9 @@ SELECT x.variant,
                 AND e.occurred_at >= x.exposed_at))::int AS redeemed,
        -- Per-user work is bounded by public caps (privacy/PROOFS.md, "Timing"): at most 100
        -- purchases are summed (index range scan with LIMIT) and at most $3 sessions counted.
-       least(coalesce((SELECT sum(p.value) FROM (SELECT e.value FROM events e WHERE e.user_id = x.user_id
+       least(coalesce((SELECT sum(p.value) FROM (SELECT e.value FROM events e
+                       JOIN items i ON i.item_id = e.item_id AND NOT i.sensitive
+                       WHERE e.user_id = x.user_id
                        AND e.type = 'purchase' AND e.occurred_at >= x.exposed_at
                        ORDER BY e.occurred_at LIMIT 100) p), 0), $2)::bigint AS revenue,
        (SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.user_id = x.user_id AND e.type = 'session_start'
