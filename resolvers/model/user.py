@@ -14,7 +14,7 @@ one audit entry per purpose that uses it: a withdrawn consent means the data is 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -217,10 +217,6 @@ class UserModel:
         signals = await self.signals(PROFILING)
         if signals is None:
             return None
-        if signals.member_since is None:
-            first = signals.first_seen
-            since = min(self.account.created_at, first) if first else self.account.created_at
-            signals = replace(signals, member_since=since)
         return decide_propensity(model, signals, self.consent, self.now)
 
     async def attributes(
