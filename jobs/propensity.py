@@ -29,6 +29,7 @@ import asyncpg
 import numpy as np
 
 from privacy.dp import ledger
+from privacy.dp.mechanisms import NoiseSpec, release_counts
 from privacy.principal import Principal, Role
 from privacy.purposes import PROFILING, Source
 from privacy.snapshots import BatchGuard
@@ -163,10 +164,10 @@ def fit_plain(x: np.ndarray, y: np.ndarray, config: PropensityConfig) -> Any:
 
 
 def noisy_count(n: int, epsilon: float, seed: int | None) -> int:
-    from diffprivlib.mechanisms import Geometric
-
-    mech = Geometric(epsilon=epsilon, sensitivity=1, random_state=seed)
-    return max(0, int(mech.randomise(n)))
+    """The training size for the model card, released like every DP count (sensitivity 1)."""
+    rng = np.random.RandomState(seed) if seed is not None else None
+    spec = NoiseSpec(Decimal(str(epsilon)), 1)
+    return int(release_counts([n], spec, _rng=rng)[0].value)
 
 
 def holdout_mask(user_ids: np.ndarray, share: float) -> np.ndarray:
