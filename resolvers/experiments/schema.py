@@ -22,7 +22,6 @@ from resolvers.common.permissions import require
 from resolvers.context import Context
 from resolvers.experiments import rules
 from resolvers.experiments.rules import Definition, Status, SurfaceVocabulary
-from resolvers.offers.rules import LIVE_OFFERS
 from resolvers.segments.rules import LIVE_SEGMENTS
 from sql import load_queries
 
@@ -239,7 +238,7 @@ async def _validate(ctx: Context, inp: ExperimentInput) -> tuple[Definition | No
         frozenset(layout.default_sections) | frozenset(layout.newbie_sections) | layout.feature_sections
     )
     live = frozenset((await ctx.reference(LIVE_SEGMENTS)).keys())
-    offers = frozenset((await ctx.reference(LIVE_OFFERS)).keys())
+    offers = frozenset(r["offer_id"] for r in await ctx.pool.fetch(Q.live_offer_ids))
     return rules.validate(_raw(inp), replace(vocab, offers=offers), live)
 
 

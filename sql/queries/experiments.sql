@@ -114,3 +114,7 @@ WHERE x.user_id = $1 ORDER BY x.exposed_at, e.key
 -- name: experiment_version
 -- The current definition version of an experiment (public configuration); no row when unknown.
 SELECT current_version FROM experiments WHERE key = $1
+
+-- name: live_offer_ids
+-- The ids of the live offers an OFFER_CHOICE experiment may compare (public configuration).
+SELECT offer_id FROM offers WHERE active
