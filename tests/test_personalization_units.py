@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from resolvers.model.reference import CATALOG, ReferenceCache
+from resolvers.model.rulebook import diversify
 from resolvers.segments.rules import evaluate, validate_rule
 from sql import create_pool
 from tests.personalization_world import world
@@ -77,3 +83,32 @@ async def test_catalog_cache_is_per_pool_with_ttl(db_dsn: str) -> None:
             assert "health" in fresh.sensitive_categories
         finally:
             await pool.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(st.sampled_from("abc"), st.sampled_from("xyz"), st.sampled_from([None, None, 1, 2, 3])),
+        max_size=40,
+    ),
+    max_per_kind=st.integers(1, 3),
+    max_per_source=st.integers(1, 3),
+    max_run=st.integers(1, 3),
+    limit=st.integers(0, 45),
+)
+def test_diversify_stops_at_the_page_with_the_same_head(
+    entries: list[tuple[str, str, int | None]], max_per_kind: int, max_per_source: int, max_run: int, limit: int
+) -> None:
+    # The feed asks only for its page: ordering stops there, and the head is what ordering the
+    # whole list would have put first.
+    ranked = [(*e, i) for i, e in enumerate(entries)]
+    rules: dict[str, Any] = {
+        "kind_of": lambda e: (e[0], e[1]),
+        "source_of": lambda e: e[2],
+        "max_per_kind": max_per_kind,
+        "max_per_source": max_per_source,
+        "max_run": max_run,
+    }
+    whole = diversify(ranked, **rules)
+    assert sorted(whole, key=lambda e: e[3]) == ranked  # reordered, nothing lost
+    assert diversify(ranked, limit=limit, **rules) == whole[:limit]

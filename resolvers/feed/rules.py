@@ -207,7 +207,8 @@ def _personalized(
         max_per_kind=cfg.max_per_subcategory,
         max_per_source=cfg.max_per_purchase,
         max_run=cfg.max_purchase_run,
-    )[: req.limit]
+        limit=req.limit,
+    )
     out = []
     for rank, s in enumerate(page, start=1):
         reasons = _reasons(

@@ -125,8 +125,13 @@ def diversify(
     max_per_kind: int,
     max_per_source: int,
     max_run: int = 2,
+    limit: int | None = None,
 ) -> list[T]:
     """Reorder a ranked list (best first) under the diversity rule of the module doc.
+
+    `limit`: only the first `limit` entries are wanted (a page); the greedy choice of each slot
+    depends only on the slots before it, so stopping there returns the same head as ordering
+    the whole list, without the quadratic tail.
 
     Greedy and deterministic: the next slot takes the best remaining entry that fits the caps,
     preferring, after `max_run` entries from one source (the purchase a complement comes from),
@@ -140,7 +145,7 @@ def diversify(
     pending = list(ranked)
     previous: int | None = None
     run = 0
-    while pending:
+    while pending and (limit is None or len(out) < limit):
         pick = None
         for i, entry in enumerate(pending):
             kind, source = kind_of(entry), source_of(entry)
@@ -165,4 +170,6 @@ def diversify(
         run = run + 1 if source is not None and source == previous else 1
         previous = source
         out.append(entry)
+    if limit is not None:
+        return (out + waiting)[:limit]
     return out + waiting
