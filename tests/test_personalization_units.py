@@ -97,7 +97,11 @@ async def test_catalog_cache_is_per_pool_with_ttl(db_dsn: str) -> None:
     limit=st.integers(0, 45),
 )
 def test_diversify_stops_at_the_page_with_the_same_head(
-    entries: list[tuple[str, str, int | None]], max_per_kind: int, max_per_source: int, max_run: int, limit: int
+    entries: list[tuple[str, str, int | None]],
+    max_per_kind: int,
+    max_per_source: int,
+    max_run: int,
+    limit: int,
 ) -> None:
     # The feed asks only for its page: ordering stops there, and the head is what ordering the
     # whole list would have put first.

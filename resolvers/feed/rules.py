@@ -155,16 +155,31 @@ def _personalized(
                 searched[item_id] = (value, search.term)
 
     def parts(item: Item) -> dict[ReasonCode, float]:
-        found = {
-            ReasonCode.REPURCHASE_DUE: w.repurchase if item.item_id in due else 0.0,
-            ReasonCode.PURCHASED_RELATED: complement.get(item.item_id, (0.0, item))[0],
-            ReasonCode.SEARCHED: searched.get(item.item_id, (0.0, ""))[0],
-            ReasonCode.VIEWED_CATEGORY: affinity.get(item.category, 0.0),
-            ReasonCode.POPULAR: w.popularity * item.popularity / catalog.max_popularity,
-            ReasonCode.PRICE_TIER: w.price_fit * tier_fit(item, tier) if tier is not None else 0.0,
-            ReasonCode.MODEL_PREDICTION: ready_value if item.category == ready_category else 0.0,
-        }
-        return {code: v for code, v in found.items() if v > 0}
+        # Only the reasons that count (> 0), always in this order; built by hand (~200 candidates
+        # a request: a dict of all seven codes, then filtered, hashed 14 enums per item).
+        item_id = item.item_id
+        found: dict[ReasonCode, float] = {}
+        if item_id in due and w.repurchase > 0:
+            found[ReasonCode.REPURCHASE_DUE] = w.repurchase
+        lead = complement.get(item_id)
+        if lead is not None and lead[0] > 0:
+            found[ReasonCode.PURCHASED_RELATED] = lead[0]
+        match = searched.get(item_id)
+        if match is not None and match[0] > 0:
+            found[ReasonCode.SEARCHED] = match[0]
+        viewed = affinity.get(item.category, 0.0)
+        if viewed > 0:
+            found[ReasonCode.VIEWED_CATEGORY] = viewed
+        popular = w.popularity * item.popularity / catalog.max_popularity
+        if popular > 0:
+            found[ReasonCode.POPULAR] = popular
+        if tier is not None:
+            fit = w.price_fit * tier_fit(item, tier)
+            if fit > 0:
+                found[ReasonCode.PRICE_TIER] = fit
+        if ready_value > 0 and item.category == ready_category:
+            found[ReasonCode.MODEL_PREDICTION] = ready_value
+        return found
 
     def score(item: Item, found: dict[ReasonCode, float]) -> float:
         total = sum(found.values())
@@ -174,6 +189,7 @@ def _personalized(
     # as they can reach the page: within one (category, subcategory, price level) group all
     # other signals are equal, so a group's first `limit` by popularity are its best `limit`.
     candidates: dict[int, Item] = {}
+    cleared: set[int] = set()  # already checked against the rulebook
     for item_id in due | set(complement) | set(searched):
         if item_id in catalog.items:
             candidates[item_id] = catalog.items[item_id]
@@ -186,11 +202,14 @@ def _personalized(
                 break
             if rules.excludes(item) is None:
                 candidates.setdefault(item.item_id, item)
+                cleared.add(item.item_id)
                 taken += 1
     scored: list[_Scored] = []
     reasons_of: dict[int, dict[ReasonCode, float]] = {}
     for item in candidates.values():
-        if rules.excludes(item) is not None or (req.category is not None and item.category != req.category):
+        if req.category is not None and item.category != req.category:
+            continue
+        if item.item_id not in cleared and rules.excludes(item) is not None:
             continue
         found = parts(item)
         reasons_of[item.item_id] = found
