@@ -7,6 +7,7 @@ from dataclasses import fields
 import strawberry
 from strawberry.types import Info
 
+from privacy.i18n import Language
 from privacy.purposes import ESSENTIAL, Source
 from resolvers.common.errors import InvalidArgument
 from resolvers.context import Context
@@ -37,8 +38,8 @@ class Explanation(Why):
     )
 
 
-def explanation(record: DecisionRecord) -> Explanation:
-    why = render_why(record)
+def explanation(record: DecisionRecord, language: Language) -> Explanation:
+    why = render_why(record, language)
     return Explanation(
         **{f.name: getattr(why, f.name) for f in fields(why) if f.init},
         surface=record.surface,
@@ -65,4 +66,4 @@ async def viewer_explanations(info: Info[Context, None], limit: int) -> list[Exp
         tables=("decisions",),
         subject_user_id=user_id,
     )
-    return [explanation(DecisionRecord.from_json(r["record"])) for r in rows]
+    return [explanation(DecisionRecord.from_json(r["record"]), ctx.language) for r in rows]

@@ -202,7 +202,7 @@ async def viewer_inferences(info: Info[Context, None]) -> list[Inference]:
             key=i.key,
             kind=i.kind,
             value=i.value,
-            why=render_why(i.record) if i.record else None,
+            why=render_why(i.record, info.context.language) if i.record else None,
             hidden=i.hidden,
         )
         for i in found

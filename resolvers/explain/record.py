@@ -13,10 +13,9 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
 
 from privacy.guard import DecisionRow
-from privacy.i18n import DEFAULT, Language, localize
+from privacy.i18n import Language, localize
 from resolvers.common.enums import describe_values
 
 
@@ -314,16 +313,11 @@ class DecisionRecord:
 # --- GraphQL rendering: plain (sync) fields over the record, no extra work per field ---
 
 
-def _language(info: Info[Any, None]) -> Language:
-    return getattr(info.context, "language", DEFAULT)
-
-
 @strawberry.type(name="Reason", description="One reason behind a decision, most important first.")
 class ReasonType:
     code: ReasonCode = strawberry.field(
         description="Stable code of the reason; switch on it to pick an icon or a template."
     )
-    english: strawberry.Private[str]
     weight: float = strawberry.field(
         description=(
             "Share of this reason in the decision, between 0 and 1; the weights of one "
@@ -340,12 +334,9 @@ class ReasonType:
     source_item_name: str | None = strawberry.field(
         description="Display name of `sourceItemId`; null when `sourceItemId` is null."
     )
-
-    @strawberry.field(
+    text: str = strawberry.field(
         description="Human-readable sentence for this reason, in the person's language, ready to display."
     )
-    def text(self, info: Info[Any, None]) -> str:
-        return localize(self.english, _language(info))
 
 
 @strawberry.type(
@@ -378,7 +369,6 @@ class ControlType:
     kind: ControlKind = strawberry.field(
         description="What the control does, and which mutation carries it out (see ControlKind)."
     )
-    english_label: strawberry.Private[str]
     purpose: str | None = strawberry.field(
         description="OPEN_CONSENT: the purpose key to pass to `setConsent`; null for other kinds."
     )
@@ -389,12 +379,9 @@ class ControlType:
             "subcategory:<category>/<name>, tag:<name>, segment:<id>)."
         )
     )
-
-    @strawberry.field(
+    label: str = strawberry.field(
         description="Button text for the control in the person's language, e.g. 'Hide this offer'."
     )
-    def label(self, info: Info[Any, None]) -> str:
-        return localize(self.english_label, _language(info))
 
 
 @strawberry.type(description="Why am I seeing this: rendered from the record that made the decision.")
@@ -412,7 +399,6 @@ class Why:
             "(CONTEXTUAL) or nothing about you (NON_PERSONALIZED)."
         )
     )
-    english_summary: strawberry.Private[str]
     reasons: list[ReasonType] = strawberry.field(
         description="Every reason behind the decision, highest `weight` first; never empty."
     )
@@ -439,7 +425,6 @@ class Why:
             "contextual and stated-interest feed items, reminders, default tags)."
         )
     )
-    english_criteria: strawberry.Private[list[str]]
     controls: list[ControlType] = strawberry.field(
         description=(
             "What you can do about this decision, each a working mutation (see ControlKind); may be empty."
@@ -453,16 +438,12 @@ class Why:
         )
     )
     generated_at: datetime = strawberry.field(description="When the decision was made (UTC).")
-
-    @strawberry.field(
+    summary: str = strawberry.field(
         description=(
             "One-sentence explanation to show first: the text of the main reason, in the person's language."
         )
     )
-    def summary(self, info: Info[Any, None]) -> str:
-        return localize(self.english_summary, _language(info))
-
-    @strawberry.field(
+    matched_criteria: list[str] = strawberry.field(
         description=(
             "Plain-language conditions that held for this decision, in the person's language, ready "
             "to display as a list (e.g. 'You bought something this goes with'), including what "
@@ -470,20 +451,19 @@ class Why:
             "empty."
         )
     )
-    def matched_criteria(self, info: Info[Any, None]) -> list[str]:
-        language = _language(info)
-        return [localize(c, language) for c in self.english_criteria]
 
 
-def render_why(record: DecisionRecord) -> Why:
+def render_why(record: DecisionRecord, language: Language) -> Why:
+    """The record as the person reads it: every text in `language` (the operation's, see
+    `Context.language`), rendered once here so that the GraphQL fields are plain values."""
     return Why(
         decision_id=strawberry.ID(str(record.decision_id)),
         mode=record.mode,
-        english_summary=record.summary,
+        summary=localize(record.summary, language),
         reasons=[
             ReasonType(
                 code=r.code,
-                english=r.text,
+                text=localize(r.text, language),
                 weight=r.weight,
                 source_item_id=strawberry.ID(str(r.source_item_id)) if r.source_item_id is not None else None,
                 source_item_name=r.source_item_name,
@@ -496,9 +476,9 @@ def render_why(record: DecisionRecord) -> Why:
         rule=RuleRefType(kind=record.rule.kind, id=strawberry.ID(record.rule.id), version=record.rule.version)
         if record.rule
         else None,
-        english_criteria=list(record.matched_criteria),
+        matched_criteria=[localize(c, language) for c in record.matched_criteria],
         controls=[
-            ControlType(kind=c.kind, english_label=c.label, purpose=c.purpose, target=c.target)
+            ControlType(kind=c.kind, label=localize(c.label, language), purpose=c.purpose, target=c.target)
             for c in record.controls
         ],
         consent_snapshot_id=record.consent_snapshot_id,

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from privacy.consent import ANONYMOUS_SNAPSHOT
+from privacy.i18n import Language
 from privacy.purposes import CONTENT, PROFILING, Source
 from privacy.vocabulary import PriceTier
 from resolvers.common.errors import InvalidArgument
@@ -84,9 +85,9 @@ async def price_tier_signal(ctx: Context, model: UserModel) -> PriceTier | None:
     return price_tier_of(model.consent, tags, await model.signals(PROFILING))
 
 
-def _render(ranked: list[Ranked]) -> list[FeedItem]:
+def _render(ranked: list[Ranked], language: Language) -> list[FeedItem]:
     return [
-        FeedItem(item=ItemType.of(r.item), rank=r.record.rank or i, why=render_why(r.record))
+        FeedItem(item=ItemType.of(r.item), rank=r.record.rank or i, why=render_why(r.record, language))
         for i, r in enumerate(ranked, start=1)
     ]
 
@@ -120,7 +121,7 @@ async def viewer_feed(
     if exp is not None and not exp.is_control:
         ranked = [_with_experiment(r, exp) for r in ranked]
     ctx.log_decisions([r.record for r in ranked])
-    return _render(ranked)
+    return _render(ranked, ctx.language)
 
 
 def _with_experiment(r: Ranked, exp: Enrollment) -> Ranked:
@@ -165,4 +166,4 @@ class FeedQuery:
         ranked = decide_feed(
             req, ANONYMOUS_SNAPSHOT, FeedPlan(None), cat, ctx.config.feed, Rulebook.anonymous(cat)
         )
-        return _render(ranked)
+        return _render(ranked, ctx.language)

@@ -12,7 +12,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from privacy.i18n import DEFAULT, Language
+from privacy.i18n import Language
 from privacy.principal import Role
 from privacy.purposes import PROFILING
 from privacy.vocabulary import Experience, Platform, PriceTier
@@ -59,12 +59,12 @@ class TagsType:
     )
 
 
-def render_tags(tags: Tags) -> TagsType:
+def render_tags(tags: Tags, language: Language) -> TagsType:
     return TagsType(
         experience=tags.experience,
         price_tier=tags.price_tier,
-        experience_why=render_why(tags.experience_record),
-        price_tier_why=render_why(tags.price_tier_record),
+        experience_why=render_why(tags.experience_record, language),
+        price_tier_why=render_why(tags.price_tier_record, language),
     )
 
 
@@ -151,11 +151,11 @@ class LayoutConfigType:
     )
 
 
-def _section(position: int, c: Choice) -> LayoutSection:
-    return LayoutSection(key=c.key, position=position, why=render_why(c.record))
+def _section(position: int, c: Choice, language: Language) -> LayoutSection:
+    return LayoutSection(key=c.key, position=position, why=render_why(c.record, language))
 
 
-def render_layout(layout: Layout, palette: dict[str, str], language: Language = DEFAULT) -> LayoutConfigType:
+def render_layout(layout: Layout, palette: dict[str, str], language: Language) -> LayoutConfigType:
     personalized = any(r.mode is Mode.PERSONALIZED for r in layout.records)
     formats = locale_formats(language)
     return LayoutConfigType(
@@ -163,15 +163,17 @@ def render_layout(layout: Layout, palette: dict[str, str], language: Language = 
         locale=formats,
         config_version=layout.config_version,
         mode=Mode.PERSONALIZED if personalized else Mode.NON_PERSONALIZED,
-        tags=render_tags(layout.tags),
-        sections=[_section(i, c) for i, c in enumerate(layout.sections, start=1)],
-        offers=LayoutOffers(count=layout.offers.count or 0, why=render_why(layout.offers.record)),
-        flags=[LayoutFlag(key=f.key, enabled=f.enabled, why=render_why(f.record)) for f in layout.flags],
-        appearance=render_appearance(layout, palette),
+        tags=render_tags(layout.tags, language),
+        sections=[_section(i, c, language) for i, c in enumerate(layout.sections, start=1)],
+        offers=LayoutOffers(count=layout.offers.count or 0, why=render_why(layout.offers.record, language)),
+        flags=[
+            LayoutFlag(key=f.key, enabled=f.enabled, why=render_why(f.record, language)) for f in layout.flags
+        ],
+        appearance=render_appearance(layout, palette, language),
     )
 
 
-def render_appearance(layout: Layout, palette: dict[str, str]) -> LayoutAppearance:
+def render_appearance(layout: Layout, palette: dict[str, str], language: Language) -> LayoutAppearance:
     c = layout.customization
     return LayoutAppearance(
         theme=c.theme,
@@ -182,7 +184,7 @@ def render_appearance(layout: Layout, palette: dict[str, str]) -> LayoutAppearan
         layout_choice=c.layout,
         hidden_sections=list(c.hidden),
         settings_version=c.version,
-        why=render_why(layout.appearance.record),
+        why=render_why(layout.appearance.record, language),
     )
 
 
@@ -197,7 +199,8 @@ async def operation_tags(ctx: Context) -> Tags:
 
 
 async def resolve_tags(info: Info[Context, None]) -> TagsType:
-    return render_tags(await operation_tags(info.context))
+    ctx = info.context
+    return render_tags(await operation_tags(ctx), ctx.language)
 
 
 LayoutConfigPayload = Annotated[

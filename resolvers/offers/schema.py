@@ -344,5 +344,6 @@ async def viewer_offers(info: Info[Context, None], surface: Surface) -> list[Ser
     served = await _serve_within_caps(ctx, model, qualified)
     ctx.log_decisions([q.record for q in served])
     return [
-        ServedOffer(offer=OfferType.of(live[q.offer.offer_id][1]), why=render_why(q.record)) for q in served
+        ServedOffer(offer=OfferType.of(live[q.offer.offer_id][1]), why=render_why(q.record, ctx.language))
+        for q in served
     ]

@@ -60,7 +60,7 @@ async def viewer_reminders(info: Info[Context, None]) -> list[Reminder]:
     decided = decide_reminders(signals, rules, model.consent, channel, purpose, model.now)
     ctx.log_decisions([r for _, r in decided])
     return [
-        Reminder(channel=channel.value, item=ItemType.of(catalog.items[i]), why=render_why(r))
+        Reminder(channel=channel.value, item=ItemType.of(catalog.items[i]), why=render_why(r, ctx.language))
         for i, r in decided
     ]
 
@@ -111,7 +111,7 @@ async def viewer_key_date_reminders(info: Info[Context, None]) -> list[KeyDateRe
             channel=channel.value,
             text=m.text,
             offer=m.offer,
-            why=render_why(m.record),
+            why=render_why(m.record, info.context.language),
         )
         for m in decided
     ]
