@@ -12,6 +12,7 @@ runs inside the validation step so an over-cost operation is rejected like an in
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -147,13 +148,54 @@ def operation_cost(
     return max((estimator.operation(op) for op in operations), default=0)
 
 
-def check_cost(ctx: Any, limits: LimitsConfig) -> None:
+# Priced (document text, operation, variables) kept; bounded like the validation cache.
+COST_CACHE_SIZE = 512
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class CostCache:
+    """The cost of a document under the given variables is a function of its text, operation
+    name and variables alone (the schema and limits are fixed per app), so a document a client
+    sends again is priced once: the app's own documents arrive on every request with no or a
+    few scalar variables. Variables that are not a handful of scalars (an input list, a large
+    object) are priced on every request rather than hashed; the LRU is bounded."""
+
+    def __init__(self) -> None:
+        self._costs: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+
+    @staticmethod
+    def key(text: str | None, operation_name: str | None, variables: Mapping[str, Any] | None) -> Any:
+        if text is None:
+            return None
+        given = variables or {}
+        if len(given) > 8 or not all(type(v) in _PLAIN for v in given.values()):
+            return None
+        # the type too: True == 1 == 1.0 as keys, but not as variables
+        return (text, operation_name, tuple(sorted((k, type(v).__name__, v) for k, v in given.items())))
+
+    def cost(self, ctx: Any, limits: LimitsConfig) -> int:
+        key = self.key(ctx.query, ctx.operation_name, ctx.variables)
+        if key is not None and (hit := self._costs.get(key)) is not None:
+            self._costs.move_to_end(key)
+            return hit
+        cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)
+        if key is not None:
+            self._costs[key] = cost
+            if len(self._costs) > COST_CACHE_SIZE:
+                self._costs.popitem(last=False)
+        return cost
+
+
+def check_cost(ctx: Any, limits: LimitsConfig, cache: CostCache | None = None) -> None:
     """Run inside on_validate, once the document is valid: when it is over the limit, set the
     error as a validation error (nothing runs). The document passed the shape check of
     resolvers/common/document_limits.py, so pricing it walks a bounded number of selections."""
     if ctx.pre_execution_errors or ctx.graphql_document is None:
         return
-    cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)
+    if cache is not None:
+        cost = cache.cost(ctx, limits)
+    else:
+        cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)
     if cost > limits.max_cost:
         ctx.pre_execution_errors = [
             GraphQLError(

@@ -24,7 +24,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from gateway.cost import check_cost
+from gateway.cost import CostCache, check_cost
 from gateway.errors import apply_error_policy
 from resolvers.common import document_limits
 from resolvers.common.limits import LimitsConfig
@@ -73,6 +73,7 @@ def gateway_extension(limits: LimitsConfig, hide_suggestions: bool = False) -> t
     retry_after = limits.unavailable_retry_after_s
     parse_options = document_limits.parse_options(limits)
     results = ValidationResults(limits, hide_suggestions)
+    costs = CostCache()
 
     class GatewayExtension(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
@@ -97,7 +98,7 @@ def gateway_extension(limits: LimitsConfig, hide_suggestions: bool = False) -> t
                     errors = [nul] if nul is not None else []
                 ctx.pre_execution_errors = errors
                 if not errors:
-                    check_cost(ctx, limits)
+                    check_cost(ctx, limits, costs)
             yield
 
     return GatewayExtension

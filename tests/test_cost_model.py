@@ -7,7 +7,7 @@ import pytest
 import strawberry
 from graphql import parse
 
-from gateway.cost import operation_cost
+from gateway.cost import COST_CACHE_SIZE, CostCache, operation_cost
 from resolvers.common.limits import LimitsConfig
 
 
@@ -80,3 +80,35 @@ def test_only_the_selected_operation_is_priced() -> None:
     doc = "query Small { one { id } } query Big { feed(limit: 100) { id } }"
     assert cost(doc, name="Small") == 1
     assert cost(doc, name="Big") == 100
+
+
+class _Ctx:
+    """What check_cost reads of Strawberry's execution context."""
+
+    def __init__(self, query: str, variables: dict[str, object] | None, name: str | None = None) -> None:
+        self.schema = type("S", (), {"_schema": SCHEMA})()
+        self.query, self.variables, self.operation_name = query, variables, name
+        self.graphql_document = parse(query)
+
+
+def test_cost_cache_prices_each_document_and_variables_apart() -> None:
+    cache = CostCache()
+    doc = "query Q($n: Int) { feed(limit: $n) { id } } query One { one { id } }"
+    assert cache.cost(_Ctx(doc, {"n": 40}, "Q"), LIMITS) == 40
+    assert cache.cost(_Ctx(doc, {"n": 7}, "Q"), LIMITS) == 7  # other variables: priced again
+    assert cache.cost(_Ctx(doc, {"n": 40}, "Q"), LIMITS) == 40
+    assert cache.cost(_Ctx(doc, None, "One"), LIMITS) == 1  # other operation of the same text
+    # True == 1 as a dict key, not as a variable: the value's type is part of the key
+    assert CostCache.key(doc, "Q", {"n": True}) != CostCache.key(doc, "Q", {"n": 1})
+    # Only a few scalar variables are keyed; anything else is priced every time.
+    assert CostCache.key(doc, "Q", {"n": [1, 2]}) is None
+    assert CostCache.key(doc, "Q", {f"v{i}": i for i in range(9)}) is None
+    assert CostCache.key(None, "Q", {}) is None
+
+
+def test_cost_cache_is_bounded() -> None:
+    cache = CostCache()
+    doc = "query Q($n: Int) { feed(limit: $n) { id } }"
+    for n in range(COST_CACHE_SIZE + 50):
+        assert cache.cost(_Ctx(doc, {"n": n + 1}, "Q"), LIMITS) == n + 1
+    assert len(cache._costs) == COST_CACHE_SIZE
