@@ -178,12 +178,16 @@ class CostCache:
         if key is not None and (hit := self._costs.get(key)) is not None:
             self._costs.move_to_end(key)
             return hit
-        cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)
+        cost = _price(ctx, limits)
         if key is not None:
             self._costs[key] = cost
             if len(self._costs) > COST_CACHE_SIZE:
                 self._costs.popitem(last=False)
         return cost
+
+
+def _price(ctx: Any, limits: LimitsConfig) -> int:
+    return operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)
 
 
 def check_cost(ctx: Any, limits: LimitsConfig, cache: CostCache | None = None) -> None:
@@ -192,10 +196,7 @@ def check_cost(ctx: Any, limits: LimitsConfig, cache: CostCache | None = None) -
     resolvers/common/document_limits.py, so pricing it walks a bounded number of selections."""
     if ctx.pre_execution_errors or ctx.graphql_document is None:
         return
-    if cache is not None:
-        cost = cache.cost(ctx, limits)
-    else:
-        cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables, limits)
+    cost = cache.cost(ctx, limits) if cache is not None else _price(ctx, limits)
     if cost > limits.max_cost:
         ctx.pre_execution_errors = [
             GraphQLError(
