@@ -43,8 +43,10 @@ class NotYourData(PrivacyError):
 
 @dataclass(frozen=True, slots=True)
 class DecisionRow:
-    """One decision-log row. Built by the resolvers, which own the record type (`record` is its
-    JSON form), and written by `Guard.flush` with the operation's audit entries."""
+    """One decision-log row. Built by the resolvers, which own the record type, and written by
+    `Guard.flush` with the operation's audit entries. `record` is anything the jsonb codec
+    (orjson) writes as the record's JSON: the resolvers pass their frozen dataclass itself, which
+    orjson serialises natively, instead of building a dict per record first."""
 
     decision_id: uuid.UUID
     surface: str
@@ -52,7 +54,7 @@ class DecisionRow:
     subject_id: str
     rank: int | None
     mode: str
-    record: dict[str, Any]
+    record: object
     consent_snapshot_id: str
     generated_at: datetime
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+import orjson
+
 from resolvers.explain.record import (
     Control,
     ControlKind,
@@ -48,3 +50,12 @@ def test_log_form_names_every_field_and_round_trips() -> None:
     assert DecisionRecord.from_json(raw) == record
     bare = dataclasses.replace(record, rule=None, controls=(), rank=None)
     assert DecisionRecord.from_json(bare.to_json()) == bare
+
+
+def test_the_log_writes_the_record_as_its_json_form() -> None:
+    # The decision log hands the record itself to the jsonb codec (orjson): same JSON as to_json.
+    for record in (_full_record(), dataclasses.replace(_full_record(), rule=None, controls=(), rank=None)):
+        row = record.to_row()
+        assert orjson.loads(orjson.dumps(row.record)) == record.to_json()
+        record = dataclasses.replace(record, generated_at=datetime(2026, 11, 23, 12, 0, 0, 1500, tzinfo=UTC))
+        assert orjson.loads(orjson.dumps(record)) == record.to_json()

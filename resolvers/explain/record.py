@@ -280,7 +280,7 @@ class DecisionRecord:
             subject_id=self.subject_id,
             rank=self.rank,
             mode=self.mode.value,
-            record=self.to_json(),
+            record=self,  # orjson writes the dataclass as `to_json()` would (tests/test_explain.py)
             consent_snapshot_id=self.consent_snapshot_id,
             generated_at=self.generated_at,
         )
