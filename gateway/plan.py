@@ -28,16 +28,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
+from math import isfinite
 from typing import Any
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     GraphQLAbstractType,
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -55,6 +64,9 @@ from graphql.pyutils import Path, gather_with_cancel, inspect
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 DEFINITION_BACKREF = "strawberry-definition"
+# Completed values of these types are never awaitable: checked inline before calling the
+# executor's is_awaitable (a function call per field and list item otherwise).
+_SYNC: frozenset[type] = frozenset({type(None), bool, int, float, str, list, dict})
 # complete(executor, path, result) -> completed value (or an awaitable of it); may raise.
 Complete = Callable[["PlanExecutor", Path, Any], Any]
 
@@ -197,10 +209,51 @@ def _non_null(inner: Complete, where: str) -> Complete:
     return complete
 
 
+def _passthrough(rtype: GraphQLLeafType) -> Callable[[Any], bool]:
+    """For the built-in scalars: whether a value is already its own serialisation (the type's
+    `coerce_output_value` would return it unchanged), so the call can be skipped. Anything else
+    (another type, an Int out of 32 bits, a non-finite Float) takes the type's own path."""
+    if rtype is GraphQLString or rtype is GraphQLID:
+        return lambda v: type(v) is str
+    if rtype is GraphQLBoolean:
+        return lambda v: type(v) is bool
+    if rtype is GraphQLInt:
+        return lambda v: type(v) is int and GRAPHQL_MIN_INT <= v <= GRAPHQL_MAX_INT
+    if rtype is GraphQLFloat:
+        return lambda v: type(v) is float and isfinite(v)
+    return lambda _v: False
+
+
+def _enum_names(rtype: GraphQLLeafType) -> dict[int, str]:
+    """A Strawberry enum's serialisation, by member identity (members are singletons):
+    `coerce_output_value` scans every value for the one equal to the member's; the first
+    match per member is the name it returns."""
+    wrapped = getattr(rtype, "wrapped_cls", None)
+    values = getattr(rtype, "values", None)
+    if wrapped is None or values is None or not isinstance(wrapped, type) or not issubclass(wrapped, Enum):
+        return {}
+    names: dict[int, str] = {}
+    for member in wrapped:
+        for name, value in values.items():
+            if member.value == value.value:
+                names[id(member)] = name
+                break
+    return names
+
+
 def _leaf(rtype: GraphQLLeafType) -> Complete:
     coerce = rtype.coerce_output_value
+    plain = _passthrough(rtype)
+    enum_names = _enum_names(rtype)
+    enum_type = getattr(rtype, "wrapped_cls", None) if enum_names else None
 
     def complete(_ex: PlanExecutor, _path: Path, result: Any) -> Any:
+        if plain(result):
+            return result
+        if enum_type is not None and type(result) is enum_type:
+            name = enum_names.get(id(result))
+            if name is not None:
+                return name
         if isinstance(result, Exception):
             raise result
         if result is None or result is Undefined:
@@ -326,7 +379,7 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
             for fp in fields:
                 result = self.run_field(fp, source, Path(path, fp.name, fp.parent_name))
                 results[fp.name] = result
-                if is_awaitable(result):
+                if type(result) not in _SYNC and is_awaitable(result):
                     pending.append(fp.name)
         except Exception:
             if pending:
@@ -364,10 +417,10 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
                     else {}
                 )
                 result = fp.resolve(source, info, **args)
-            if self.is_awaitable(result):
+            if type(result) not in _SYNC and self.is_awaitable(result):
                 return self._await_field(fp, path, result)
             completed = fp.complete(self, path, result)
-            if self.is_awaitable(completed):
+            if type(completed) not in _SYNC and self.is_awaitable(completed):
                 return self._await_completed(fp.return_type, fp.details, path, completed)
         except Exception as raw_error:
             self.handle_field_error(raw_error, fp.return_type, fp.details, path)
@@ -409,7 +462,7 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
                     continue
                 try:
                     completed = item(self, item_path, value)
-                    if is_awaitable(completed):
+                    if type(completed) not in _SYNC and is_awaitable(completed):
                         completed_results.append(
                             self._await_completed(item_type, fp.details, item_path, completed)
                         )

@@ -94,8 +94,51 @@ class Holder:
         return _act(info, "either", value)  # type: ignore[no-any-return]
 
 
+# Leaves the plan serialises without calling the type (a str for String, an int in 32 bits for
+# Int, a member for an enum, ...) next to values it must hand to the type's own serialisation.
+ODD_VALUES: tuple[Any, ...] = (
+    0, 1, -1, True, False, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 1.0, 1.5, -0.0,
+    float("nan"), float("inf"), "x", "", "3", "1.5", None, Colour.RED, Colour.BLUE, "red", "RED", b"x",
+)  # fmt: skip
+
+
+def _odd(info: strawberry.Info, key: str) -> Any:
+    return ODD_VALUES[info.context.get("odd", {}).get(key, 0)]
+
+
+@strawberry.type
+class Odd:
+    @strawberry.field
+    def i(self, info: strawberry.Info) -> int | None:
+        return _odd(info, "i")  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def f(self, info: strawberry.Info) -> float | None:
+        return _odd(info, "f")  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def s(self, info: strawberry.Info) -> str | None:
+        return _odd(info, "s")  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def id(self, info: strawberry.Info) -> strawberry.ID | None:
+        return _odd(info, "id")  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def b(self, info: strawberry.Info) -> bool | None:
+        return _odd(info, "b")  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def c(self, info: strawberry.Info) -> Colour | None:
+        return _odd(info, "c")  # type: ignore[no-any-return]
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    def odd(self) -> Odd:
+        return Odd()
+
     @strawberry.field
     def holder(self, info: strawberry.Info) -> Holder | None:
         return _act(info, "holder", Holder())  # type: ignore[no-any-return]
@@ -112,6 +155,7 @@ class Query:
 SYNTHETIC = """query Synthetic($fail: Boolean!, $name: String!) {
   greeting(name: $name)
   hi: greeting
+  odd { i f s id b c }
   holder { ...H optionalItems { n maybe label } }
   strict {
     items { n colour }
@@ -127,8 +171,9 @@ TRUSTED.trust(SYNTHETIC)
 SCHEMA = strawberry.Schema(query=Query, execution_context_class=plan_executor(TRUSTED))
 
 
-async def _execute(behaviours: dict[str, str], variables: dict[str, Any]) -> Any:
-    result = await SCHEMA.execute(SYNTHETIC, variable_values=variables, context_value={"plan": behaviours})
+async def _execute(behaviours: dict[str, str], variables: dict[str, Any], odd: dict[str, int]) -> Any:
+    context = {"plan": behaviours, "odd": odd}
+    result = await SCHEMA.execute(SYNTHETIC, variable_values=variables, context_value=context)
     # Siblings of a field whose error nulled their parent are settled in the background (both
     # executors do so): let them finish before the loop closes.
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -136,11 +181,13 @@ async def _execute(behaviours: dict[str, str], variables: dict[str, Any]) -> Any
     return result
 
 
-def _run(behaviours: dict[str, str], variables: dict[str, Any], compiled: bool) -> dict[str, Any]:
+def _run(
+    behaviours: dict[str, str], variables: dict[str, Any], compiled: bool, odd: dict[str, int] | None = None
+) -> dict[str, Any]:
     TRUSTED.enabled = compiled
     # A sibling coroutine of a nulled parent that neither executor awaits is destroyed unawaited
     # whenever the collector runs; pyproject's filterwarnings names that expected warning.
-    result = asyncio.run(_execute(behaviours, variables))
+    result = asyncio.run(_execute(behaviours, variables, odd or {}))
     return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
 
 
@@ -150,15 +197,18 @@ def _run(behaviours: dict[str, str], variables: dict[str, Any], compiled: bool) 
     behaviours=st.dictionaries(st.sampled_from(KEYS), st.sampled_from(BEHAVIOURS)),
     fail=st.booleans(),
     name=st.text(max_size=20),
+    odd=st.dictionaries(
+        st.sampled_from(["i", "f", "s", "id", "b", "c"]), st.integers(0, len(ODD_VALUES) - 1)
+    ),
 )
 def test_plan_and_graphql_core_agree_when_resolvers_fail(
-    behaviours: dict[str, str], fail: bool, name: str
+    behaviours: dict[str, str], fail: bool, name: str, odd: dict[str, int]
 ) -> None:
     variables = {"fail": fail, "name": name}
     runs = TRUSTED.runs
-    compiled = _run(behaviours, variables, compiled=True)
+    compiled = _run(behaviours, variables, compiled=True, odd=odd)
     assert TRUSTED.runs == runs + 1  # the plan ran
-    generic = _run(behaviours, variables, compiled=False)
+    generic = _run(behaviours, variables, compiled=False, odd=odd)
     assert TRUSTED.runs == runs + 1  # and then graphql-core did
     assert orjson.dumps(compiled) == orjson.dumps(generic)
 
