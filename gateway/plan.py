@@ -173,7 +173,10 @@ class _Compiler:
     def completer(self, rtype: GraphQLOutputType, fp: FieldPlan) -> Complete:
         if is_non_null_type(rtype):
             assert isinstance(rtype, GraphQLNonNull)
-            return _non_null(self.completer(rtype.of_type, fp), f"{fp.parent_name}.{fp.nodes[0].name.value}")
+            where = f"{fp.parent_name}.{fp.nodes[0].name.value}"
+            if is_leaf_type(rtype.of_type):  # the common case, one call: a value that is its own
+                return _non_null_leaf(rtype.of_type, _non_null(_leaf(rtype.of_type), where))
+            return _non_null(self.completer(rtype.of_type, fp), where)
         if is_list_type(rtype):
             assert isinstance(rtype, GraphQLList)
             return _list(rtype, self.completer(rtype.of_type, fp), fp)
@@ -205,6 +208,19 @@ def _non_null(inner: Complete, where: str) -> Complete:
         if completed is None:
             raise TypeError(message)
         return completed
+
+    return complete
+
+
+def _non_null_leaf(rtype: GraphQLLeafType, checked: Complete) -> Complete:
+    """A non-null built-in scalar: a value that is its own serialisation (never null) is the
+    answer; anything else goes through the non-null check and the leaf's completion."""
+    plain = _passthrough(rtype)
+
+    def complete(ex: PlanExecutor, path: Path, result: Any) -> Any:
+        if plain(result):
+            return result
+        return checked(ex, path, result)
 
     return complete
 

@@ -97,7 +97,7 @@ def _decay(days: float, half_life: float) -> float:
     return float(0.5 ** (max(days, 0.0) / half_life))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: ~200 built per request, and a frozen __init__ costs 3x
 class _Scored:
     score: float
     item: Item

@@ -121,6 +121,8 @@ class Controls:
 
     def wants_less(self, category: str, subcategory: str) -> bool:
         less = self.less_like
+        if not less:  # most people never asked: no target strings built per item
+            return False
         return f"category:{category}" in less or subcategory_target(category, subcategory) in less
 
 
