@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from privacy.consent import ConsentSnapshot, Level, current_gpc, split_grants
 from privacy.principal import Principal
@@ -44,9 +45,9 @@ class NotYourData(PrivacyError):
 @dataclass(frozen=True, slots=True)
 class DecisionRow:
     """One decision-log row. Built by the resolvers, which own the record type, and written by
-    `Guard.flush` with the operation's audit entries. `record` is anything the jsonb codec
-    (orjson) writes as the record's JSON: the resolvers pass their frozen dataclass itself, which
-    orjson serialises natively, instead of building a dict per record first."""
+    `Guard.flush` with the operation's audit entries. `record` is anything orjson writes as
+    the record's JSON: the resolvers pass their frozen dataclass itself, which orjson serialises
+    natively, instead of building a dict per record first."""
 
     decision_id: uuid.UUID
     surface: str
@@ -253,7 +254,7 @@ class Guard:
                 subject_ids=[d.subject_id for d in decisions],
                 ranks=[d.rank for d in decisions],
                 modes=[d.mode for d in decisions],
-                records=[d.record for d in decisions],
+                records=[orjson.dumps(d.record).decode() for d in decisions],
                 snapshots=[d.consent_snapshot_id for d in decisions],
                 generated=[d.generated_at for d in decisions],
             ),
