@@ -84,6 +84,10 @@ class FieldPlan:
     attr: str | None  # a basic field: read this attribute, nothing else
     has_args: bool
     complete: Complete
+    # A basic field of a built-in scalar type: values passing this test are the answer as they
+    # are (read inline by run_fields: no path, no completion call); None for any other field.
+    plain: Callable[[Any], bool] | None = None
+    nullable: bool = False  # with `plain`: a None read is the answer too
 
 
 class TrustedPlans:
@@ -151,6 +155,12 @@ class _Compiler:
                 complete=_never,
             )
             plan.complete = self.completer(field_def.type, plan)
+            leaf: Any = (
+                field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+            )
+            if attr is not None and _is_builtin_scalar(leaf):
+                plan.plain = _passthrough(leaf)
+                plan.nullable = not is_non_null_type(field_def.type)
             plans.append(plan)
         return tuple(plans)
 
@@ -223,6 +233,10 @@ def _non_null_leaf(rtype: GraphQLLeafType, checked: Complete) -> Complete:
         return checked(ex, path, result)
 
     return complete
+
+
+def _is_builtin_scalar(rtype: Any) -> bool:
+    return any(rtype is t for t in (GraphQLString, GraphQLID, GraphQLBoolean, GraphQLInt, GraphQLFloat))
 
 
 def _passthrough(rtype: GraphQLLeafType) -> Callable[[Any], bool]:
@@ -393,7 +407,22 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
         pending: list[str] = []
         try:
             for fp in fields:
-                result = self.run_field(fp, source, Path(path, fp.name, fp.parent_name))
+                plain = fp.plain
+                if plain is not None:  # a basic scalar field: its value is usually the answer
+                    try:
+                        value = getattr(source, fp.attr)  # type: ignore[arg-type]
+                    except Exception as raw_error:
+                        self.handle_field_error(
+                            raw_error, fp.return_type, fp.details, Path(path, fp.name, fp.parent_name)
+                        )
+                        results[fp.name] = None
+                        continue
+                    if plain(value) or (value is None and fp.nullable):
+                        results[fp.name] = value
+                        continue
+                    result = self.run_field(fp, value, Path(path, fp.name, fp.parent_name), read=True)
+                else:
+                    result = self.run_field(fp, source, Path(path, fp.name, fp.parent_name))
                 results[fp.name] = result
                 if type(result) not in _SYNC and is_awaitable(result):
                     pending.append(fp.name)
@@ -414,9 +443,12 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def run_field(self, fp: FieldPlan, source: Any, path: Path) -> Any:
+    def run_field(self, fp: FieldPlan, source: Any, path: Path, read: bool = False) -> Any:
+        """`read`: `source` is the field's value, already read (run_fields' scalar path)."""
         try:
-            if fp.attr is not None:
+            if read:
+                result = source
+            elif fp.attr is not None:
                 result = getattr(source, fp.attr)
             else:
                 info = self.build_resolve_info(fp.field_def, fp.nodes, fp.parent_type, path)

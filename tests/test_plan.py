@@ -134,10 +134,30 @@ class Odd:
 
 
 @strawberry.type
+class OddBasic:
+    """The same values as plain attributes (fields without a resolver: read inline by the plan)."""
+
+    i: int | None
+    f: float | None
+    s: str | None
+    id: strawberry.ID | None
+    b: bool | None
+    c: Colour | None
+    ni: int
+    ns: str
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def odd(self) -> Odd:
         return Odd()
+
+    @strawberry.field
+    def odd_basic(self, info: strawberry.Info) -> OddBasic:
+        keys = ("i", "f", "s", "id", "b", "c")
+        values = {k: _odd(info, k) for k in keys}
+        return OddBasic(**values, ni=values["i"], ns=values["s"])
 
     @strawberry.field
     def holder(self, info: strawberry.Info) -> Holder | None:
@@ -156,6 +176,7 @@ SYNTHETIC = """query Synthetic($fail: Boolean!, $name: String!) {
   greeting(name: $name)
   hi: greeting
   odd { i f s id b c }
+  oddBasic { i f s id b c ni ns }
   holder { ...H optionalItems { n maybe label } }
   strict {
     items { n colour }
