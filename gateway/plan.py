@@ -84,10 +84,10 @@ class FieldPlan:
     attr: str | None  # a basic field: read this attribute, nothing else
     has_args: bool
     complete: Complete
-    # A basic field of a built-in scalar type: values passing this test are the answer as they
-    # are (read inline by run_fields: no path, no completion call); None for any other field.
-    plain: Callable[[Any], bool] | None = None
-    nullable: bool = False  # with `plain`: a None read is the answer too
+    # A basic field of a leaf type (or a list of one): maps a read value straight to its answer,
+    # or to MISS when the value needs the full path (read inline by run_fields: no path, no
+    # completion call); None for any other field.
+    fast: Callable[[Any], Any] | None = None
 
 
 class TrustedPlans:
@@ -155,12 +155,8 @@ class _Compiler:
                 complete=_never,
             )
             plan.complete = self.completer(field_def.type, plan)
-            leaf: Any = (
-                field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
-            )
-            if attr is not None and _is_builtin_scalar(leaf):
-                plan.plain = _passthrough(leaf)
-                plan.nullable = not is_non_null_type(field_def.type)
+            if attr is not None:
+                plan.fast = _fast_read(field_def.type)
             plans.append(plan)
         return tuple(plans)
 
@@ -235,8 +231,56 @@ def _non_null_leaf(rtype: GraphQLLeafType, checked: Complete) -> Complete:
     return complete
 
 
+MISS: Any = object()  # a fast read that does not apply: take the full path
+
+
 def _is_builtin_scalar(rtype: Any) -> bool:
     return any(rtype is t for t in (GraphQLString, GraphQLID, GraphQLBoolean, GraphQLInt, GraphQLFloat))
+
+
+def _leaf_value(rtype: Any) -> Callable[[Any], Any] | None:
+    """A non-null leaf's answer for a value that needs no call: a built-in scalar's value that is
+    its own serialisation, a Strawberry enum member's name; MISS otherwise."""
+    if _is_builtin_scalar(rtype):
+        plain = _passthrough(rtype)
+        return lambda v: v if plain(v) else MISS
+    names = _enum_names(rtype) if is_leaf_type(rtype) else {}
+    if names:
+        enum_type = rtype.wrapped_cls
+
+        def member(v: Any) -> Any:
+            return names.get(id(v), MISS) if type(v) is enum_type else MISS
+
+        return member
+    return None
+
+
+def _fast_read(rtype: GraphQLOutputType) -> Callable[[Any], Any] | None:
+    """For a basic field of type `rtype`: a leaf (nullable or not) or a list of non-null leaves
+    (nullable or not), answered from the value read when every part needs no call. None, null
+    where the type allows it, goes through as null; everything else is MISS."""
+    nullable = not isinstance(rtype, GraphQLNonNull)
+    inner: Any = rtype.of_type if isinstance(rtype, GraphQLNonNull) else rtype
+    if isinstance(inner, GraphQLList):
+        if not isinstance(inner.of_type, GraphQLNonNull):
+            return None
+        item = _leaf_value(inner.of_type.of_type)
+        if item is None:
+            return None
+
+        def items(v: Any) -> Any:
+            if type(v) is list or type(v) is tuple:
+                out = [item(x) for x in v]
+                return MISS if MISS in out else out
+            return None if v is None and nullable else MISS
+
+        return items
+    leaf = _leaf_value(inner)
+    if leaf is None:
+        return None
+    if nullable:
+        return lambda v: None if v is None else leaf(v)
+    return leaf
 
 
 def _passthrough(rtype: GraphQLLeafType) -> Callable[[Any], bool]:
@@ -407,8 +451,8 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
         pending: list[str] = []
         try:
             for fp in fields:
-                plain = fp.plain
-                if plain is not None:  # a basic scalar field: its value is usually the answer
+                fast = fp.fast
+                if fast is not None:  # a basic leaf field: its value is usually the answer
                     try:
                         value = getattr(source, fp.attr)  # type: ignore[arg-type]
                     except Exception as raw_error:
@@ -417,8 +461,9 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
                         )
                         results[fp.name] = None
                         continue
-                    if plain(value) or (value is None and fp.nullable):
-                        results[fp.name] = value
+                    answer = fast(value)
+                    if answer is not MISS:
+                        results[fp.name] = answer
                         continue
                     result = self.run_field(fp, value, Path(path, fp.name, fp.parent_name), read=True)
                 else:

@@ -102,8 +102,13 @@ ODD_VALUES: tuple[Any, ...] = (
 )  # fmt: skip
 
 
+# What a field returns when the example does not pick an odd value for it: a well-formed one.
+ODD_DEFAULTS: dict[str, Any] = {"i": 1, "f": 1.5, "s": "x", "id": "7", "b": True, "c": Colour.RED}
+
+
 def _odd(info: strawberry.Info, key: str) -> Any:
-    return ODD_VALUES[info.context.get("odd", {}).get(key, 0)]
+    chosen = info.context.get("odd", {}).get(key)
+    return ODD_DEFAULTS[key] if chosen is None else ODD_VALUES[chosen]
 
 
 @strawberry.type
@@ -145,19 +150,34 @@ class OddBasic:
     c: Colour | None
     ni: int
     ns: str
+    nc: Colour
+    li: list[int] | None
+    ls: list[str]
+    lc: list[Colour] | None
 
 
 @strawberry.type
 class Query:
     @strawberry.field
-    def odd(self) -> Odd:
+    def odd(self) -> Odd | None:
         return Odd()
 
     @strawberry.field
-    def odd_basic(self, info: strawberry.Info) -> OddBasic:
+    def odd_basic(self, info: strawberry.Info) -> OddBasic | None:
         keys = ("i", "f", "s", "id", "b", "c")
         values = {k: _odd(info, k) for k in keys}
-        return OddBasic(**values, ni=values["i"], ns=values["s"])
+        i, s, c = values["i"], values["s"], values["c"]
+        # The lists: well-formed, null (an error for the non-null `ls`), a null item (an error),
+        # or holding the odd values.
+        shape = info.context.get("odd", {}).get("shape", 0) % 4
+        lists: tuple[Any, Any, Any] = (
+            ([1, 2], ["x", "y"], (Colour.RED, Colour.BLUE)),
+            (None, None, None),
+            ([1, None], [None, "x"], (None,)),
+            ([1, i, 2], [s, "x"], (Colour.RED, c)),
+        )[shape]
+        li, ls, lc = lists
+        return OddBasic(**values, ni=i, ns=s, nc=c, li=li, ls=ls, lc=lc)
 
     @strawberry.field
     def holder(self, info: strawberry.Info) -> Holder | None:
@@ -176,7 +196,7 @@ SYNTHETIC = """query Synthetic($fail: Boolean!, $name: String!) {
   greeting(name: $name)
   hi: greeting
   odd { i f s id b c }
-  oddBasic { i f s id b c ni ns }
+  oddBasic { i f s id b c ni ns nc li ls lc }
   holder { ...H optionalItems { n maybe label } }
   strict {
     items { n colour }
@@ -219,7 +239,7 @@ def _run(
     fail=st.booleans(),
     name=st.text(max_size=20),
     odd=st.dictionaries(
-        st.sampled_from(["i", "f", "s", "id", "b", "c"]), st.integers(0, len(ODD_VALUES) - 1)
+        st.sampled_from(["i", "f", "s", "id", "b", "c", "shape"]), st.integers(0, len(ODD_VALUES) - 1)
     ),
 )
 def test_plan_and_graphql_core_agree_when_resolvers_fail(
