@@ -37,10 +37,17 @@ CPU-bound and the ratios compare CPU cost per request.
   Mann-Whitney U test (`bench/dp_timing.py`; `--dp-timing-samples`, 0 skips it).
 - **layout 304**: `GET /graphql/persisted/{sha256 of layout.graphql}?variables=...` with the
   ETag from a first GET in `If-None-Match`; the plain endpoint serves the 200 body.
-- **trackEvents**: role app, 100 events per request for 100 different users who consented
-  (views, clicks, sessions, feature use), new event ids on every request (`--fresh-id` in the
-  load generator); the COPY baseline (`bench/runners.py`) writes the same rows with new ids
-  into `events` on as many connections, 100 rows per COPY; its req/s column is rows/s.
+- **trackEvents**: role app, the trusted document `gateway/documents/track.graphql`, 100
+  events per request for 100 different users who consented (views, clicks, sessions, feature
+  use), new event ids on every request (`--fresh-id` in the load generator). Requests rotate
+  over 64 prebuilt batches (`--bodies-file`), each for its own 100 users drawn from the seeded
+  population (bench/documents.py `track_event_batches`), as an app's traffic spreads over its
+  users; the COPY baseline (`bench/runners.py`) writes the same batches' rows with new ids into
+  `events` on as many connections, 100 rows per COPY, taking the batches in turn; its req/s
+  column is rows/s. `gateway_track_events_100_same_users` (against
+  `copy_events_rows_same_users`) is the earlier shape, kept to show contention: every request
+  carries the same 100 users, so the 8 connections' batches queue on those users' rollup rows
+  (row locks held until each commit, which waits for the WAL flush).
 - **DP query**: `privacy.dp.templates.run` vs `run_without_noise` for usersBy(COUNTRY)
   (epsilon 1) over the same pool, one call at a time, in process: the answer cache and the
   budget ledger live above `run`, so every call runs the real aggregate over `dp_audience`.
