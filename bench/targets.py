@@ -79,7 +79,8 @@ def rows(
             "-" if r is None else f"{r:.0%}",
             "≥ 60%",
             None if r is None else r >= 0.60,
-            "ETag inputs in memory, dropped by NOTIFY (gateway/etag_cache.py)",
+            "ETag inputs in memory, dropped by NOTIFY (gateway/etag_cache.py); a matching revalidation "
+            "answered in one place (gateway/revalidate.py)",
         )
     )
     noisy, plain = results.get("dp_users_by_country"), results.get("dp_users_by_country_noiseless")
