@@ -71,6 +71,13 @@ def parse() -> argparse.Namespace:
 def loadgen(
     server: Server, scenario: Scenario, headers: dict[str, str], args: argparse.Namespace, users: list[int]
 ) -> dict[str, Any]:
+    bodies = scenario.bodies(users)
+    if len(bodies) > 1:  # too long for one command line: in a file the load generator reads
+        listed = Path(tempfile.mkdtemp(prefix="bench-bodies-")) / f"{scenario.name}.json"
+        listed.write_text(json.dumps(bodies))
+        body_args = ["--bodies-file", str(listed)]
+    else:
+        body_args = ["--body", bodies[0]]
     cmd = [
         sys.executable,
         "-m",
@@ -81,8 +88,7 @@ def loadgen(
         scenario.method,
         "--path",
         scenario.path or "/graphql",
-        "--body",
-        scenario.body(users),
+        *body_args,
         "--headers",
         json.dumps(headers),
         "--duration",
@@ -94,7 +100,11 @@ def loadgen(
         "--fresh-id",
         FRESH_ID if scenario.fresh_ids else "",
     ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=args.duration + 60)
+    try:
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=args.duration + 60)
+    finally:
+        if len(bodies) > 1:
+            shutil.rmtree(listed.parent, ignore_errors=True)
     return dict(json.loads(out.stdout))
 
 

@@ -27,13 +27,9 @@ LAYOUT_PATH = f"/graphql/persisted/{LAYOUT_ID}?variables=" + quote(
     json.dumps(LAYOUT_VARIABLES, separators=(",", ":"))
 )
 
-TRACK_EVENTS = """mutation Track($events: [EventInput!]!) {
-  trackEvents(events: $events) {
-    __typename
-    ... on TrackEventsResult { accepted duplicates droppedNoConsent }
-    ... on InvalidInput { message errors { field message index } }
-  }
-}"""
+# The app's event batch: a trusted document (gateway/documents/track.graphql), as an app would
+# register it; its variables are coerced by compiled functions (gateway/inputs.py).
+TRACK_EVENTS = (DOCUMENTS_DIR / "track.graphql").read_text()
 
 # bench.loadgen replaces every occurrence with a new UUID per request (same length).
 FRESH_ID = "ffffffff-ffff-4fff-bfff-ffffffffffff"
@@ -44,8 +40,14 @@ FEATURES = ("wishlist", "search", "orders", "scan")
 ITEMS = 20  # item ids 1..20 exist in every seeded catalog
 
 
+# How many different batches the trackEvents scenario rotates over (bench.loadgen --bodies-file):
+# each request carries its own 100 users, drawn from the whole seeded population.
+TRACK_BATCHES = 64
+
+
 def track_events(users: list[int], rng: random.Random | None = None) -> list[dict[str, Any]]:
-    """One batch: BATCH events for distinct users drawn from `users`, ids left to FRESH_ID."""
+    """One batch: BATCH events for distinct users drawn from `users`, ids left to FRESH_ID.
+    Without `rng`, always the same batch (the same 100 users)."""
     rng = rng or random.Random(7)
     owners = rng.sample(users, min(BATCH, len(users)))
     occurred = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
@@ -67,5 +69,18 @@ def track_events(users: list[int], rng: random.Random | None = None) -> list[dic
     return events
 
 
+def track_event_batches(users: list[int], count: int = TRACK_BATCHES) -> list[list[dict[str, Any]]]:
+    """`count` batches, each for its own 100 users drawn from `users` (seeded: the same batches
+    in every run, and for the COPY baseline)."""
+    rng = random.Random(7)
+    return [track_events(users, rng) for _ in range(count)]
+
+
 def track_events_variables(users: list[int]) -> dict[str, Any]:
+    """The same batch, so the same 100 users, on every request (the contention case)."""
     return {"events": track_events(users)}
+
+
+def track_events_rotating(users: list[int]) -> list[dict[str, Any]]:
+    """One variables object per batch of track_event_batches: requests rotate over them."""
+    return [{"events": batch} for batch in track_event_batches(users)]

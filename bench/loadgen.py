@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 
 def build_request(method: str, path: str, host: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -94,10 +96,19 @@ async def worker(
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     headers = json.loads(args.headers) if args.headers else {}
-    body = args.body.encode() if args.body else b""
-    request = request_maker(
-        build_request(args.method, args.path, f"{args.host}:{args.port}", body, headers), args.fresh_id
-    )
+    bodies: list[str] = args.bodies
+    makers = [
+        request_maker(
+            build_request(args.method, args.path, f"{args.host}:{args.port}", body.encode(), headers),
+            args.fresh_id,
+        )
+        for body in bodies
+    ]
+    turn = itertools.count()  # every connection takes the next body: requests rotate over them
+
+    def request() -> bytes:
+        return makers[next(turn) % len(makers)]()
+
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     # warm-up: one request per connection is not counted
@@ -135,12 +146,14 @@ def main() -> None:
     p.add_argument("--method", default="POST")
     p.add_argument("--path", default="/graphql")
     p.add_argument("--body", default="")
+    p.add_argument("--bodies-file", default="", help="a JSON list of bodies; requests rotate over them")
     p.add_argument("--headers", default="")
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--fresh-id", default="", help="a UUID in the body to replace by a new one per request")
     args = p.parse_args()
+    args.bodies = json.loads(Path(args.bodies_file).read_text()) if args.bodies_file else [args.body]
     try:
         import uvloop
 

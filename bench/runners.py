@@ -1,8 +1,10 @@
 """Scenarios measured in process rather than over HTTP (server "custom").
 
-- `copy_events`: raw asyncpg `copy_records_to_table` of exactly the rows a trackEvents batch
-  carries (bench.documents.track_events, fresh event ids), 100 rows per COPY, on as many
-  connections as the load generator uses: the ceiling for storing events. Its `rps` is rows/s.
+- `copy_events`: raw asyncpg `copy_records_to_table` of exactly the rows the trackEvents
+  scenario's batches carry (bench.documents.track_event_batches, taken in turn, fresh event
+  ids), 100 rows per COPY, on as many connections as the load generator uses: the ceiling for
+  storing events. Its `rps` is rows/s. `copy_events_same_users`: the same for the one batch the
+  contention scenario repeats.
 - `dp_noisy` / `dp_noiseless`: `privacy.dp.templates.run` vs `run_without_noise` for the same
   DPQuery over the same pool, one call at a time (latency). The answer cache and the budget
   ledger sit in the resolver above `run`, so every call here runs the real SQL.
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from bench import database
-from bench.documents import track_events
+from bench.documents import track_event_batches, track_events
 from privacy.dp import templates
 from privacy.dp.query import DPQuery, Template
 from resolvers.analytics.args import params_from
@@ -61,9 +64,10 @@ def _figures(latencies: list[float], units: int, elapsed: float) -> dict[str, An
     }
 
 
-def _rows(users: list[int]) -> list[tuple[Any, ...]]:
+def _rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The events table rows of one trackEvents batch (event ids left to fill)."""
     rows = []
-    for e in track_events(users):
+    for e in events:
         rows.append(
             (
                 int(e["userId"]),
@@ -80,15 +84,25 @@ def _rows(users: list[int]) -> list[tuple[Any, ...]]:
     return rows
 
 
-async def _copy(dsn: str, duration: float, connections: int) -> dict[str, Any]:
-    template = _rows(await database.owners(dsn))
+async def _batches(dsn: str, same_users: bool) -> list[list[tuple[Any, ...]]]:
+    """The rows of the batches the trackEvents scenario sends (bench.documents)."""
+    users = await database.owners(dsn)
+    if same_users:
+        return [_rows(track_events(users))]
+    return [_rows(batch) for batch in track_event_batches(users)]
+
+
+async def _copy(dsn: str, duration: float, connections: int, same_users: bool) -> dict[str, Any]:
+    templates = await _batches(dsn, same_users)
     latencies: list[float] = []
+    turn = itertools.count()  # connections take the batches in turn, like the load generator
 
     async def worker(until: float) -> int:
         conn = await asyncpg.connect(dsn)
         copied = 0
         try:
             while time.perf_counter() < until:
+                template = templates[next(turn) % len(templates)]
                 records = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
                 start = time.perf_counter()
                 await conn.copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
@@ -104,7 +118,13 @@ async def _copy(dsn: str, duration: float, connections: int) -> dict[str, Any]:
 
 
 def copy_events(dsn: str, duration: float, connections: int) -> dict[str, Any]:
-    return asyncio.run(_copy(dsn, duration, connections))
+    """The rows of the rotating batches (gateway_track_events_100)."""
+    return asyncio.run(_copy(dsn, duration, connections, same_users=False))
+
+
+def copy_events_same_users(dsn: str, duration: float, connections: int) -> dict[str, Any]:
+    """The rows of the one batch every request repeats (gateway_track_events_100_same_users)."""
+    return asyncio.run(_copy(dsn, duration, connections, same_users=True))
 
 
 # ingest_events' parameters for the columns of EVENT_COLUMNS, in that order.
@@ -118,12 +138,13 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
     from sql import load_queries
 
     q = load_queries()
-    template = _rows(await database.owners(dsn))
+    templates = await _batches(dsn, same_users=False)
     conn = await asyncpg.connect(dsn)
     times: dict[str, list[float]] = {COPY_PROBE: [], INGEST_PROBE: []}
     try:
         # Alternating, so a checkpoint or a neighbour's burst hits both alike; medians reported.
-        for _ in range(PROBE_BATCHES):
+        for n in range(PROBE_BATCHES):
+            template = templates[n % len(templates)]
             for label in (COPY_PROBE, INGEST_PROBE):
                 rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
                 start = time.perf_counter()

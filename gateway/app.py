@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ import asyncpg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from gateway.auth import Verifier
 from gateway.body_limit import BodyLimitMiddleware
@@ -27,6 +28,7 @@ from gateway.pages import ASSET_PATH as PAGE_ASSETS
 from gateway.pages import PAGES, Pages
 from gateway.persisted import PersistedLane, Registry
 from gateway.ratelimit import RateLimitMiddleware, build_limiter
+from gateway.revalidate import RevalidationLane
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from privacy.export import EXPORT_PATH
@@ -77,6 +79,19 @@ async def _check_schema(pool: asyncpg.Pool) -> None:
         raise SchemaOutOfDate(
             f"database schema is at version {have}, this gateway needs {want}: run `gateway migrate`"
         )
+
+
+class GatewayApp(Starlette):
+    """Starlette with the revalidation lane (gateway/revalidate.py) in front of its whole stack:
+    a layout GET whose ETag still matches is answered there, everything else goes through the
+    middleware below as before."""
+
+    def __init__(self, *args: Any, lane: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+        self.lane = lane
+        super().__init__(*args, **kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self.lane(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -142,7 +157,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes.append(Route(PAGE_ASSETS + "/{name:str}", pages.asset, methods=["GET"]))
     if graphiql is not None:  # development only: the page's pinned assets
         routes.append(Route(ASSET_PATH + "/{name:str}", graphiql.asset, methods=["GET"]))
-    return Starlette(
+    return GatewayApp(
+        lane=lambda app: RevalidationLane(app, graphql_app.persisted, verifier, limiter),
         routes=routes,
         # Outermost first: the access log sees every response; the request context sets the
         # request id, the principal (or the token's refusal) and the response headers; the rate

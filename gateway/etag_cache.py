@@ -67,16 +67,24 @@ class VersionCache:
             await conn.execute("SELECT 1")
             await asyncio.sleep(0)  # the listener callbacks run on the next loop iteration
 
-    async def get(self, pool: asyncpg.Pool, user_id: int | None) -> StateVersions:
+    def peek(self, user_id: int | None) -> StateVersions | None:
+        """The versions from memory, or None when they would need a read (not live, not kept)."""
         config = self._config
-        if self.live and config is not None:
-            if user_id is None:
-                self.hits += 1
-                return StateVersions(config, None, 0)
-            entry = self._users.get(user_id)
-            if entry is not None:
-                self.hits += 1
-                return StateVersions(config, entry[0], entry[1], entry[2])
+        if not self.live or config is None:
+            return None
+        if user_id is None:
+            self.hits += 1
+            return StateVersions(config, None, 0)
+        entry = self._users.get(user_id)
+        if entry is None:
+            return None
+        self.hits += 1
+        return StateVersions(config, entry[0], entry[1], entry[2])
+
+    async def get(self, pool: asyncpg.Pool, user_id: int | None) -> StateVersions:
+        found = self.peek(user_id)
+        if found is not None:
+            return found
         start = self._seq
         self._reading += 1
         try:

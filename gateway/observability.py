@@ -107,6 +107,56 @@ class OperationLabels:
         return "other"
 
 
+# Metric children per label set: `labels()` looks a child up by its label values on every call;
+# the set is bounded (routes, bounded operation labels, statuses), so each is looked up once.
+_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def observe(path: str, label: str, status: int, elapsed: float) -> None:
+    """Count one request and its latency (the same series as REQUESTS.labels(...).inc() and
+    LATENCY.labels(...).observe())."""
+    key = (path, label, str(status))
+    children = _CHILDREN.get(key)
+    if children is None:
+        children = _CHILDREN[key] = (REQUESTS.labels(*key), LATENCY.labels(path, label))
+    children[0].inc()
+    children[1].observe(elapsed)
+
+
+def log_access(
+    request_id: str | None,
+    operation: str,
+    role: str,
+    status: int,
+    elapsed: float,
+    method: str | None,
+    path: str,
+) -> None:
+    """The access line: `access_log.info("request", extra=...)` without the caller lookup
+    (logging walks the stack for a file and line number no field of the line uses)."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    record = access_log.makeRecord(
+        access_log.name,
+        logging.INFO,
+        __file__,
+        0,
+        "request",
+        (),
+        None,
+        extra={
+            "request_id": request_id,
+            "operation": operation,
+            "role": role,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "method": method,
+            "path": path,
+        },
+    )
+    access_log.handle(record)
+
+
 class JsonFormatter(logging.Formatter):
     # `job`, `result`, `delivery`: the worker (jobs/); the delivery line is the log sink's message.
     FIELDS = (
@@ -177,19 +227,15 @@ class AccessLogMiddleware:
             path = scope["path"] if scope["path"] in KNOWN_PATHS else _route_label(scope["path"])
             role = state.get("principal", ANONYMOUS).role
             label = self.operation_labels.label(state.get("operation_name"), role)
-            REQUESTS.labels(path, label, str(status)).inc()
-            LATENCY.labels(path, label).observe(elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": state.get("request_id"),
-                    "operation": operation_name(state.get("operation_name")),
-                    "role": role.value,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "method": scope.get("method"),
-                    "path": path,
-                },
+            observe(path, label, status, elapsed)
+            log_access(
+                state.get("request_id"),
+                operation_name(state.get("operation_name")),
+                role.value,
+                status,
+                elapsed,
+                scope.get("method"),
+                path,
             )
 
 

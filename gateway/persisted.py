@@ -34,6 +34,7 @@ from gateway import json_input
 from gateway.errors import error_body
 from gateway.etag_cache import VersionCache
 from gateway.media import GRAPHQL_RESPONSE_CONTENT_TYPE, GRAPHQL_RESPONSE_JSON, JSON, MethodNotAllowed
+from privacy.guard import StateVersions
 from privacy.i18n import negotiate
 from privacy.principal import ANONYMOUS, Principal
 from privacy.purposes import PURPOSES
@@ -145,8 +146,21 @@ async def layout_etag(
     their layout depends on bumps (consent, level, objection, controls: consent_version; tag
     inputs: layout_inputs_version; their own settings: customization_version). An anonymous app's
     client-held settings are a variable of the document, so they are in the ETag too."""
-    user_id = principal.user_id
-    versions = await cache.get(pool, user_id)  # in memory while its listener is up
+    versions = await cache.get(pool, principal.user_id)  # in memory while its listener is up
+    return etag_of(versions, doc, variables, principal.user_id, gpc, fingerprint, accept_language)
+
+
+def etag_of(
+    versions: StateVersions,
+    doc: PersistedDocument,
+    variables: dict[str, Any],
+    user_id: int | None,
+    gpc: bool,
+    fingerprint: str,
+    accept_language: str | None,
+) -> tuple[str, int]:
+    """layout_etag's computation from the versions already at hand (also the revalidation lane's,
+    gateway/revalidate.py)."""
     # The negotiated Accept-Language: every text is rendered in it (a stored choice moves
     # consent_version, so it is covered below).
     language = negotiate(accept_language)

@@ -27,7 +27,7 @@ variables, and for a schema whose resolvers fail, return nulls and awaitables at
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from math import isfinite
 from typing import Any
@@ -35,6 +35,7 @@ from typing import Any
 from graphql import (
     GRAPHQL_MAX_INT,
     GRAPHQL_MIN_INT,
+    DocumentNode,
     GraphQLAbstractType,
     GraphQLBoolean,
     GraphQLField,
@@ -46,6 +47,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     GraphQLString,
     OperationDefinitionNode,
     OperationType,
@@ -62,6 +64,8 @@ from graphql.execution.values import get_argument_values
 from graphql.language import DirectiveNode, Visitor
 from graphql.pyutils import Path, gather_with_cancel, inspect
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.inputs import CompiledVariables
 
 DEFINITION_BACKREF = "strawberry-definition"
 # Completed values of these types are never awaitable: checked inline before calling the
@@ -98,9 +102,50 @@ class TrustedPlans:
         self.enabled = True  # tests turn it off to run the generic path on the same app
         self.plans: dict[tuple[str, str | None], tuple[FieldPlan, ...] | None] = {}
         self.runs = 0  # executions through a plan (tests, metrics)
+        # Per trusted document and operation name: its variables' compiled coercion and the
+        # document without variable definitions (gateway/inputs.py, PlanExecutor.build).
+        self.inputs: dict[tuple[str, str | None], CompiledInputs | None] = {}
+        self.coerced = 0  # executions whose variables the compiled coercion built (tests)
 
     def trust(self, text: str) -> None:
         self.texts.add(text)
+
+    def compiled_inputs(
+        self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+    ) -> CompiledInputs | None:
+        if not self.enabled or document.loc is None or document.loc.source.body not in self.texts:
+            return None
+        key = (document.loc.source.body, operation_name)
+        if key not in self.inputs:
+            self.inputs[key] = CompiledInputs.compile(schema, document, operation_name)
+        return self.inputs[key]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledInputs:
+    """A trusted operation with variables: their compiled coercion, and the same document with
+    the operation's variable definitions left out (graphql-core then coerces nothing)."""
+
+    operation: OperationDefinitionNode
+    bare: DocumentNode
+    variables: CompiledVariables
+
+    @classmethod
+    def compile(
+        cls, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+    ) -> CompiledInputs | None:
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) != 1 or not operations[0].variable_definitions:
+            return None  # graphql-core picks (or refuses) among several; nothing to coerce
+        operation = operations[0]
+        if operation_name is not None and (operation.name is None or operation.name.value != operation_name):
+            return None
+        variables = CompiledVariables.compile(schema, operation.variable_definitions or ())
+        if variables is None:
+            return None
+        bare_operation = replace(operation, variable_definitions=())
+        definitions = tuple(bare_operation if d is operation else d for d in document.definitions)
+        return cls(operation, replace(document, definitions=definitions), variables)
 
 
 class _HasDirectives(Visitor):
@@ -410,6 +455,36 @@ class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, running trusted queries from their plan."""
 
     trusted: TrustedPlans = TrustedPlans()
+
+    @classmethod
+    def build(
+        cls,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """graphql-core's build; for a trusted document whose variables the compiled coercion
+        accepts, built from the document without variable definitions and then given the
+        operation and its coerced variables (graphql-core's own coercion otherwise)."""
+        compiled = cls.trusted.compiled_inputs(schema, document, operation_name)
+        values = compiled.variables.coerce(raw_variable_values or {}) if compiled is not None else None
+        if compiled is not None and values is not None:
+            executor = super().build(
+                schema, compiled.bare, root_value, context_value, None, operation_name, *args, **kwargs
+            )
+            if not isinstance(executor, list):
+                executor.operation = compiled.operation
+                executor.variable_values = values
+                cls.trusted.coerced += 1
+                return executor
+        return super().build(
+            schema, document, root_value, context_value, raw_variable_values, operation_name, *args, **kwargs
+        )
 
     def execute_collected_root_fields(
         self,

@@ -23,6 +23,8 @@ SMOKE = [
     "starlette_layout",
     "gateway_track_events_100",
     "copy_events_rows",
+    "gateway_track_events_100_same_users",
+    "copy_events_rows_same_users",
     "dp_users_by_country",
     "dp_users_by_country_noiseless",
 ]
@@ -72,6 +74,8 @@ def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
     )
     assert "| layout GET, matching ETag (304) / plain Starlette |" in report
     assert "| trackEvents, batches of 100 (events/s) / raw COPY (rows/s) |" in report
+    assert "| trackEvents, the same 100 users in every request (row-lock contention) / raw COPY" in report
+    assert "| gateway_track_events_100_same_users | gateway |" in report
     assert "| DP usersBy(COUNTRY) / same aggregate without noise (p50 latency) |" in report
     assert "| gateway_layout_304 | gateway |" in report
     assert "## Anatomy of one request" in report

@@ -109,22 +109,39 @@ def parse(
     return models, errors
 
 
-def _bounds(kind: EventType, cfg: IngestConfig) -> tuple[int, int] | None:
-    """Allowed range of `value` per kind; None: the kind takes no value."""
+def _value_bounds(cfg: IngestConfig) -> dict[EventType, tuple[int, int]]:
+    """Allowed range of `value` per kind; a kind absent here takes no value."""
     return {
         EventType.DWELL: (1, cfg.max_dwell_ms),
         EventType.PURCHASE: (0, cfg.max_amount_cents),
         EventType.ADD_TO_CART: (1, cfg.max_quantity),
         EventType.REMOVE_FROM_CART: (1, cfg.max_quantity),
         EventType.BOOKING: (1, cfg.max_party_size),
-    }.get(kind)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """What every event of a batch is checked against, worked out once per batch."""
+
+    latest: datetime  # now plus the allowed clock skew
+    earliest: datetime  # now minus the maximum age
+    values: dict[EventType, tuple[int, int]]
+
+    @classmethod
+    def of(cls, cfg: IngestConfig, now: datetime) -> _Limits:
+        return cls(
+            now + timedelta(seconds=cfg.future_skew_s),
+            now - timedelta(days=cfg.max_age_days),
+            _value_bounds(cfg),
+        )
 
 
 def _check(
     i: int,
     ev: EventModel,
     cfg: IngestConfig,
-    now: datetime,
+    limits: _Limits,
     items: Mapping[int, tuple[str, int]],
     offers: frozenset[int] = frozenset(),
 ) -> list[FieldError]:
@@ -136,9 +153,9 @@ def _check(
             errors.append(_field(i, "offerId", "no such offer"))
     elif ev.offer_id is not None:
         errors.append(_field(i, "offerId", f"{ev.type.value} takes no offer"))
-    if ev.occurred_at > now + timedelta(seconds=cfg.future_skew_s):
+    if ev.occurred_at > limits.latest:
         errors.append(_field(i, "occurredAt", "is in the future"))
-    elif ev.occurred_at < now - timedelta(days=cfg.max_age_days):
+    elif ev.occurred_at < limits.earliest:
         errors.append(_field(i, "occurredAt", f"is more than {cfg.max_age_days} days old"))
     if ev.type in ITEM_KIND:
         want = ITEM_KIND[ev.type]
@@ -150,7 +167,7 @@ def _check(
             errors.append(_field(i, "itemId", f"{ev.type.value} needs a {want} item"))
     elif ev.item_id is not None:
         errors.append(_field(i, "itemId", f"{ev.type.value} takes no item"))
-    bounds = _bounds(ev.type, cfg)
+    bounds = limits.values.get(ev.type)
     if bounds is None and ev.value is not None:
         errors.append(_field(i, "value", f"{ev.type.value} takes no value"))
     elif bounds is not None and ev.value is None and ev.type is EventType.DWELL:
@@ -194,18 +211,30 @@ def check(
     errors: list[FieldError] = []
     store: list[StoredEvent] = []
     dropped: list[uuid.UUID] = []
+    limits = _Limits.of(cfg, now)
+    # Per owner, asked once per batch: a snapshot is the same for every event of its owner.
+    behaviour: dict[int, bool] = {}
+    outcomes: dict[int, bool] = {}
     for i, (ev, owner) in enumerate(zip(events, owners, strict=True)):
         if ev is None:
             continue
-        errors.extend(_check(i, ev, cfg, now, items, offers))
+        errors.extend(_check(i, ev, cfg, limits, items, offers))
         if errors or owner is None:
             continue
-        if ev.type in BEHAVIOURAL and not keeps_behaviour(snapshots[owner]):
-            dropped.append(ev.id)
-            continue
-        if ev.type in OFFER_EVENTS and not keeps_offer_outcomes(snapshots[owner]):
-            dropped.append(ev.id)
-            continue
+        if ev.type in BEHAVIOURAL:
+            keeps = behaviour.get(owner)
+            if keeps is None:
+                keeps = behaviour[owner] = keeps_behaviour(snapshots[owner])
+            if not keeps:
+                dropped.append(ev.id)
+                continue
+        if ev.type in OFFER_EVENTS:
+            keeps = outcomes.get(owner)
+            if keeps is None:
+                keeps = outcomes[owner] = keeps_offer_outcomes(snapshots[owner])
+            if not keeps:
+                dropped.append(ev.id)
+                continue
         value = ev.value
         if ev.type is EventType.PURCHASE and value is None and ev.item_id is not None:
             value = items[ev.item_id][1]  # default: the item's price
