@@ -21,6 +21,7 @@ from demo import world as w
 from demo.activity import Events, generate_events, pgcopy, uuid4_bytes
 from demo.gen import PG_EPOCH_S, Users, catalog_arrays, generate_users, popularity_and_rank
 from demo.personas import apply_personas, concat, persona_count, persona_events
+from privacy.purposes import ANALYTICS
 from sql.queries import load_queries
 
 log = logging.getLogger("demo.seed")
@@ -151,11 +152,14 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
             await conn.execute(Q.seed_delete_relations)  # rebuilt from the catalog below
             await conn.fetchrow(Q.seed_tune_session)
             await conn.execute(Q.seed_create_staging)
+            await conn.execute(Q.seed_defer_checks)
             await _load_catalog(conn, items, popularity, ranks)
             await _load_users(conn, users, anchor, config.seed, bar)
             await _load_events(conn, events, anchor, bar)
             bar.step("rollups")
             await _rollups(conn, config)
+            bar.step("checks")
+            await conn.execute(Q.seed_restore_checks)
             await conn.execute(Q.seed_bump_dataset_version)
         bar.step("analyze")
         await conn.execute(Q.seed_analyze)
@@ -219,7 +223,13 @@ async def _load_users(
         )
         bar.show("users", hi, total)
     await conn.execute(
-        Q.seed_insert_users, w.LEVELS, w.BIRTH_RANGE_CODES, w.COUNTRIES, w.PLATFORMS, w.CHANNELS
+        Q.seed_insert_users,
+        w.LEVELS,
+        w.BIRTH_RANGE_CODES,
+        w.COUNTRIES,
+        w.PLATFORMS,
+        w.CHANNELS,
+        w.CONSENT_PURPOSES.index(ANALYTICS),
     )
     bar.step("channels")
     await conn.execute(Q.seed_insert_channels, w.CHANNELS)
@@ -250,7 +260,6 @@ async def _load_consents(
     receipts = np.random.Generator(np.random.PCG64([seed, 1]))
     total = int(sum(int(((present >> i) & 1).sum()) for i in range(len(w.CONSENT_PURPOSES))))
     done = 0
-    await conn.execute(Q.seed_consents_unchecked)
     for i, (purpose, version) in enumerate(zip(w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, strict=True)):
         answered = np.flatnonzero((present >> i) & 1)
         for lo in range(0, len(answered), USER_CHUNK):
@@ -275,7 +284,6 @@ async def _load_consents(
             )
             done += n
             bar.show("consents", done, total)
-    await conn.execute(Q.seed_consents_checked)
 
 
 async def _load_events(conn: asyncpg.Connection, events: Events, anchor: datetime, bar: Progress) -> None:
