@@ -54,7 +54,11 @@ CREATE TRIGGER consents_analytics_truncated AFTER TRUNCATE ON consents
     FOR EACH STATEMENT EXECUTE FUNCTION consents_truncated_analytics_consent();
 
 -- The audience (rules of 0030 and 0071, unchanged) over users.analytics_consent; the purpose
--- parameter is gone: the flag is the analytics.aggregate consent.
+-- parameter is gone: the flag is the analytics.aggregate consent. PARALLEL SAFE (it only reads):
+-- the planner decides whether a query may run in parallel before it inlines the function, so an
+-- unmarked one kept every template to one process (at 1M users a parallel scan of users took
+-- 121 ms against 199 ms alone, on 2 shared cores).
+ALTER FUNCTION dp_user_keys(bigint, text, text, text, text, text, text[], int) PARALLEL SAFE;
 DROP FUNCTION dp_audience(int, text, text, text, text, text, int, int, int, int, int, float8, float8,
                           text[], text);
 
@@ -65,7 +69,7 @@ CREATE FUNCTION dp_audience(
     p_luxury_min_mean_level float8, p_budget_max_mean_level float8, p_countries text[])
 RETURNS TABLE (user_id bigint, country text, platform text, experience text, price_tier text,
                sessions int, order_value bigint, views int, add_to_carts int, purchases int)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT * FROM (
     SELECT u.user_id,
            CASE WHEN u.country = ANY (p_countries) THEN u.country ELSE 'OTHER' END,

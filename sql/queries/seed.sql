@@ -126,9 +126,14 @@ INSERT INTO user_signals (user_id) SELECT user_id FROM users ON CONFLICT DO NOTH
 -- The audience data changed wholesale: released DP answers must not be reused.
 UPDATE dataset_versions SET version = version + 1, updated_at = now() WHERE dataset = 'audience'
 
+-- name: seed_vacuum_audience
+-- The tables every analyst template scans, vacuumed and analysed after the load (run alone:
+-- VACUUM cannot run inside a transaction block).
+VACUUM (ANALYZE) users, user_signals
+
 -- name: seed_analyze
--- Fresh statistics for the planner after a bulk load.
-ANALYZE users, events, user_signals, user_category_stats, user_spend_days, user_purchases, user_cart,
+-- Fresh statistics for the planner after a bulk load (users and user_signals: seed_vacuum_audience).
+ANALYZE events, user_category_stats, user_spend_days, user_purchases, user_cart,
         user_features, user_searches, consents, items, item_relations
 
 -- name: seed_fingerprint
@@ -161,7 +166,8 @@ SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id)) FROM users t) AS
 -- transaction ends, built or validated once over every row: the foreign keys to users of the
 -- tables seeding fills (a key-share lock on the account row, WAL-logged, per row), the keys and
 -- indexes of consents and consent_events (loaded one purpose at a time, so each pass would insert
--- all over the index) and the secondary indexes of events (loaded in user order, not time order).
+-- all over the index) and two indexes of events (loaded in user order, not in theirs; events_offer
+-- stays: no seeded event has an offer, its partial index receives nothing).
 -- The definitions are read from the catalog, so they come back exactly as the migrations made
 -- them. The trigger keeping users.analytics_consent is off while consents are copied:
 -- seed_insert_users set the column, seed_restore_checks checks it.
@@ -178,7 +184,8 @@ FROM (
            -- an index of a partitioned table is built on every partition again
            replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')
     FROM pg_index i
-    WHERE i.indrelid IN ('consents'::regclass, 'consent_events'::regclass, 'events'::regclass)
+    WHERE (i.indrelid IN ('consents'::regclass, 'consent_events'::regclass)
+           OR i.indexrelid IN ('events_user_type_time'::regclass, 'events_time'::regclass))
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
     UNION ALL
     SELECT 2, format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
