@@ -6,6 +6,7 @@ from the loaded events with set-based SQL. Either all of it lands or none of it 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import sys
@@ -112,10 +113,9 @@ async def _refuse_unless_empty(conn: asyncpg.Connection, replace: bool) -> None:
         )
 
 
-# Users per apply_rollups call (about 10 events each): bounded memory, few calls. Each user's events
-# are in one call whatever the size, so the rollups are the same; at 1M users 20,000 took 0.66-0.9x
-# the time of 2,000 per event (interleaved runs on the shared 2-core machine), 50,000 was slower.
-ROLLUP_USERS = 20_000
+# Users per apply_rollups call: bounded memory, few round trips. (20,000 was faster on part of a
+# seeded world, but a whole 1M-user seed took its rollups from 139 s to 321 s: kept at 2,000.)
+ROLLUP_USERS = 2000
 
 
 async def _rollups(conn: asyncpg.Connection, config: SeedConfig) -> None:
@@ -148,34 +148,32 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
         items = w.catalog_items()
         popularity, ranks = popularity_and_rank(rng, len(items))
         users = generate_users(rng, config.users)
-        personas = persona_count(config.users, config.events)
-        if personas:
+        if persona_count(config.users, config.events):
             apply_personas(users)
-            scripted = persona_events(rng, users, items)
-            random = generate_events(
-                rng, users, catalog_arrays(items, popularity), config.events - len(scripted), personas
-            )
-            events = concat(scripted, random)  # personas are users 1..6: user order holds
-        else:
-            events = generate_events(rng, users, catalog_arrays(items, popularity), config.events)
         bar.step("users")
-        async with conn.transaction():
-            await _refuse_unless_empty(conn, replace)
-            if replace:
-                await conn.execute(Q.seed_truncate_demo)
-            await conn.execute(Q.seed_delete_relations)  # rebuilt from the catalog below
-            await conn.fetchrow(Q.seed_tune_session)
-            await conn.execute(Q.seed_create_staging)
-            await conn.execute(Q.seed_defer_checks)
-            await _load_catalog(conn, items, popularity, ranks)
-            await _load_users(conn, users, anchor, config.seed, bar)
-            bar.step("events")
-            await _load_events(conn, events, anchor, bar)
-            bar.step("rollups")
-            await _rollups(conn, config)
-            bar.step("checks")
-            await conn.execute(Q.seed_restore_checks)
-            await conn.execute(Q.seed_bump_dataset_version)
+        # The events are drawn in a thread while the database loads the users and their consents
+        # (the draws take the same rng after the users', so the world is the same).
+        drawn = asyncio.create_task(asyncio.to_thread(_draw_events, rng, users, items, popularity, config))
+        try:
+            async with conn.transaction():
+                await _refuse_unless_empty(conn, replace)
+                if replace:
+                    await conn.execute(Q.seed_truncate_demo)
+                await conn.execute(Q.seed_delete_relations)  # rebuilt from the catalog below
+                await conn.fetchrow(Q.seed_tune_session)
+                await conn.execute(Q.seed_create_staging)
+                await conn.execute(Q.seed_defer_checks)
+                await _load_catalog(conn, items, popularity, ranks)
+                await _load_users(conn, users, anchor, config.seed, bar)
+                bar.step("events")
+                await _load_events(conn, await drawn, anchor, bar)
+                bar.step("rollups")
+                await _rollups(conn, config)
+                bar.step("checks")
+                await conn.execute(Q.seed_restore_checks)
+                await conn.execute(Q.seed_bump_dataset_version)
+        finally:
+            await asyncio.gather(drawn, return_exceptions=True)  # a thread is not cancelled: let it end
         bar.step("analyze")
         # Outside the transaction: VACUUM cannot run in one. Vacuumed, the account and signal
         # rows the analyst templates scan are all-visible at once (no hint bits left to set by the
@@ -196,6 +194,21 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
         ", ".join(f"{label} {seconds:.1f} s" for label, seconds in summary.phases),
     )
     return summary
+
+
+def _draw_events(
+    rng: np.random.Generator, users: Users, items: list[w.Item], popularity: np.ndarray, config: SeedConfig
+) -> Events:
+    """Every event of the world, in user then time order: the personas' scripted sessions (users
+    1..6) first when the world has them, then the random ones."""
+    personas = persona_count(config.users, config.events)
+    if not personas:
+        return generate_events(rng, users, catalog_arrays(items, popularity), config.events)
+    scripted = persona_events(rng, users, items)
+    random = generate_events(
+        rng, users, catalog_arrays(items, popularity), config.events - len(scripted), personas
+    )
+    return concat(scripted, random)
 
 
 async def _load_catalog(

@@ -53,6 +53,10 @@ CREATE TRIGGER consents_analytics_deleted AFTER DELETE ON consents
 CREATE TRIGGER consents_analytics_truncated AFTER TRUNCATE ON consents
     FOR EACH STATEMENT EXECUTE FUNCTION consents_truncated_analytics_consent();
 
+-- The index 0030 made for the join is read by nothing else (experiment results probe consents by
+-- their key); the flag replaces it.
+DROP INDEX consents_purpose_granted;
+
 -- The audience (rules of 0030 and 0071, unchanged) over users.analytics_consent; the purpose
 -- parameter is gone: the flag is the analytics.aggregate consent. PARALLEL SAFE (it only reads):
 -- the planner decides whether a query may run in parallel before it inlines the function, so an
