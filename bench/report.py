@@ -61,7 +61,7 @@ CPU-bound and the ratios compare CPU cost per request.
   50000` and reused afterwards (`--users`/`--events`, or BENCH_USERS/BENCH_EVENTS).
 - `make bench BENCH_ARGS="--big"`: the DP scenarios on a 1M users / 10M events database:
   `--big-dsn` (or BENCH_BIG_DATABASE_URL; default an embedded `gateway_bench_big`), seeded
-  on first use (`--big-users`, `--big-events`; about 6 min on 2 cores) and reused after.
+  on first use (`--big-users`, `--big-events`; about 3 min on 2 cores) and reused after.
 - `--duration`, `--rounds`, `--warmup`, `--connections`: per scenario; `--workers 1,2,4`:
   the scaling run; `--only a,b`: some scenarios; `--no-anatomy`: skip the in-process replay;
   `--output`: where the report goes.

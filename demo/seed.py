@@ -6,6 +6,7 @@ from the loaded events with set-based SQL. Either all of it lands or none of it 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import sys
@@ -21,6 +22,7 @@ from demo import world as w
 from demo.activity import Events, generate_events, pgcopy, uuid4_bytes
 from demo.gen import PG_EPOCH_S, Users, catalog_arrays, generate_users, popularity_and_rank
 from demo.personas import apply_personas, concat, persona_count, persona_events
+from privacy.purposes import ANALYTICS
 from sql.queries import load_queries
 
 log = logging.getLogger("demo.seed")
@@ -60,6 +62,7 @@ class SeedSummary:
     events: int
     items: int
     seconds: float
+    phases: tuple[tuple[str, float], ...] = ()  # seconds per phase, in order
 
 
 class Progress:
@@ -68,6 +71,7 @@ class Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.started = time.monotonic()
+        self.marks: list[tuple[str, float]] = [("generate", self.started)]
 
     def show(self, label: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -81,9 +85,18 @@ class Progress:
         sys.stderr.flush()
 
     def step(self, label: str) -> None:
+        """A phase named `label` starts now (shown when enabled; always kept for `phases`)."""
+        self.marks.append((label, time.monotonic()))
         if self.enabled:
             sys.stderr.write(f"{label:<10} ... {time.monotonic() - self.started:6.1f}s\n")
             sys.stderr.flush()
+
+    def phases(self) -> tuple[tuple[str, float], ...]:
+        """Seconds spent in each phase, in order."""
+        return tuple(
+            (label, round(end - start, 1))
+            for (label, start), (_, end) in zip(self.marks, self.marks[1:], strict=False)
+        )
 
 
 def _pg_micros(anchor: datetime, relative_s: np.ndarray) -> np.ndarray:
@@ -100,7 +113,9 @@ async def _refuse_unless_empty(conn: asyncpg.Connection, replace: bool) -> None:
         )
 
 
-ROLLUP_USERS = 2000  # users per apply_rollups call: bounded memory, few round trips
+# Users per apply_rollups call: bounded memory, few round trips. (20,000 was faster on part of a
+# seeded world, but a whole 1M-user seed took its rollups from 139 s to 321 s: kept at 2,000.)
+ROLLUP_USERS = 2000
 
 
 async def _rollups(conn: asyncpg.Connection, config: SeedConfig) -> None:
@@ -133,45 +148,67 @@ async def seed_database(dsn: str, config: SeedConfig, progress: bool, replace: b
         items = w.catalog_items()
         popularity, ranks = popularity_and_rank(rng, len(items))
         users = generate_users(rng, config.users)
-        personas = persona_count(config.users, config.events)
-        if personas:
+        if persona_count(config.users, config.events):
             apply_personas(users)
-            scripted = persona_events(rng, users, items)
-            random = generate_events(
-                rng, users, catalog_arrays(items, popularity), config.events - len(scripted), personas
-            )
-            events = concat(scripted, random)  # personas are users 1..6: user order holds
-        else:
-            events = generate_events(rng, users, catalog_arrays(items, popularity), config.events)
-        bar.step("generated")
-        async with conn.transaction():
-            await _refuse_unless_empty(conn, replace)
-            if replace:
-                await conn.execute(Q.seed_truncate_demo)
-            await conn.execute(Q.seed_delete_relations)  # rebuilt from the catalog below
-            await conn.fetchrow(Q.seed_tune_session)
-            await conn.execute(Q.seed_create_staging)
-            await _load_catalog(conn, items, popularity, ranks)
-            await _load_users(conn, users, anchor, config.seed, bar)
-            await _load_events(conn, events, anchor, bar)
-            bar.step("rollups")
-            await _rollups(conn, config)
-            await conn.execute(Q.seed_bump_dataset_version)
+        bar.step("users")
+        # The events are drawn in a thread while the database loads the users and their consents
+        # (the draws take the same rng after the users', so the world is the same).
+        drawn = asyncio.create_task(asyncio.to_thread(_draw_events, rng, users, items, popularity, config))
+        try:
+            async with conn.transaction():
+                await _refuse_unless_empty(conn, replace)
+                if replace:
+                    await conn.execute(Q.seed_truncate_demo)
+                await conn.execute(Q.seed_delete_relations)  # rebuilt from the catalog below
+                await conn.fetchrow(Q.seed_tune_session)
+                await conn.execute(Q.seed_create_staging)
+                await conn.execute(Q.seed_defer_checks)
+                await _load_catalog(conn, items, popularity, ranks)
+                await _load_users(conn, users, anchor, config.seed, bar)
+                bar.step("events")
+                await _load_events(conn, await drawn, anchor, bar)
+                bar.step("rollups")
+                await _rollups(conn, config)
+                bar.step("checks")
+                await conn.execute(Q.seed_restore_checks)
+                await conn.execute(Q.seed_bump_dataset_version)
+        finally:
+            await asyncio.gather(drawn, return_exceptions=True)  # a thread is not cancelled: let it end
         bar.step("analyze")
+        # Outside the transaction: VACUUM cannot run in one. Vacuumed, the account and signal
+        # rows the analyst templates scan are all-visible at once (no hint bits left to set by the
+        # first reads); the other tables get their statistics.
+        await conn.execute(Q.seed_vacuum_audience)
         await conn.execute(Q.seed_analyze)
         bar.step("done")
     finally:
         await conn.close()
-    summary = SeedSummary(config.users, config.events, len(items), time.monotonic() - started)
+    summary = SeedSummary(config.users, config.events, len(items), time.monotonic() - started, bar.phases())
     log.info(
-        "seeded %d users, %d events, %d items in %.1f s (seed %d)",
+        "seeded %d users, %d events, %d items in %.1f s (seed %d); %s",
         summary.users,
         summary.events,
         summary.items,
         summary.seconds,
         config.seed,
+        ", ".join(f"{label} {seconds:.1f} s" for label, seconds in summary.phases),
     )
     return summary
+
+
+def _draw_events(
+    rng: np.random.Generator, users: Users, items: list[w.Item], popularity: np.ndarray, config: SeedConfig
+) -> Events:
+    """Every event of the world, in user then time order: the personas' scripted sessions (users
+    1..6) first when the world has them, then the random ones."""
+    personas = persona_count(config.users, config.events)
+    if not personas:
+        return generate_events(rng, users, catalog_arrays(items, popularity), config.events)
+    scripted = persona_events(rng, users, items)
+    random = generate_events(
+        rng, users, catalog_arrays(items, popularity), config.events - len(scripted), personas
+    )
+    return concat(scripted, random)
 
 
 async def _load_catalog(
@@ -219,7 +256,13 @@ async def _load_users(
         )
         bar.show("users", hi, total)
     await conn.execute(
-        Q.seed_insert_users, w.LEVELS, w.BIRTH_RANGE_CODES, w.COUNTRIES, w.PLATFORMS, w.CHANNELS
+        Q.seed_insert_users,
+        w.LEVELS,
+        w.BIRTH_RANGE_CODES,
+        w.COUNTRIES,
+        w.PLATFORMS,
+        w.CHANNELS,
+        w.CONSENT_PURPOSES.index(ANALYTICS),
     )
     bar.step("channels")
     await conn.execute(Q.seed_insert_channels, w.CHANNELS)
@@ -250,7 +293,6 @@ async def _load_consents(
     receipts = np.random.Generator(np.random.PCG64([seed, 1]))
     total = int(sum(int(((present >> i) & 1).sum()) for i in range(len(w.CONSENT_PURPOSES))))
     done = 0
-    await conn.execute(Q.seed_consents_unchecked)
     for i, (purpose, version) in enumerate(zip(w.CONSENT_PURPOSES, w.NOTICE_VERSIONS, strict=True)):
         answered = np.flatnonzero((present >> i) & 1)
         for lo in range(0, len(answered), USER_CHUNK):
@@ -275,7 +317,6 @@ async def _load_consents(
             )
             done += n
             bar.show("consents", done, total)
-    await conn.execute(Q.seed_consents_checked)
 
 
 async def _load_events(conn: asyncpg.Connection, events: Events, anchor: datetime, bar: Progress) -> None:

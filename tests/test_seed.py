@@ -86,6 +86,53 @@ async def test_non_empty_database_is_refused_and_replace_reseeds(db_dsn: str) ->
     assert await fingerprint(db_dsn) == before
 
 
+# Constraints, indexes and triggers of the schema, as the catalog defines them.
+SCHEMA = """
+SELECT 'constraint' AS kind, c.conrelid::regclass::text AS rel, c.conname AS name,
+       pg_get_constraintdef(c.oid) || CASE WHEN c.convalidated THEN '' ELSE ' NOT VALIDATED' END AS def
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE n.nspname = 'public' AND c.conrelid <> 0
+UNION ALL
+SELECT 'index', i.indrelid::regclass::text, i.indexrelid::regclass::text,
+       pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END
+FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname = 'public'
+UNION ALL
+SELECT 'trigger', t.tgrelid::regclass::text, t.tgname, pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text
+FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+WHERE n.nspname = 'public' AND NOT t.tgisinternal
+ORDER BY 1, 2, 3
+"""
+
+
+async def test_seeding_leaves_the_schema_as_the_migrations_made_it(db_dsn: str, second_dsn: str) -> None:
+    """Seeding drops foreign keys, keys and indexes for the bulk load (seed_defer_checks) and
+    puts them back from the catalog's own definitions: the seeded database has exactly the
+    migrated one's, validated, and every trigger enabled again."""
+    await seed_database(db_dsn, SeedConfig(**SMALL, seed=3, anchor=ANCHOR), progress=False)
+    seeded, migrated = await asyncpg.connect(db_dsn), await asyncpg.connect(second_dsn)
+    try:
+        after = [tuple(r) for r in await seeded.fetch(SCHEMA)]
+        assert after == [tuple(r) for r in await migrated.fetch(SCHEMA)]
+        assert {k for k, *_ in after} == {"constraint", "index", "trigger"}
+        assert any(r[2] == "consents_user_id_fkey" for r in after)
+        assert any(r[2] == "consents_analytics_inserted" for r in after)
+    finally:
+        await seeded.close()
+        await migrated.close()
+
+
+async def test_analytics_consent_flag_agrees_with_the_consents(demo: asyncpg.Connection) -> None:
+    """users.analytics_consent is set by seed_insert_users from the generator's masks (the
+    trigger is off during the bulk copy): it must say what the consents rows say."""
+    rows = await demo.fetch(
+        """SELECT u.analytics_consent AS flag, c.granted
+           FROM users u LEFT JOIN consents c ON c.user_id = u.user_id AND c.purpose = 'analytics.aggregate'"""
+    )
+    assert all(r["flag"] == bool(r["granted"]) for r in rows)
+    assert {(r["flag"], r["granted"]) for r in rows} == {(True, True), (False, False), (False, None)}
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("users", 0), ("users", 5_000_001), ("events", -1), ("events", 100_000_001), ("seed", -1)],

@@ -21,7 +21,7 @@ async def test_python_and_sql_tag_rules_agree_on_the_demo_world(demo_dsn: str) -
             r["user_id"]: (r["experience"], r["price_tier"])
             for r in await conn.fetch(
                 "SELECT user_id, experience, price_tier FROM dp_audience(NULL, NULL, NULL, NULL, NULL, NULL,"
-                " $1, $2, $3, $4, $5, $6, $7, $8, 'analytics.aggregate')",
+                " $1, $2, $3, $4, $5, $6, $7, $8)",
                 t.power_min_sessions,
                 t.power_min_features,
                 t.power_min_tenure_days,

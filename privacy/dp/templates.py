@@ -18,7 +18,6 @@ from privacy.dp import experiments
 from privacy.dp.mechanisms import NoiseSpec, Released, release_counts
 from privacy.dp.partition import tau
 from privacy.dp.query import (
-    ANALYTICS_PURPOSE,
     SINGLE_VALUED,
     WINDOW_DAYS,
     AudienceParams,
@@ -62,7 +61,6 @@ def audience_params(q: DPQuery, p: AudienceParams) -> dict[str, Any]:
         "luxury_min_mean_level": luxury_min_mean_level,
         "budget_max_mean_level": budget_max_mean_level,
         "countries": list(p.countries),
-        "purpose": ANALYTICS_PURPOSE,
     }
 
 

@@ -121,7 +121,8 @@ async def _release(ctx: Context, plan: Plan, pf: PlannedField) -> dict[str, Any]
         return pf.cached
     try:
         guard = await ctx.guard()
-        # Consent is enforced inside the SQL (dp_audience joins analytics.aggregate consents);
+        # Consent is enforced inside the SQL (dp_audience keeps users whose analytics.aggregate
+        # consent is granted: users.analytics_consent, kept by triggers on consents);
         # the read is still audited, with no subject: it is an aggregate over many users.
         guard.record(ANALYTICS_PURPOSE, ROLLUPS, None)
         answer = await templates.run(ctx.pool, pf.query, plan.params)

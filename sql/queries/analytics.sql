@@ -1,5 +1,5 @@
 -- Analyst templates (DESIGN §6). Every template reads dp_audience with the same named audience
--- parameters (window, filters, tag thresholds, declared countries, purpose; privacy/dp/templates.py
+-- parameters (window, filters, tag thresholds, declared countries; privacy/dp/templates.py
 -- `audience_params`), then its own named parameters.
 -- Each template's sensitivity is stated in privacy/dp/templates.py next to the code using it.
 
@@ -8,7 +8,7 @@
 SELECT count(*) AS users FROM dp_audience(%(window_days)s, %(country)s, %(platform)s, %(experience)s, %(price_tier)s, %(category)s,
                  %(power_min_sessions)s, %(power_min_features)s, %(power_min_tenure_days)s,
                  %(regular_min_sessions)s, %(newbie_max_tenure_days)s, %(luxury_min_mean_level)s,
-                 %(budget_max_mean_level)s, %(countries)s, %(purpose)s) a
+                 %(budget_max_mean_level)s, %(countries)s) a
 
 -- name: dp_users_by_attributes
 -- Users per key of one or two single-valued dimensions (dimension1, dimension2 or NULL): one pass, no per-user lateral.
@@ -20,7 +20,7 @@ SELECT CASE %(dimension1)s::text WHEN 'COUNTRY' THEN a.country WHEN 'PLATFORM' T
 FROM dp_audience(%(window_days)s, %(country)s, %(platform)s, %(experience)s, %(price_tier)s, %(category)s,
                  %(power_min_sessions)s, %(power_min_features)s, %(power_min_tenure_days)s,
                  %(regular_min_sessions)s, %(newbie_max_tenure_days)s, %(luxury_min_mean_level)s,
-                 %(budget_max_mean_level)s, %(countries)s, %(purpose)s) a
+                 %(budget_max_mean_level)s, %(countries)s) a
 GROUP BY 1, 2
 
 -- name: dp_users_by
@@ -29,7 +29,7 @@ SELECT k1.key AS key1, k2.key AS key2, count(*) AS users
 FROM dp_audience(%(window_days)s, %(country)s, %(platform)s, %(experience)s, %(price_tier)s, %(category)s,
                  %(power_min_sessions)s, %(power_min_features)s, %(power_min_tenure_days)s,
                  %(regular_min_sessions)s, %(newbie_max_tenure_days)s, %(luxury_min_mean_level)s,
-                 %(budget_max_mean_level)s, %(countries)s, %(purpose)s) a
+                 %(budget_max_mean_level)s, %(countries)s) a
 CROSS JOIN LATERAL dp_user_keys(a.user_id, %(dimension1)s, a.country, a.platform, a.experience, a.price_tier, %(categories)s, %(keys_per_user)s) k1
 LEFT JOIN LATERAL dp_user_keys(a.user_id, %(dimension2)s, a.country, a.platform, a.experience, a.price_tier, %(categories)s, %(keys_per_user)s) k2 ON true
 WHERE (%(dimension2)s::text IS NULL OR k2.key IS NOT NULL)
@@ -41,7 +41,7 @@ SELECT coalesce(sum(least(a.order_value, %(order_value_max_cents)s::bigint)), 0)
 FROM dp_audience(%(window_days)s, %(country)s, %(platform)s, %(experience)s, %(price_tier)s, %(category)s,
                  %(power_min_sessions)s, %(power_min_features)s, %(power_min_tenure_days)s,
                  %(regular_min_sessions)s, %(newbie_max_tenure_days)s, %(luxury_min_mean_level)s,
-                 %(budget_max_mean_level)s, %(countries)s, %(purpose)s) a
+                 %(budget_max_mean_level)s, %(countries)s) a
 WHERE a.order_value > 0
 
 -- name: dp_histogram
@@ -52,7 +52,7 @@ SELECT width_bucket(CASE WHEN %(metric)s::text = 'ORDER_VALUE' THEN least(a.orde
 FROM dp_audience(%(window_days)s, %(country)s, %(platform)s, %(experience)s, %(price_tier)s, %(category)s,
                  %(power_min_sessions)s, %(power_min_features)s, %(power_min_tenure_days)s,
                  %(regular_min_sessions)s, %(newbie_max_tenure_days)s, %(luxury_min_mean_level)s,
-                 %(budget_max_mean_level)s, %(countries)s, %(purpose)s) a
+                 %(budget_max_mean_level)s, %(countries)s) a
 WHERE (%(metric)s::text <> 'ORDER_VALUE' OR a.order_value > 0)
 GROUP BY 1
 
@@ -66,7 +66,7 @@ SELECT CASE %(dimension)s::text WHEN 'COUNTRY' THEN a.country WHEN 'PLATFORM' TH
 FROM dp_audience(%(window_days)s, %(country)s, %(platform)s, %(experience)s, %(price_tier)s, %(category)s,
                  %(power_min_sessions)s, %(power_min_features)s, %(power_min_tenure_days)s,
                  %(regular_min_sessions)s, %(newbie_max_tenure_days)s, %(luxury_min_mean_level)s,
-                 %(budget_max_mean_level)s, %(countries)s, %(purpose)s) a
+                 %(budget_max_mean_level)s, %(countries)s) a
 GROUP BY 1
 
 -- name: dp_funnel_by_category
@@ -78,7 +78,7 @@ SELECT cs.category AS key,
 FROM dp_audience(%(window_days)s, %(country)s, %(platform)s, %(experience)s, %(price_tier)s, %(category)s,
                  %(power_min_sessions)s, %(power_min_features)s, %(power_min_tenure_days)s,
                  %(regular_min_sessions)s, %(newbie_max_tenure_days)s, %(luxury_min_mean_level)s,
-                 %(budget_max_mean_level)s, %(countries)s, %(purpose)s) a
+                 %(budget_max_mean_level)s, %(countries)s) a
 CROSS JOIN LATERAL (
     SELECT c.category, c.views, c.add_to_carts, c.purchases FROM user_category_stats c
     WHERE c.user_id = a.user_id AND c.category = ANY (%(categories)s::text[])

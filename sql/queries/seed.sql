@@ -20,8 +20,9 @@ DELETE FROM item_relations
 -- name: seed_tune_session
 -- A bulk load: a lost tail on crash is acceptable, rollups need room to hash, and a large world
 -- takes minutes, longer than any statement timeout meant for requests.
+-- maintenance_work_mem: the keys and indexes seed_restore_checks builds sort in memory.
 SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '128MB', true),
-       set_config('statement_timeout', '0', true)
+       set_config('maintenance_work_mem', '256MB', true), set_config('statement_timeout', '0', true)
 
 -- name: seed_create_staging
 -- Staging tables for the binary COPY; dropped with the transaction.
@@ -72,12 +73,16 @@ INSERT INTO item_relations (item_id, related_item_id, relation, strength)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::real[])
 
 -- name: seed_insert_users
--- Users from staging codes ($1 levels, $2 birth ranges, $3 countries, $4 platforms, $5 channels).
+-- Users from staging codes ($1 levels, $2 birth ranges, $3 countries, $4 platforms, $5 channels;
+-- $6: the bit of analytics.aggregate in the consent masks: analytics_consent is what the consents
+-- loaded next say, as their trigger would have set it).
 INSERT INTO users (user_id, created_at, personalization_level, is_minor, birth_year_range, country,
-                   platform, preferred_channel, objected_to_marketing, consent_version)
+                   platform, preferred_channel, objected_to_marketing, consent_version,
+                   analytics_consent)
 SELECT user_id, created_at, ($1::text[])[level], is_minor, ($2::text[])[birth], ($3::text[])[country],
        ($4::text[])[platform], ($5::text[])[channel], objected,
-       CASE WHEN consent_present <> 0 THEN 1 ELSE 0 END
+       CASE WHEN consent_present <> 0 THEN 1 ELSE 0 END,
+       ((consent_present::int & consent_granted::int) >> $6) & 1 = 1
 FROM seed_users
 ORDER BY user_id
 
@@ -121,9 +126,14 @@ INSERT INTO user_signals (user_id) SELECT user_id FROM users ON CONFLICT DO NOTH
 -- The audience data changed wholesale: released DP answers must not be reused.
 UPDATE dataset_versions SET version = version + 1, updated_at = now() WHERE dataset = 'audience'
 
+-- name: seed_vacuum_audience
+-- The tables every analyst template scans, vacuumed and analysed after the load (run alone:
+-- VACUUM cannot run inside a transaction block).
+VACUUM (ANALYZE) users, user_signals
+
 -- name: seed_analyze
--- Fresh statistics for the planner after a bulk load.
-ANALYZE users, events, user_signals, user_category_stats, user_spend_days, user_purchases, user_cart,
+-- Fresh statistics for the planner after a bulk load (users and user_signals: seed_vacuum_audience).
+ANALYZE events, user_category_stats, user_spend_days, user_purchases, user_cart,
         user_features, user_searches, consents, items, item_relations
 
 -- name: seed_fingerprint
@@ -150,12 +160,69 @@ SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id)) FROM users t) AS
        (SELECT md5(string_agg(t::text, '|' ORDER BY t.user_id, t.category)) FROM user_category_stats t)
            AS user_category_stats
 
--- name: seed_consents_unchecked
--- The consents of a bulk load are checked against users once, after the COPY (one join), instead
--- of row by row; seeding runs on an empty database, in one transaction.
-ALTER TABLE consents DROP CONSTRAINT consents_user_id_fkey
+-- name: seed_defer_checks
+-- A bulk load into an empty database, in one transaction: what costs a lookup or a scattered
+-- index insert per loaded row is dropped here and put back by seed_restore_checks before the
+-- transaction ends, built or validated once over every row: the foreign keys to users of the
+-- tables seeding fills (a key-share lock on the account row, WAL-logged, per row), the keys and
+-- indexes of consents and consent_events (loaded one purpose at a time, so each pass would insert
+-- all over the index) and two indexes of events (loaded in user order, not in theirs; events_offer
+-- stays: no seeded event has an offer, its partial index receives nothing).
+-- The definitions are read from the catalog, so they come back exactly as the migrations made
+-- them. The trigger keeping users.analytics_consent is off while consents are copied:
+-- seed_insert_users set the column, seed_restore_checks checks it.
+CREATE TEMP TABLE seed_deferred ON COMMIT DROP AS
+SELECT row_number() OVER () AS ord, d.*
+FROM (
+    SELECT 1 AS phase, format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname) AS drop_sql,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
+                  pg_get_constraintdef(c.oid)) AS restore_sql
+    FROM pg_constraint c
+    WHERE c.contype IN ('p', 'u') AND c.conrelid IN ('consents'::regclass, 'consent_events'::regclass)
+    UNION ALL
+    SELECT 1, format('DROP INDEX %s', i.indexrelid::regclass),
+           -- an index of a partitioned table is built on every partition again
+           replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')
+    FROM pg_index i
+    WHERE (i.indrelid IN ('consents'::regclass, 'consent_events'::regclass)
+           OR i.indexrelid IN ('events_user_type_time'::regclass, 'events_time'::regclass))
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+    UNION ALL
+    SELECT 2, format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
+                  pg_get_constraintdef(c.oid))
+    FROM pg_constraint c
+    WHERE c.contype = 'f' AND c.confrelid = 'users'::regclass
+      AND c.conrelid IN ('consents'::regclass, 'user_channels'::regclass, 'user_signals'::regclass,
+                         'user_spend_days'::regclass, 'user_purchases'::regclass,
+                         'user_cart'::regclass, 'user_features'::regclass,
+                         'user_searches'::regclass, 'user_category_stats'::regclass)
+) d;
+DO $$
+DECLARE
+    s text;
+BEGIN
+    FOR s IN SELECT drop_sql FROM seed_deferred ORDER BY ord LOOP
+        EXECUTE s;
+    END LOOP;
+END $$;
+ALTER TABLE consents DISABLE TRIGGER consents_analytics_inserted
 
--- name: seed_consents_checked
--- The constraint back, validated over every row loaded.
-ALTER TABLE consents ADD CONSTRAINT consents_user_id_fkey
-    FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE CASCADE
+-- name: seed_restore_checks
+-- Keys and indexes built, then the foreign keys validated (one join each), the trigger back on,
+-- and users.analytics_consent set wherever it disagrees with the consents loaded (nowhere, unless
+-- the generator and this file drift apart).
+DO $$
+DECLARE
+    s text;
+BEGIN
+    FOR s IN SELECT restore_sql FROM seed_deferred ORDER BY phase, ord LOOP
+        EXECUTE s;
+    END LOOP;
+END $$;
+ALTER TABLE consents ENABLE TRIGGER consents_analytics_inserted;
+UPDATE users u SET analytics_consent = g.granted
+FROM (SELECT a.user_id, c.user_id IS NOT NULL AS granted
+      FROM users a
+      LEFT JOIN consents c ON c.user_id = a.user_id AND c.purpose = 'analytics.aggregate' AND c.granted) g
+WHERE g.user_id = u.user_id AND g.granted <> u.analytics_consent
