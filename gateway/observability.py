@@ -133,9 +133,29 @@ def log_access(
     path: str,
 ) -> None:
     """The access line: `access_log.info("request", extra=...)` without the caller lookup
-    (logging walks the stack for a file and line number no field of the line uses)."""
+    (logging walks the stack for a file and line number no field of the line uses); written
+    directly when the process logs the way configure_logging sets it up (`_direct_handler`)."""
     if not access_log.isEnabledFor(logging.INFO):
         return
+    handler = _direct_handler()
+    if handler is not None:
+        fields = {
+            "request_id": request_id,
+            "operation": operation,
+            "role": role,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "method": method,
+            "path": path,
+        }
+        line = JsonFormatter.line(time.time(), "info", access_log.name, "request", fields)
+        try:
+            with handler.lock:  # type: ignore[union-attr]
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            return
+        except Exception:  # noqa: S110 - logging's own path below reports it as it always does
+            pass
     record = access_log.makeRecord(
         access_log.name,
         logging.INFO,
@@ -173,19 +193,57 @@ class JsonFormatter(logging.Formatter):
     )
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for name in self.FIELDS:
-            value = getattr(record, name, None)
+        fields = {name: getattr(record, name, None) for name in self.FIELDS}
+        exc = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(
+            record.created, record.levelname.lower(), record.name, record.getMessage(), fields, exc
+        )
+
+    @classmethod
+    def line(
+        cls,
+        created: float,
+        level: str,
+        logger: str,
+        msg: str,
+        fields: dict[str, Any],
+        exc: str | None = None,
+    ) -> str:
+        """One JSON line: the record's time, level, logger and message, then the known fields
+        that are set, in FIELDS order."""
+        entry: dict[str, Any] = {"ts": round(created, 3), "level": level, "logger": logger, "msg": msg}
+        for name in cls.FIELDS:
+            value = fields.get(name)
             if value is not None:
                 entry[name] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if exc:
+            entry["exc"] = exc
         return orjson.dumps(entry).decode()
+
+
+def _direct_handler() -> logging.StreamHandler[Any] | None:
+    """The handler configure_logging installs, when an access line would reach it and nothing
+    else: no handler or filter on the way (gateway.access, gateway), propagation up to the root,
+    the root's only handler that one, without filters. The line it would write is then written
+    without a LogRecord (the same text, tests/test_observability.py). Any other set-up, such as
+    a test capturing logs, takes logging's own path."""
+    logger: logging.Logger | None = access_log
+    while logger is not None and logger is not logging.root:
+        if logger.handlers or logger.filters or not logger.propagate:
+            return None
+        logger = logger.parent
+    handlers = logging.root.handlers
+    if len(handlers) != 1 or logging.root.filters:
+        return None
+    handler = handlers[0]
+    if (
+        type(handler) is not logging.StreamHandler
+        or type(handler.formatter) is not JsonFormatter
+        or handler.filters
+        or handler.level > logging.INFO
+    ):
+        return None
+    return handler
 
 
 def configure_logging(level: int = logging.INFO) -> None:

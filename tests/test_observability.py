@@ -3,6 +3,7 @@ without personal data; /metrics is admin-only and reports requests, latency and 
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import httpx
 import orjson
 import pytest
 
+from gateway import observability
 from gateway.auth import issue_token
 from gateway.observability import JsonFormatter
 from gateway.settings import Settings
@@ -114,3 +116,39 @@ def test_metrics_aggregate_workers_with_prometheus_multiproc_dir(
         text = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {admin}"}).text
     assert 'gateway_requests_total{operation="Multi",path="/graphql",status="200"} 30.0' in text
     assert len(list((tmp_path / "prom").glob("counter_*.db"))) >= 2, "each worker writes its own file"
+
+
+def test_access_line_written_directly_is_logging_own_line() -> None:
+    # Under configure_logging's set-up the access line skips the LogRecord; the text is the one
+    # logging writes through the formatter, and any other set-up takes logging's own path.
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    saved = (root.handlers, root.level)
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)  # setLevel: it also clears the loggers' isEnabledFor caches
+    try:
+        assert observability._direct_handler() is handler
+        observability.log_access("r-1", "Home", "user", 304, 0.001234, "GET", "/graphql/persisted")
+        handler.addFilter(lambda _record: True)  # a filter: logging's own path
+        assert observability._direct_handler() is None
+        observability.log_access("r-1", "Home", "user", 304, 0.001234, "GET", "/graphql/persisted")
+    finally:
+        root.handlers = saved[0]
+        root.setLevel(saved[1])
+    direct, logged = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    assert abs(direct.pop("ts") - logged.pop("ts")) < 5
+    assert list(direct.items()) == list(logged.items())
+    assert direct == {
+        "level": "info",
+        "logger": "gateway.access",
+        "msg": "request",
+        "request_id": "r-1",
+        "operation": "Home",
+        "role": "user",
+        "status": 304,
+        "duration_ms": 1.23,
+        "method": "GET",
+        "path": "/graphql/persisted",
+    }
