@@ -1,4 +1,4 @@
-"""'What bounds the misses': one paragraph per target comparison, written from the same run's
+"""'What bounds each path': one paragraph per target comparison, met or not, written from the same run's
 figures (scenario results, the in-process anatomy, the database probes), so the explanation
 cannot drift from the numbers it explains."""
 
@@ -67,8 +67,9 @@ def layout(anatomy: Figures, results: Figures) -> list[str]:
         "the hardening headers, metrics and the JSON access line; anything else goes through the "
         "full chain. The plain endpoint writes bytes from memory (p50 "
         f"{plain.get('p50_ms')} ms under load), so the ratio compares that fixed per-request work "
-        "(uvicorn's HTTP parsing is the same for both) with almost none; the access line (a log "
-        "record, JSON, one write) is the largest part left.",
+        "(uvicorn's HTTP parsing is the same for both) with almost none; the access line (JSON "
+        "and one write to the log stream, without a LogRecord under the process's own logging "
+        "set-up) and the metrics are the largest part left.",
     ]
 
 
@@ -132,7 +133,7 @@ def section(
         ingest(anatomy, probes, results),
         dp(results),
     ]
-    out = ["", "## What bounds the misses", ""]
+    out = ["", "## What bounds each path", ""]
     for p in paragraphs:
         if p:
             out += [*p, ""]

@@ -148,7 +148,7 @@ COMPARISONS: list[Comparison] = [
         "gateway_personalized",
         "strawberry_personalized",
         target=1.00,
-        note="see 'What bounds the misses'",
+        note="see 'What bounds each path'",
     ),
     Comparison(
         "personalized viewer, generic graphql-core execution (same document, untrusted) / bare Strawberry",
@@ -168,14 +168,14 @@ COMPARISONS: list[Comparison] = [
         "gateway_layout_304",
         "starlette_layout",
         target=0.60,
-        note="see 'What bounds the misses'",
+        note="see 'What bounds each path'",
     ),
     Comparison(
         "trackEvents, batches of 100 (events/s) / raw COPY (rows/s)",
         "gateway_track_events_100",
         "copy_events_rows",
         target=0.30,
-        note="see 'What bounds the misses'",
+        note="see 'What bounds each path'",
         numerator_scale=100,
     ),
     Comparison(
@@ -189,7 +189,7 @@ COMPARISONS: list[Comparison] = [
         "dp_users_by_country",
         "dp_users_by_country_noiseless",
         target=1.3,
-        note="see 'What bounds the misses'",
+        note="see 'What bounds each path'",
         lower_is_better=True,
     ),
 ]
