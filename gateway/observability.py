@@ -137,17 +137,17 @@ def log_access(
     directly when the process logs the way configure_logging sets it up (`_direct_handler`)."""
     if not access_log.isEnabledFor(logging.INFO):
         return
+    fields = {
+        "request_id": request_id,
+        "operation": operation,
+        "role": role,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 2),
+        "method": method,
+        "path": path,
+    }
     handler = _direct_handler()
     if handler is not None:
-        fields = {
-            "request_id": request_id,
-            "operation": operation,
-            "role": role,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-            "method": method,
-            "path": path,
-        }
         line = JsonFormatter.line(time.time(), "info", access_log.name, "request", fields)
         try:
             with handler.lock:  # type: ignore[union-attr]
@@ -164,15 +164,7 @@ def log_access(
         "request",
         (),
         None,
-        extra={
-            "request_id": request_id,
-            "operation": operation,
-            "role": role,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-            "method": method,
-            "path": path,
-        },
+        extra=fields,
     )
     access_log.handle(record)
 

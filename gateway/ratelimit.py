@@ -169,6 +169,21 @@ def principal_key(scope: Scope) -> tuple[str, bool]:
     return principal.label, False
 
 
+async def send_rate_limited(send: Send, wait: float, request_id: str) -> None:
+    """The 429 a request over its limit gets, with when to retry."""
+    retry_after = math.ceil(wait)
+    await send_error(
+        send,
+        429,
+        f"rate limit exceeded; retry in {retry_after} s",
+        "RATE_LIMITED",
+        request_id,
+        headers=[(b"retry-after", str(retry_after).encode())],
+        retryable=True,
+        retry_after_s=retry_after,
+    )
+
+
 def build_limiter(
     limits: LimitsConfig, workers: int, redis_url: str | None, prefix: str
 ) -> LocalLimiter | RedisLimiter:
@@ -194,17 +209,7 @@ class RateLimitMiddleware:
             key, anonymous = principal_key(scope)
             wait = await self.limiter.take(key, anonymous)
             if wait > 0:
-                retry_after = math.ceil(wait)
-                await send_error(
-                    send,
-                    429,
-                    f"rate limit exceeded; retry in {retry_after} s",
-                    "RATE_LIMITED",
-                    request_id,
-                    headers=[(b"retry-after", str(retry_after).encode())],
-                    retryable=True,
-                    retry_after_s=retry_after,
-                )
+                await send_rate_limited(send, wait, request_id)
                 return
         auth_error = state.get("auth_error")
         if auth_error is not None:

@@ -22,7 +22,6 @@ token that is refused (answered 401 after the rate limit), variables or versions
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from typing import Any
@@ -34,7 +33,7 @@ from gateway.errors import MASKED_MESSAGE, send_error
 from gateway.middleware import _SAFE_REQUEST_ID, HARDENING_HEADERS, NON_HTML_CSP, response_headers
 from gateway.observability import log_access, observe
 from gateway.persisted import PersistedEndpoint, PersistedLane, _matches, etag_of
-from gateway.ratelimit import LIMITED_PREFIX, LocalLimiter, RedisLimiter
+from gateway.ratelimit import LIMITED_PREFIX, LocalLimiter, RedisLimiter, principal_key, send_rate_limited
 
 log = logging.getLogger("gateway.errors")
 
@@ -132,23 +131,10 @@ class RevalidationLane:
             await send(message)
 
         try:
-            if principal.is_anonymous:
-                client = scope.get("client")
-                wait = await self.limiter.take(f"ip:{client[0] if client else 'unknown'}", True)
-            else:
-                wait = await self.limiter.take(principal.label, False)
+            # The state holds this request's principal (set above): the middleware's own key.
+            wait = await self.limiter.take(*principal_key(scope))
             if wait > 0:
-                retry_after = math.ceil(wait)
-                await send_error(
-                    send_with_headers,
-                    429,
-                    f"rate limit exceeded; retry in {retry_after} s",
-                    "RATE_LIMITED",
-                    request_id,
-                    headers=[(b"retry-after", str(retry_after).encode())],
-                    retryable=True,
-                    retry_after_s=retry_after,
-                )
+                await send_rate_limited(send_with_headers, wait, request_id)
             else:
                 # What response_headers() makes of the route's headers, built at once.
                 headers = [
