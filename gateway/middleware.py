@@ -37,6 +37,11 @@ NON_HTML_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestor
 NO_STORE = (b"cache-control", b"no-store")
 
 
+def request_id_of(supplied: str | None) -> str:
+    """The request's id: the client's `x-request-id` when it is safe to log and echo, else new."""
+    return supplied if supplied and _SAFE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -66,8 +71,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        supplied = _header(scope, b"x-request-id")
-        request_id = supplied if supplied and _SAFE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        request_id = request_id_of(_header(scope, b"x-request-id"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["gpc"] = _header(scope, b"sec-gpc") == "1"

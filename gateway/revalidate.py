@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth import AuthError, Verifier
 from gateway.errors import MASKED_MESSAGE, send_error
-from gateway.middleware import _SAFE_REQUEST_ID, HARDENING_HEADERS, NON_HTML_CSP, response_headers
+from gateway.middleware import HARDENING_HEADERS, NON_HTML_CSP, request_id_of, response_headers
 from gateway.observability import log_access, observe
 from gateway.persisted import PersistedEndpoint, PersistedLane, _matches, etag_of
 from gateway.ratelimit import LIMITED_PREFIX, LocalLimiter, RedisLimiter, principal_key, send_rate_limited
@@ -113,8 +112,7 @@ class RevalidationLane:
         if not _matches(if_none_match, etag):
             return False
 
-        supplied = found.get(b"x-request-id")
-        request_id = supplied if supplied and _SAFE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        request_id = request_id_of(found.get(b"x-request-id"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["gpc"] = gpc
