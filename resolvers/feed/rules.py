@@ -154,59 +154,39 @@ def _personalized(
             if value > searched.get(item_id, (0.0, ""))[0]:
                 searched[item_id] = (value, search.term)
 
-    def parts(item: Item) -> dict[ReasonCode, float]:
-        # Only the reasons that count (> 0), always in this order; built by hand (~200 candidates
-        # a request: a dict of all seven codes, then filtered, hashed 14 enums per item).
+    def contributions(item: Item) -> list[tuple[ReasonCode, float]]:
+        # The reasons that count (> 0) and their weights, always in this order: the one place
+        # the ranking's signals are weighed. A list of pairs, not a dict: ~200 candidates a
+        # request, and only the page's items need their reasons by code (`parts`).
         item_id = item.item_id
-        found: dict[ReasonCode, float] = {}
+        found: list[tuple[ReasonCode, float]] = []
         if item_id in due and w.repurchase > 0:
-            found[ReasonCode.REPURCHASE_DUE] = w.repurchase
+            found.append((ReasonCode.REPURCHASE_DUE, w.repurchase))
         lead = complement.get(item_id)
         if lead is not None and lead[0] > 0:
-            found[ReasonCode.PURCHASED_RELATED] = lead[0]
+            found.append((ReasonCode.PURCHASED_RELATED, lead[0]))
         match = searched.get(item_id)
         if match is not None and match[0] > 0:
-            found[ReasonCode.SEARCHED] = match[0]
+            found.append((ReasonCode.SEARCHED, match[0]))
         viewed = affinity.get(item.category, 0.0)
         if viewed > 0:
-            found[ReasonCode.VIEWED_CATEGORY] = viewed
+            found.append((ReasonCode.VIEWED_CATEGORY, viewed))
         popular = w.popularity * item.popularity / catalog.max_popularity
         if popular > 0:
-            found[ReasonCode.POPULAR] = popular
+            found.append((ReasonCode.POPULAR, popular))
         if tier is not None:
             fit = w.price_fit * tier_fit(item, tier)
             if fit > 0:
-                found[ReasonCode.PRICE_TIER] = fit
+                found.append((ReasonCode.PRICE_TIER, fit))
         if ready_value > 0 and item.category == ready_category:
-            found[ReasonCode.MODEL_PREDICTION] = ready_value
+            found.append((ReasonCode.MODEL_PREDICTION, ready_value))
         return found
 
+    def parts(item: Item) -> dict[ReasonCode, float]:
+        return dict(contributions(item))
+
     def total(item: Item) -> float:
-        # sum(parts(item).values()), the same additions in the same order, without the dict:
-        # only the ~10 items of the page (and complement-led ones) need their reasons named.
-        item_id = item.item_id
-        t = 0.0
-        if item_id in due and w.repurchase > 0:
-            t += w.repurchase
-        lead = complement.get(item_id)
-        if lead is not None and lead[0] > 0:
-            t += lead[0]
-        match = searched.get(item_id)
-        if match is not None and match[0] > 0:
-            t += match[0]
-        viewed = affinity.get(item.category, 0.0)
-        if viewed > 0:
-            t += viewed
-        popular = w.popularity * item.popularity / catalog.max_popularity
-        if popular > 0:
-            t += popular
-        if tier is not None:
-            fit = w.price_fit * tier_fit(item, tier)
-            if fit > 0:
-                t += fit
-        if ready_value > 0 and item.category == ready_category:
-            t += ready_value
-        return t
+        return sum(v for _, v in contributions(item))
 
     # Boosted items (due, complements, search matches) are always scored; the rest only as far
     # as they can reach the page: within one (category, subcategory, price level) group all
