@@ -264,14 +264,15 @@ def _non_null(inner: Complete, where: str) -> Complete:
 
 
 def _non_null_leaf(rtype: GraphQLLeafType, checked: Complete) -> Complete:
-    """A non-null built-in scalar: a value that is its own serialisation (never null) is the
-    answer; anything else goes through the non-null check and the leaf's completion."""
-    plain = _passthrough(rtype)
+    """A non-null leaf: a value that needs no call (`_leaf_value`, never null) is answered at
+    once; anything else goes through the non-null check and the leaf's completion."""
+    fast = _leaf_value(rtype)
+    if fast is None:
+        return checked
 
     def complete(ex: PlanExecutor, path: Path, result: Any) -> Any:
-        if plain(result):
-            return result
-        return checked(ex, path, result)
+        answer = fast(result)
+        return checked(ex, path, result) if answer is MISS else answer
 
     return complete
 
@@ -362,17 +363,12 @@ def _enum_names(rtype: GraphQLLeafType) -> dict[int, str]:
 
 def _leaf(rtype: GraphQLLeafType) -> Complete:
     coerce = rtype.coerce_output_value
-    plain = _passthrough(rtype)
-    enum_names = _enum_names(rtype)
-    enum_type = getattr(rtype, "wrapped_cls", None) if enum_names else None
+    fast = _leaf_value(rtype) or (lambda _v: MISS)
 
     def complete(_ex: PlanExecutor, _path: Path, result: Any) -> Any:
-        if plain(result):
-            return result
-        if enum_type is not None and type(result) is enum_type:
-            name = enum_names.get(id(result))
-            if name is not None:
-                return name
+        answer = fast(result)
+        if answer is not MISS:
+            return answer
         if isinstance(result, Exception):
             raise result
         if result is None or result is Undefined:
