@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import database, dp_timing, machine, probes, runners, targets
+from bench import database, dp_timing, machine, probes, ratelimit, runners, targets
 from bench.documents import FRESH_ID
 from bench.loadgen import request_maker
 from bench.report import write_report
@@ -39,7 +39,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--workers", default="1,2,4", help="gateway worker counts for the scaling run")
     p.add_argument("--data-dir", type=Path, default=Path(".data/bench"))
     p.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
-    p.add_argument("--only", default="", help="comma-separated scenario names")
+    p.add_argument(
+        "--only", default="", help="comma-separated scenario names (rate_limits: the shared-limit row)"
+    )
     p.add_argument(
         "--big",
         action="store_true",
@@ -232,6 +234,10 @@ def main() -> int:
                     scaling[workers] = loadgen(many, scenario, _headers(scenario, tokens), args, users)
                     scaling[workers]["rss_mib"] = many.rss_mib()
                 print(f"  {scaling[workers]}", file=sys.stderr)
+        limits = None
+        if not args.only or "rate_limits" in args.only.split(","):
+            limits = ratelimit.measure(env, log_dir, tokens["app"])
+            print(f"rate limits over two processes: {limits}", file=sys.stderr)
 
     command = "make bench  (python -m bench " + " ".join(sys.argv[1:]) + ")"
     write_report(
@@ -250,7 +256,7 @@ def main() -> int:
         anatomy,
         {name: len(body.encode()) for name, body in bodies.items()},
         shapes,
-        targets.rows(results, rss, args.big, args.big_users, args.big_events, targets.redis_configured()),
+        targets.rows(results, rss, args.big, args.big_users, args.big_events, limits),
         dp_timing.section(dp_view, planted, args.dp_timing_samples, data_note.split("; ")[-1]),
     )
     print(f"wrote {args.output}", file=sys.stderr)

@@ -51,6 +51,11 @@ CPU-bound and the ratios compare CPU cost per request.
 - **DP query**: `privacy.dp.templates.run` vs `run_without_noise` for usersBy(COUNTRY)
   (epsilon 1) over the same pool, one call at a time, in process: the answer cache and the
   budget ledger live above `run`, so every call runs the real aggregate over `dp_audience`.
+- **rate limits across 2 gateway processes** (`bench/ratelimit.py`): two gateway processes
+  (as two hosts would run them) with a limit of 60 requests and no refill during the test; one
+  caller sends 240 requests alternating between them, once with both on one Redis (the local
+  one, or `GATEWAY_REDIS_URL`) and once without. Met when the pair admits the limit once, not
+  once per process.
 - The gateway runs with every limit on (rate limits set high so one client does not trip
   them), JSON access logs, Prometheus metrics and the privacy guard's audit writes.
 
@@ -63,8 +68,8 @@ CPU-bound and the ratios compare CPU cost per request.
   `--big-dsn` (or BENCH_BIG_DATABASE_URL; default an embedded `gateway_bench_big`), seeded
   on first use (`--big-users`, `--big-events`; about 3 min on 2 cores) and reused after.
 - `--duration`, `--rounds`, `--warmup`, `--connections`: per scenario; `--workers 1,2,4`:
-  the scaling run; `--only a,b`: some scenarios; `--no-anatomy`: skip the in-process replay;
-  `--output`: where the report goes.
+  the scaling run; `--only a,b`: some scenarios (`rate_limits`: the shared-limit probe);
+  `--no-anatomy`: skip the in-process replay; `--output`: where the report goes.
 """
 
 

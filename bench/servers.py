@@ -44,7 +44,7 @@ class Server:
 
 
 @contextmanager
-def serve(name: str, env: dict[str, str], log_dir: Path, workers: int = 1) -> Iterator[Server]:
+def serve(name: str, env: dict[str, str], log_dir: Path, workers: int = 1, tag: str = "") -> Iterator[Server]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -64,7 +64,7 @@ def serve(name: str, env: dict[str, str], log_dir: Path, workers: int = 1) -> It
         "warning",
         "--no-access-log",
     ]
-    log = (log_dir / f"{name}-{workers}w.log").open("wb")
+    log = (log_dir / f"{name}{tag}-{workers}w.log").open("wb")
     # GATEWAY_WORKERS tells each worker its share of the per-process rate limit.
     full_env = {**os.environ, **env, "GATEWAY_WORKERS": str(workers)}
     proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=log, start_new_session=True)

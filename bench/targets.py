@@ -6,7 +6,6 @@ large database (bench/database.py keeps how long each took), since a run reuses 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from bench.database import seed_time
@@ -30,7 +29,12 @@ def _row(path: str, measured: str, target: str, met: bool | None, note: str = ""
 
 
 def rows(
-    results: Figures, rss: dict[str, float], big: bool, big_users: int, big_events: int, redis: bool
+    results: Figures,
+    rss: dict[str, float],
+    big: bool,
+    big_users: int,
+    big_events: int,
+    limits: dict[str, Any] | None,
 ) -> list[str]:
     out = [
         "## Issue 12's targets, side by side (this run)",
@@ -121,18 +125,25 @@ def rows(
             else f"recorded when the large database was seeded ({seeded['at']} UTC)",
         )
     )
-    out.append(
-        _row(
-            "rate limits across 2 gateway processes",
-            "one shared limit (Redis)" if redis else "per worker",
-            "one shared limit",
-            redis,
-            "shared when GATEWAY_REDIS_URL is set (tests/test_ratelimit_shared.py); "
-            + ("set in this run" if redis else "not set in this run"),
-        )
-    )
+    out.append(_limits_row(limits))
     return out
 
 
-def redis_configured() -> bool:
-    return bool(os.environ.get("GATEWAY_REDIS_URL"))
+def _limits_row(limits: dict[str, Any] | None) -> str:
+    path = "rate limits across 2 gateway processes"
+    if limits is None:
+        return _row(path, "-", "one shared limit", None, "not selected")
+    burst, sent = limits["burst"], limits["sent"]
+    local = limits["local"].get("200", 0)
+    apart = f"without Redis the same two processes admitted {local} (each its own limit)"
+    shared = limits["redis"]
+    if shared is None:
+        return _row(path, "-", "one shared limit", None, f"no Redis answered; {apart}")
+    admitted = shared.get("200", 0)
+    return _row(
+        path,
+        f"{admitted} of {sent} admitted (limit {burst})",
+        "one shared limit",
+        0.9 * burst <= admitted <= burst,
+        f"one caller alternating between two gateway processes on one Redis (bench/ratelimit.py); {apart}",
+    )

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import ratelimit
+
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = [
     "gateway_whoami",
@@ -27,6 +29,7 @@ SMOKE = [
     "copy_events_rows_same_users",
     "dp_users_by_country",
     "dp_users_by_country_noiseless",
+    "rate_limits",  # two gateway processes, one caller, with and without Redis
 ]
 
 
@@ -90,6 +93,11 @@ def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
         "rate limits across",
     ):
         assert f"| {row}" in report, row  # fmt: skip
+    limits = next(line for line in report.splitlines() if line.startswith("| rate limits across"))
+    assert "without Redis the same two processes admitted" in limits
+    if ratelimit.redis_url() is not None or os.environ.get("GATEWAY_REQUIRE_REDIS") == "1":
+        # One limit for both processes: exactly the burst admitted, measured, not configured.
+        assert "| 60 of 240 admitted (limit 60) | one shared limit | **met** |" in limits, limits
     # The baseline answers with the gateway's very JSON: same shape, same values.
     assert "strawberry_personalized yes" in report and "strawberry_viewer yes" in report
 
