@@ -53,7 +53,7 @@ def _admitted(ports: tuple[int, int], token: str) -> dict[str, int]:
     return counts
 
 
-def _pair(env: dict[str, str], log_dir: Path, token: str, tag: str) -> dict[str, int]:
+def _pair(env: dict[str, str | None], log_dir: Path, token: str, tag: str) -> dict[str, int]:
     with (
         serve("gateway", env, log_dir, tag=f"-{tag}-a") as a,
         serve("gateway", env, log_dir, tag=f"-{tag}-b") as b,
@@ -64,13 +64,13 @@ def _pair(env: dict[str, str], log_dir: Path, token: str, tag: str) -> dict[str,
 def measure(env: dict[str, str], log_dir: Path, token: str) -> dict[str, Any]:
     """Admitted and refused requests of one caller over two processes, with Redis (when one
     answers) and without; {"redis": None} when no Redis answers."""
-    limited = {
+    limited: dict[str, str | None] = {
         **env,
         # A window far longer than the test: exactly `burst` requests fit (no refill meanwhile).
         "GATEWAY_DOMAIN__LIMITS__RATE_PER_S": "0.001",
         "GATEWAY_DOMAIN__LIMITS__RATE_BURST": str(BURST),
     }
-    local = {k: v for k, v in limited.items() if k != "GATEWAY_REDIS_URL"}
+    local = {**limited, "GATEWAY_REDIS_URL": None}  # even when this process's environment sets one
     out: dict[str, Any] = {"burst": BURST, "sent": SENT, "local": _pair(local, log_dir, token, "local")}
     url = redis_url()
     if url is None:

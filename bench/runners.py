@@ -132,41 +132,75 @@ INGEST_PARAMS = ("user_ids", "event_ids", "types", "item_ids", "values", "featur
                  "occurred_at")  # fmt: skip
 
 
+# The parts of ingest_events, each measured by leaving it out of the statement's text (the
+# probe fails when the text no longer holds what it removes): what each costs per batch.
+INGEST_PARTS: dict[str, tuple[str, str]] = {
+    "rollups (apply_rollups)": ("(SELECT count(*) FROM rollups) r", "(SELECT 1) r"),
+    "audit entries": (
+        "FROM (SELECT DISTINCT user_id FROM ins) u",
+        "FROM (SELECT 1 AS user_id WHERE false) u",
+    ),
+    "KEY SHARE locks on the accounts": ("FOR KEY SHARE", ""),
+}
+PARTS_OF = "ingest_events without its"  # probe keys: f"{PARTS_OF} {part}"
+
+
+def _without(sql: str, cut: tuple[str, str]) -> str:
+    old, new = cut
+    if sql.count(old) != 1:
+        raise RuntimeError(f"ingest_events changed: {old!r} is not in it once; update INGEST_PARTS")
+    return sql.replace(old, new)
+
+
 async def _ingest_probe(dsn: str) -> dict[str, float]:
     """One batch of 100 event rows, 30 times each, one at a time (median): raw COPY vs the gateway's
-    ingest_events statement (rows + rollups + audit in one commit), without any Python layer."""
+    ingest_events statement (rows + rollups + audit in one commit), without any Python layer;
+    then the statement whole and without each of its parts, each rolled back (no commit)."""
     from sql import load_queries
 
     q = load_queries()
     templates = await _batches(dsn, same_users=False)
     conn = await asyncpg.connect(dsn)
-    times: dict[str, list[float]] = {COPY_PROBE: [], INGEST_PROBE: []}
+    times: dict[str, list[float]] = {COPY_PROBE: [], INGEST_PROBE: [], ROLLED_BACK: []}
+    times |= {f"{PARTS_OF} {part}": [] for part in INGEST_PARTS}
+
+    def bound(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+        cols = [[r[i] for r in rows] for i in range(len(EVENT_COLUMNS))]
+        return tuple(
+            q.ingest_events.bind(
+                **dict(zip(INGEST_PARAMS, cols, strict=True)),
+                offer_ids=[None] * len(rows),
+                max_features=32,
+                max_searches=20,
+                max_purchases=200,
+                max_cart_lines=50,
+                a_request_id="bench-probe",
+                a_role="app",
+                a_principal="bench-app",
+                a_purpose="essential.service",
+                a_tables=["events"],
+            )
+        )
+
+    variants = {ROLLED_BACK: q.ingest_events.text} | {
+        f"{PARTS_OF} {part}": _without(q.ingest_events.text, cut) for part, cut in INGEST_PARTS.items()
+    }
     try:
         # Alternating, so a checkpoint or a neighbour's burst hits both alike; medians reported.
         for n in range(PROBE_BATCHES):
             template = templates[n % len(templates)]
-            for label in (COPY_PROBE, INGEST_PROBE):
+            for label in (COPY_PROBE, INGEST_PROBE, *variants):
                 rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
                 start = time.perf_counter()
                 if label == COPY_PROBE:
                     await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
+                elif label == INGEST_PROBE:
+                    await conn.fetch(*bound(rows))
                 else:
-                    cols = [[r[i] for r in rows] for i in range(len(EVENT_COLUMNS))]
-                    await conn.fetch(
-                        *q.ingest_events.bind(
-                            **dict(zip(INGEST_PARAMS, cols, strict=True)),
-                            offer_ids=[None] * len(rows),
-                            max_features=32,
-                            max_searches=20,
-                            max_purchases=200,
-                            max_cart_lines=50,
-                            a_request_id="bench-probe",
-                            a_role="app",
-                            a_principal="bench-app",
-                            a_purpose="essential.service",
-                            a_tables=["events"],
-                        )
-                    )
+                    tx = conn.transaction()
+                    await tx.start()
+                    await conn.fetch(variants[label], *bound(rows)[1:])
+                    await tx.rollback()
                 times[label].append(time.perf_counter() - start)
         out = {k: round(sorted(v)[len(v) // 2] * 1000, 2) for k, v in times.items()}
     finally:
@@ -177,6 +211,7 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
 PROBE_BATCHES = 30
 COPY_PROBE = "COPY of 100 event rows"
 INGEST_PROBE = "the gateway's ingest statements for 100 events (rows, rollups, audit; one commit)"
+ROLLED_BACK = "ingest_events rolled back (no commit)"
 
 
 def ingest_probe(dsn: str) -> dict[str, float]:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +44,11 @@ class Server:
 
 
 @contextmanager
-def serve(name: str, env: dict[str, str], log_dir: Path, workers: int = 1, tag: str = "") -> Iterator[Server]:
+def serve(
+    name: str, env: Mapping[str, str | None], log_dir: Path, workers: int = 1, tag: str = ""
+) -> Iterator[Server]:
+    """A server on a free port until the block ends; `env` adds to this process's environment
+    (a None value removes the variable)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -66,7 +70,8 @@ def serve(name: str, env: dict[str, str], log_dir: Path, workers: int = 1, tag: 
     ]
     log = (log_dir / f"{name}{tag}-{workers}w.log").open("wb")
     # GATEWAY_WORKERS tells each worker its share of the per-process rate limit.
-    full_env = {**os.environ, **env, "GATEWAY_WORKERS": str(workers)}
+    merged: dict[str, str | None] = {**os.environ, **env, "GATEWAY_WORKERS": str(workers)}
+    full_env = {k: v for k, v in merged.items() if v is not None}
     proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
