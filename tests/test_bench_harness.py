@@ -93,6 +93,9 @@ def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
         "rate limits across",
     ):
         assert f"| {row}" in report, row  # fmt: skip
+    # What bounds trackEvents is measured in the run: the ingest statement without each part.
+    assert "- ingest_events without its rollups (apply_rollups):" in report
+    assert "Where the statement's time goes" in report
     limits = next(line for line in report.splitlines() if line.startswith("| rate limits across"))
     assert "without Redis the same two processes admitted" in limits
     if ratelimit.redis_url() is not None or os.environ.get("GATEWAY_REQUIRE_REDIS") == "1":
