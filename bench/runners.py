@@ -161,7 +161,7 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
     q = load_queries()
     templates = await _batches(dsn, same_users=False)
     conn = await asyncpg.connect(dsn)
-    times: dict[str, list[float]] = {COPY_PROBE: [], INGEST_PROBE: [], ROLLED_BACK: []}
+    times: dict[str, list[float]] = {COPY_PROBE: [], INGEST_PROBE: [], COPY_ROLLED_BACK: [], ROLLED_BACK: []}
     times |= {f"{PARTS_OF} {part}": [] for part in INGEST_PARTS}
 
     def bound(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
@@ -189,11 +189,16 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
         # Alternating, so a checkpoint or a neighbour's burst hits both alike; medians reported.
         for n in range(PROBE_BATCHES):
             template = templates[n % len(templates)]
-            for label in (COPY_PROBE, INGEST_PROBE, *variants):
+            for label in (COPY_PROBE, INGEST_PROBE, COPY_ROLLED_BACK, *variants):
                 rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
                 start = time.perf_counter()
                 if label == COPY_PROBE:
                     await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
+                elif label == COPY_ROLLED_BACK:
+                    tx = conn.transaction()
+                    await tx.start()
+                    await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
+                    await tx.rollback()
                 elif label == INGEST_PROBE:
                     await conn.fetch(*bound(rows))
                 else:
@@ -212,6 +217,7 @@ PROBE_BATCHES = 30
 COPY_PROBE = "COPY of 100 event rows"
 INGEST_PROBE = "the gateway's ingest statements for 100 events (rows, rollups, audit; one commit)"
 ROLLED_BACK = "ingest_events rolled back (no commit)"
+COPY_ROLLED_BACK = "COPY of 100 event rows rolled back (no commit)"
 
 
 def ingest_probe(dsn: str) -> dict[str, float]:
