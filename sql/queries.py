@@ -5,7 +5,20 @@ itself, `($1::text IS NULL OR col = $1)`, so no statement is ever assembled at r
 Long statements take named parameters, written `%(name)s` (procrastinate's style): the loader
 turns them into `$1, $2, ...` once and such a statement is a `Query`, whose `bind(name=value, ...)`
 gives the statement and its values in order (`await conn.fetch(*Q.x.bind(...))`), refusing a
-missing or unknown name, so a call site reads like the SQL instead of counting positions."""
+missing or unknown name, so a call site reads like the SQL instead of counting positions.
+
+What several statements must do alike is written once, in sql/fragments.sql, as a fragment that
+a statement names with `@fragment(name)`; the loader expands it (with `name`, an alias or CTE of
+that statement) before numbering the parameters, and an unknown fragment is an error at load
+time:
+- `@audit_write(cte)`, `@audit_batch_write(cte)`: a guarded write audits itself in its own
+  statement, so the write and its audit rows commit together or not at all: a write about the
+  request's own user (privacy.guard.Guard.write), or about every user in `cte`'s `user_id`
+  column (privacy.snapshots.BatchGuard.write_audited);
+- `@user_controls(u)`: a person's controls (what they hid, reminders they stopped), as the
+  per-request user model and the jobs that message people read them;
+- `@user_activity(s)`: the behavioural rollups of a person (`s` their `user_signals` row, `u`
+  their account row), as the per-request user model and the batch jobs read them."""
 
 from __future__ import annotations
 
@@ -18,6 +31,33 @@ from typing import Any
 QUERIES_DIR = Path(__file__).parent / "queries"
 _HEADER = re.compile(r"^-- name: ([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 _NAMED = re.compile(r"%\(([a-z_][a-z0-9_]*)\)s")
+_FRAGMENT = re.compile(r"@([a-z_]+)\(([a-z_][a-z0-9_]*)\)")
+
+FRAGMENTS_FILE = Path(__file__).parent / "fragments.sql"
+_FRAGMENT_HEADER = re.compile(r"^-- fragment: ([a-z_]+)\s*$", re.MULTILINE)
+
+
+@cache
+def fragments(path: Path = FRAGMENTS_FILE) -> dict[str, str]:
+    """The fragments of sql/fragments.sql by name, their leading comment lines dropped."""
+    parts = _FRAGMENT_HEADER.split(path.read_text())
+    found: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        lines = body.strip().splitlines()
+        while lines and lines[0].startswith("--"):
+            lines.pop(0)
+        found[name] = "\n".join(lines).strip()
+    return found
+
+
+def _expanded(name: str, statement: str) -> str:
+    def fragment(match: re.Match[str]) -> str:
+        known = fragments().get(match.group(1))
+        if known is None:
+            raise ValueError(f"query {name!r}: no fragment named @{match.group(1)}")
+        return known.replace("{x}", match.group(2))
+
+    return _FRAGMENT.sub(fragment, statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +122,7 @@ def parse(text: str, origin: str = "<string>") -> dict[str, str | Query]:
             raise ValueError(f"query {name!r} in {origin} is empty")
         if name in found:
             raise ValueError(f"query {name!r} defined twice in {origin}")
-        found[name] = _numbered(name, statement)
+        found[name] = _numbered(name, _expanded(name, statement))
     return found
 
 

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from sql import load_queries
-from sql.queries import Query
+from sql.queries import QUERIES_DIR, Query, fragments, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 # What each top-level package may import from the project (itself included).
@@ -221,3 +221,49 @@ def test_long_statements_take_named_parameters() -> None:
         if positions and max(positions) > MAX_POSITIONAL:
             too_long[name] = max(positions)
     assert not too_long, f"use named parameters (%(name)s) in: {too_long}"
+
+
+def test_guarded_writes_audit_through_the_one_fragment() -> None:
+    """The audit CTE of a guarded write is written once (sql/fragments.sql): no statement file
+    spells out its own INSERT INTO audit_log, and every statement that takes a guard's audit
+    context (`a_purpose`, `a_tables`, ...) has the fragment's audit rows in its text."""
+    audited = {
+        name: statement
+        for name, statement in load_queries().items()
+        if isinstance(statement, Query) and "a_purpose" in statement.params
+    }
+    assert len(audited) >= 15
+    for name, statement in audited.items():
+        if any(f"FROM {fn}(" in statement.text for fn in AUDITING_FUNCTIONS):
+            continue
+        assert "INSERT INTO audit_log" in statement.text, name
+        assert statement.text.count("audit AS (") == 1, name
+
+
+# Database functions that take the audit context and write their audit rows themselves (a loop
+# the fragment cannot express: serve_offers counts caps offer by offer, migration 0070).
+AUDITING_FUNCTIONS = ("serve_offers",)
+
+
+# A line of each fragment that no statement file may spell out again (it names the fragment).
+FRAGMENT_MARKS = {
+    "INSERT INTO audit_log": "@audit_write(cte) or @audit_batch_write(cte)",
+    "array_agg(kind::text ORDER BY kind, target)": "@user_controls(u)",
+    "array_agg(d.day ORDER BY d.day)": "@user_activity(s)",
+}
+
+
+def test_statements_use_the_fragments_instead_of_copies() -> None:
+    copies = {
+        f"{path.name}: {mark}": use
+        for path in sorted(QUERIES_DIR.glob("*.sql"))
+        for mark, use in FRAGMENT_MARKS.items()
+        if mark in path.read_text()
+    }
+    assert not copies, f"use the fragment instead: {copies}"
+    assert all(mark in "\n".join(fragments().values()) for mark in FRAGMENT_MARKS)
+
+
+def test_an_unknown_fragment_is_refused_when_loading() -> None:
+    with pytest.raises(ValueError, match="no fragment named @audit_wirte"):
+        parse("-- name: typo\nWITH u AS (SELECT 1 AS user_id), @audit_wirte(u) SELECT 1 FROM u\n")

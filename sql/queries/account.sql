@@ -5,13 +5,7 @@ WITH u AS (
     UPDATE users SET time_zone = %(time_zone)s
     WHERE user_id = %(a_subject)s
     RETURNING time_zone
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT time_zone FROM u
 
 -- name: save_customization
@@ -36,13 +30,7 @@ WITH u AS (
     WHERE %(expected)s::int IS NULL OR uc.version = %(expected)s::int
     RETURNING uc.version, uc.theme, uc.accent, uc.font_scale, uc.density, uc.layout,
               uc.pinned, uc.hidden, uc.updated_at
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM saved)
-)
+), @audit_write(saved)
 SELECT version, theme, accent, font_scale, density, layout, pinned, hidden, updated_at FROM saved
 
 -- name: customization_version
@@ -61,11 +49,5 @@ WITH u AS (
     UPDATE users SET language = %(language)s, consent_version = consent_version + 1
     WHERE user_id = %(a_subject)s
     RETURNING language
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT language FROM u

@@ -33,12 +33,5 @@ WITH live AS (
                          now(), %(max_purchases)s, %(max_cart_lines)s) AS done
     FROM ins
     HAVING count(*) > 0
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose, table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, u.user_id, %(a_purpose)s, t, 'write'
-    FROM (SELECT DISTINCT user_id FROM ins) u
-    CROSS JOIN unnest(%(a_tables)s::text[]) AS t
-    ORDER BY u.user_id
-    RETURNING 1
-)
+), @audit_batch_write(ins)
 SELECT ins.user_id, ins.event_id FROM ins, (SELECT count(*) FROM rollups) r

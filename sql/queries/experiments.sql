@@ -62,13 +62,7 @@ WITH u AS (
     SELECT user_id, %(experiment_id)s, %(variant)s, %(a_request_id)s FROM u
     ON CONFLICT (user_id, experiment_id) DO NOTHING
     RETURNING user_id
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM ins)
-)
+), @audit_write(ins)
 SELECT count(*) AS written FROM ins
 
 -- name: experiment_outcomes

@@ -12,8 +12,7 @@ SELECT u.user_id, u.created_at, u.personalization_level, u.is_minor, u.objected_
        coalesce(c.versions, '{}') AS versions, coalesce(c.overrides, '{}') AS overrides,
        coalesce((SELECT array_agg(ch.channel::text ORDER BY ch.channel) FROM user_channels ch
                  WHERE ch.user_id = u.user_id AND ch.subscribed), '{}') AS subscribed,
-       coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
-       coalesce(k.created, '{}') AS control_created,
+       k.control_kinds, k.control_targets, k.control_created,
        uc.version AS custom_version, uc.theme AS custom_theme, uc.accent AS custom_accent,
        uc.font_scale AS custom_font_scale, uc.density AS custom_density, uc.layout AS custom_layout,
        uc.pinned AS custom_pinned, uc.hidden AS custom_hidden,
@@ -33,12 +32,7 @@ LEFT JOIN LATERAL (
            array_agg(overrides_gpc ORDER BY purpose) AS overrides
     FROM consents WHERE user_id = u.user_id
 ) c ON true
-LEFT JOIN LATERAL (
-    SELECT array_agg(kind::text ORDER BY kind, target) AS kinds,
-           array_agg(target ORDER BY kind, target) AS targets,
-           array_agg(created_at ORDER BY kind, target) AS created
-    FROM user_controls WHERE user_id = u.user_id
-) k ON true
+@user_controls(u)
 LEFT JOIN user_customization uc ON uc.user_id = u.user_id
 WHERE u.user_id = $1
 
@@ -47,24 +41,7 @@ WHERE u.user_id = $1
 -- counters, spend per day (400 days), purchases, cart (with its value at current prices),
 -- category affinities, features, recent searches, and ($3) the interests they stated. $2 = false
 -- reads none of the activity, only what they stated.
-SELECT s.sessions, s.first_seen, s.last_seen, s.total_spend_cents, s.price_level_counts,
-       s.cart_updated_at,
-       least(u.created_at, s.first_seen) AS member_since,
-       (SELECT array_agg(d.day ORDER BY d.day) FROM user_spend_days d WHERE d.user_id = s.user_id) AS spend_days,
-       (SELECT array_agg(d.cents ORDER BY d.day) FROM user_spend_days d WHERE d.user_id = s.user_id) AS spend_cents,
-       (SELECT array_agg(p.item_id ORDER BY p.item_id) FROM user_purchases p WHERE p.user_id = s.user_id) AS bought_items,
-       (SELECT array_agg(p.last_at ORDER BY p.item_id) FROM user_purchases p WHERE p.user_id = s.user_id) AS bought_at,
-       (SELECT array_agg(c.item_id ORDER BY c.item_id) FROM user_cart c WHERE c.user_id = s.user_id) AS cart_items,
-       (SELECT array_agg(c.quantity ORDER BY c.item_id) FROM user_cart c WHERE c.user_id = s.user_id) AS cart_quantities,
-       s.cart_value_cents,
-       (SELECT array_agg(g.category ORDER BY g.category) FROM user_category_stats g
-        WHERE g.user_id = s.user_id AND g.affinity > 0) AS affinity_categories,
-       (SELECT array_agg(g.affinity ORDER BY g.category) FROM user_category_stats g
-        WHERE g.user_id = s.user_id AND g.affinity > 0) AS affinity_weights,
-       (SELECT array_agg(f.feature ORDER BY f.feature) FROM user_features f WHERE f.user_id = s.user_id) AS features,
-       (SELECT array_agg(f.uses ORDER BY f.feature) FROM user_features f WHERE f.user_id = s.user_id) AS feature_uses,
-       (SELECT array_agg(q.term ORDER BY q.last_at DESC, q.term) FROM user_searches q WHERE q.user_id = s.user_id) AS search_terms,
-       (SELECT array_agg(q.last_at ORDER BY q.last_at DESC, q.term) FROM user_searches q WHERE q.user_id = s.user_id) AS search_at,
+SELECT @user_activity(s),
        CASE WHEN $3::boolean THEN
            (SELECT pf.value FROM profile_fields pf
             WHERE pf.user_id = $1 AND pf.field = 'interests' AND pf.source = 'stated_by_user')
@@ -85,24 +62,7 @@ ORDER BY u.user_id
 
 -- name: users_activity
 -- The behavioural rollups of a batch of users (a job), the columns of user_activity.
-SELECT u.user_id, s.sessions, s.first_seen, s.last_seen, s.total_spend_cents, s.price_level_counts,
-       s.cart_updated_at,
-       least(u.created_at, s.first_seen) AS member_since,
-       (SELECT array_agg(d.day ORDER BY d.day) FROM user_spend_days d WHERE d.user_id = s.user_id) AS spend_days,
-       (SELECT array_agg(d.cents ORDER BY d.day) FROM user_spend_days d WHERE d.user_id = s.user_id) AS spend_cents,
-       (SELECT array_agg(p.item_id ORDER BY p.item_id) FROM user_purchases p WHERE p.user_id = s.user_id) AS bought_items,
-       (SELECT array_agg(p.last_at ORDER BY p.item_id) FROM user_purchases p WHERE p.user_id = s.user_id) AS bought_at,
-       (SELECT array_agg(c.item_id ORDER BY c.item_id) FROM user_cart c WHERE c.user_id = s.user_id) AS cart_items,
-       (SELECT array_agg(c.quantity ORDER BY c.item_id) FROM user_cart c WHERE c.user_id = s.user_id) AS cart_quantities,
-       s.cart_value_cents,
-       (SELECT array_agg(g.category ORDER BY g.category) FROM user_category_stats g
-        WHERE g.user_id = s.user_id AND g.affinity > 0) AS affinity_categories,
-       (SELECT array_agg(g.affinity ORDER BY g.category) FROM user_category_stats g
-        WHERE g.user_id = s.user_id AND g.affinity > 0) AS affinity_weights,
-       (SELECT array_agg(f.feature ORDER BY f.feature) FROM user_features f WHERE f.user_id = s.user_id) AS features,
-       (SELECT array_agg(f.uses ORDER BY f.feature) FROM user_features f WHERE f.user_id = s.user_id) AS feature_uses,
-       (SELECT array_agg(q.term ORDER BY q.last_at DESC, q.term) FROM user_searches q WHERE q.user_id = s.user_id) AS search_terms,
-       (SELECT array_agg(q.last_at ORDER BY q.last_at DESC, q.term) FROM user_searches q WHERE q.user_id = s.user_id) AS search_at,
+SELECT u.user_id, @user_activity(s),
        NULL::text AS interests
 FROM users u
 LEFT JOIN user_signals s ON s.user_id = u.user_id
@@ -124,13 +84,7 @@ WITH u AS (
     DELETE FROM segment_members m
     USING u
     WHERE m.user_id = u.user_id AND %(kind)s = 'hide_inference' AND 'segment:' || m.segment_id = %(target)s
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT kind, target, created_at FROM c
 
 -- name: undo_control
@@ -141,11 +95,5 @@ WITH gone AS (
     RETURNING user_id, kind::text AS kind, target, created_at
 ), u AS (
     SELECT DISTINCT user_id FROM gone
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT kind, target, created_at FROM gone

@@ -127,16 +127,10 @@ WHERE o.user_id = v.user_id AND o.message_id = v.message_id AND o.status = 'send
 -- (NULL: English; a message has no request to negotiate one from). Account data; the consent
 -- rules are applied per person in Python, as for `viewer { reminders }`.
 SELECT u.user_id, u.preferred_channel::text AS preferred_channel, u.time_zone, u.language,
-       coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
-       coalesce(k.created, '{}') AS control_created
+       k.control_kinds, k.control_targets, k.control_created
 FROM users u
 JOIN user_channels c ON c.user_id = u.user_id AND c.channel = u.preferred_channel AND c.subscribed
-LEFT JOIN LATERAL (
-    SELECT array_agg(kind::text ORDER BY kind, target) AS kinds,
-           array_agg(target ORDER BY kind, target) AS targets,
-           array_agg(created_at ORDER BY kind, target) AS created
-    FROM user_controls WHERE user_id = u.user_id
-) k ON true
+@user_controls(u)
 WHERE u.user_id = ANY ($1::bigint[])
 ORDER BY u.user_id
 
@@ -156,16 +150,10 @@ ORDER BY user_id, field
 -- Account data; the consent rules are applied per person in Python, as for `viewer { offers }`.
 SELECT u.user_id, u.preferred_channel::text AS preferred_channel, u.language, u.created_at, u.country,
        u.platform::text AS platform,
-       coalesce(k.kinds, '{}') AS control_kinds, coalesce(k.targets, '{}') AS control_targets,
-       coalesce(k.created, '{}') AS control_created
+       k.control_kinds, k.control_targets, k.control_created
 FROM users u
 JOIN user_channels c ON c.user_id = u.user_id AND c.channel = u.preferred_channel AND c.subscribed
-LEFT JOIN LATERAL (
-    SELECT array_agg(kind::text ORDER BY kind, target) AS kinds,
-           array_agg(target ORDER BY kind, target) AS targets,
-           array_agg(created_at ORDER BY kind, target) AS created
-    FROM user_controls WHERE user_id = u.user_id
-) k ON true
+@user_controls(u)
 WHERE u.user_id = ANY ($1::bigint[]) AND u.preferred_channel::text = ANY ($2::text[])
 ORDER BY u.user_id
 

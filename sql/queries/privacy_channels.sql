@@ -11,13 +11,7 @@ WITH u AS (
     UPDATE users SET preferred_channel = %(channel)s, consent_version = consent_version + 1
     WHERE user_id = %(a_subject)s
     RETURNING preferred_channel
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT preferred_channel::text AS preferred_channel FROM u
 
 -- name: set_channel_subscription
@@ -28,11 +22,5 @@ WITH c AS (
     ON CONFLICT (user_id, channel) DO UPDATE
         SET subscribed = excluded.subscribed, updated_at = excluded.updated_at
     RETURNING channel, subscribed, updated_at
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM c)
-)
+), @audit_write(c)
 SELECT channel::text AS channel, subscribed, updated_at FROM c

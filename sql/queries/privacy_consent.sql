@@ -69,13 +69,7 @@ WITH u AS (
         SET granted = excluded.granted, method = excluded.method,
             notice_version = excluded.notice_version, updated_at = excluded.updated_at,
             overrides_gpc = excluded.overrides_gpc
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipt
 
 -- name: object_to_marketing
@@ -96,13 +90,7 @@ WITH u AS (
     ON CONFLICT (user_id, purpose) DO UPDATE
         SET granted = false, method = 'objection', notice_version = excluded.notice_version,
             updated_at = excluded.updated_at, overrides_gpc = false
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipts ORDER BY purpose
 
 -- name: withdraw_marketing_objection
@@ -117,13 +105,7 @@ WITH u AS (
            'objection to direct marketing withdrawn; this purpose stays off until you opt in'
     FROM u, unnest(%(purposes)s::text[], %(versions)s::int[]) AS x(purpose, version)
     RETURNING receipt_id, purpose, granted, method, notice_version, note, at
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT receipt_id, purpose, granted, method, notice_version, note, at FROM receipts ORDER BY purpose
 
 -- name: set_personalization_level
@@ -132,13 +114,7 @@ WITH u AS (
     UPDATE users SET personalization_level = %(level)s, consent_version = consent_version + 1
     WHERE user_id = %(a_subject)s
     RETURNING user_id, personalization_level, consent_version
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM u)
-)
+), @audit_write(u)
 SELECT personalization_level, consent_version FROM u
 
 -- name: consent_history

@@ -153,13 +153,7 @@ WITH gone AS (
     INSERT INTO export_links (token_hash, user_id, expires_at)
     SELECT %(token_hash)s, u.user_id, %(expires_at)s FROM users u WHERE u.user_id = %(a_subject)s
     RETURNING expires_at
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM link)
-)
+), @audit_write(link)
 SELECT expires_at FROM link
 
 -- name: export_link_owner

@@ -25,13 +25,7 @@ WITH f AS (
     UPDATE users SET birth_year_range = %(birth_year_range)s, is_minor = is_minor OR %(minor)s,
                      consent_version = consent_version + 1
     WHERE user_id = %(a_subject)s AND %(birth_year_range)s::text IS NOT NULL
-), audit AS (
-    INSERT INTO audit_log (request_id, principal_role, principal_id, subject_user_id, purpose,
-                           table_name, action)
-    SELECT %(a_request_id)s, %(a_role)s, %(a_principal)s, %(a_subject)s, %(a_purpose)s, t, 'write'
-    FROM unnest(%(a_tables)s::text[]) AS t
-    WHERE EXISTS (SELECT 1 FROM f)
-)
+), @audit_write(f)
 SELECT field, value, data_category, purpose, stage, source, collected_at FROM f ORDER BY field
 
 -- name: user_key_dates
