@@ -47,7 +47,9 @@ CPU-bound and the ratios compare CPU cost per request.
   column is rows/s. `gateway_track_events_100_same_users` (against
   `copy_events_rows_same_users`) is the earlier shape, kept to show contention: every request
   carries the same 100 users, so the 8 connections' batches queue on those users' rollup rows
-  (row locks held until each commit, which waits for the WAL flush).
+  (row locks held until each commit, which waits for the WAL flush). `ingest_statement_rows`
+  runs the gateway's own `ingest_events` statement for the same batches on as many connections,
+  without any Python layer: the database's ceiling for trackEvents, in rows/s.
 - **DP query**: `privacy.dp.templates.run` vs `run_without_noise` for usersBy(COUNTRY)
   (epsilon 1) over the same pool, one call at a time, in process: the answer cache and the
   budget ledger live above `run`, so every call runs the real aggregate over `dp_audience`.

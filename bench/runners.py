@@ -127,6 +127,63 @@ def copy_events_same_users(dsn: str, duration: float, connections: int) -> dict[
     return asyncio.run(_copy(dsn, duration, connections, same_users=True))
 
 
+def ingest_args(q: Any, rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """ingest_events bound to these event rows (what the gateway sends for them, role app)."""
+    cols = [[r[i] for r in rows] for i in range(len(EVENT_COLUMNS))]
+    return tuple(
+        q.ingest_events.bind(
+            **dict(zip(INGEST_PARAMS, cols, strict=True)),
+            offer_ids=[None] * len(rows),
+            max_features=32,
+            max_searches=20,
+            max_purchases=200,
+            max_cart_lines=50,
+            a_request_id="bench-probe",
+            a_role="app",
+            a_principal="bench-app",
+            a_purpose="essential.service",
+            a_tables=["events"],
+        )
+    )
+
+
+async def _statement(dsn: str, duration: float, connections: int) -> dict[str, Any]:
+    """The gateway's ingest_events statement alone, on as many connections as the load generator
+    uses, over the same rotating batches as `copy_events`: the database's ceiling for trackEvents
+    (rows/s), measured under the same concurrency as COPY (commits shared by group commit)."""
+    from sql import load_queries
+
+    q = load_queries()
+    templates = await _batches(dsn, same_users=False)
+    latencies: list[float] = []
+    turn = itertools.count()
+
+    async def worker(until: float) -> int:
+        conn = await asyncpg.connect(dsn)
+        written = 0
+        try:
+            while time.perf_counter() < until:
+                template = templates[next(turn) % len(templates)]
+                rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
+                args = ingest_args(q, rows)
+                start = time.perf_counter()
+                await conn.fetch(*args)
+                latencies.append(time.perf_counter() - start)
+                written += len(rows)
+        finally:
+            await conn.close()
+        return written
+
+    start = time.perf_counter()
+    rows = await asyncio.gather(*(worker(start + duration) for _ in range(connections)))
+    return _figures(latencies, sum(rows), time.perf_counter() - start)
+
+
+def ingest_statement(dsn: str, duration: float, connections: int) -> dict[str, Any]:
+    """ingest_events alone for the rows of the rotating batches (rows/s)."""
+    return asyncio.run(_statement(dsn, duration, connections))
+
+
 # ingest_events' parameters for the columns of EVENT_COLUMNS, in that order.
 INGEST_PARAMS = ("user_ids", "event_ids", "types", "item_ids", "values", "features", "queries", "platforms",
                  "occurred_at")  # fmt: skip
@@ -165,22 +222,7 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
     times |= {f"{PARTS_OF} {part}": [] for part in INGEST_PARTS}
 
     def bound(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-        cols = [[r[i] for r in rows] for i in range(len(EVENT_COLUMNS))]
-        return tuple(
-            q.ingest_events.bind(
-                **dict(zip(INGEST_PARAMS, cols, strict=True)),
-                offer_ids=[None] * len(rows),
-                max_features=32,
-                max_searches=20,
-                max_purchases=200,
-                max_cart_lines=50,
-                a_request_id="bench-probe",
-                a_role="app",
-                a_principal="bench-app",
-                a_purpose="essential.service",
-                a_tables=["events"],
-            )
-        )
+        return ingest_args(q, rows)
 
     variants = {ROLLED_BACK: q.ingest_events.text} | {
         f"{PARTS_OF} {part}": _without(q.ingest_events.text, cut) for part, cut in INGEST_PARTS.items()

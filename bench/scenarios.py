@@ -123,6 +123,9 @@ SCENARIOS: list[Scenario] = [
         fresh_ids=True,
     ),
     Scenario("copy_events_rows", "custom", runner=runners.copy_events),
+    # The gateway's ingest statement for those rows alone, on as many connections: what the
+    # database allows trackEvents before any Python runs.
+    Scenario("ingest_statement_rows", "custom", runner=runners.ingest_statement),
     # The contention case: every request carries the same 100 users, so the 8 connections'
     # batches queue on those users' rollup rows (row locks held until each commit).
     Scenario(
@@ -176,6 +179,17 @@ COMPARISONS: list[Comparison] = [
         "copy_events_rows",
         target=0.30,
         note="see 'What bounds each path'",
+        numerator_scale=100,
+    ),
+    Comparison(
+        "the ingest statement alone, no Python (rows/s) / raw COPY (rows/s): the database's ceiling",
+        "ingest_statement_rows",
+        "copy_events_rows",
+    ),
+    Comparison(
+        "trackEvents (events/s) / the ingest statement alone (rows/s)",
+        "gateway_track_events_100",
+        "ingest_statement_rows",
         numerator_scale=100,
     ),
     Comparison(

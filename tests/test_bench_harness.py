@@ -25,6 +25,7 @@ SMOKE = [
     "starlette_layout",
     "gateway_track_events_100",
     "copy_events_rows",
+    "ingest_statement_rows",
     "gateway_track_events_100_same_users",
     "copy_events_rows_same_users",
     "dp_users_by_country",
@@ -96,6 +97,8 @@ def test_bench_runs_and_writes_the_report(db_dsn: str, tmp_path: Path) -> None:
     # What bounds trackEvents is measured in the run: the ingest statement without each part.
     assert "- ingest_events without its rollups (apply_rollups):" in report
     assert "Where the statement's time goes" in report
+    assert "| the ingest statement alone, no Python (rows/s) / raw COPY (rows/s)" in report
+    assert "the statement alone writes" in report
     limits = next(line for line in report.splitlines() if line.startswith("| rate limits across"))
     assert "without Redis the same two processes admitted" in limits
     if ratelimit.redis_url() is not None or os.environ.get("GATEWAY_REQUIRE_REDIS") == "1":
