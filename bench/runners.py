@@ -92,29 +92,42 @@ async def _batches(dsn: str, same_users: bool) -> list[list[tuple[Any, ...]]]:
     return [_rows(batch) for batch in track_event_batches(users)]
 
 
-async def _copy(dsn: str, duration: float, connections: int, same_users: bool) -> dict[str, Any]:
-    templates = await _batches(dsn, same_users)
+Write = Callable[[asyncpg.Connection, list[tuple[Any, ...]]], Awaitable[Any]]
+
+
+async def _rows_per_second(
+    dsn: str, duration: float, connections: int, templates: list[list[tuple[Any, ...]]], write: Write
+) -> dict[str, Any]:
+    """`write` of the batches' rows (fresh event ids each time) on `connections` connections for
+    `duration` seconds, the batches taken in turn like the load generator's requests: rows/s."""
     latencies: list[float] = []
-    turn = itertools.count()  # connections take the batches in turn, like the load generator
+    turn = itertools.count()
 
     async def worker(until: float) -> int:
         conn = await asyncpg.connect(dsn)
-        copied = 0
+        written = 0
         try:
             while time.perf_counter() < until:
                 template = templates[next(turn) % len(templates)]
-                records = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
+                rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
                 start = time.perf_counter()
-                await conn.copy_records_to_table("events", records=records, columns=EVENT_COLUMNS)
+                await write(conn, rows)
                 latencies.append(time.perf_counter() - start)
-                copied += len(records)
+                written += len(rows)
         finally:
             await conn.close()
-        return copied
+        return written
 
     start = time.perf_counter()
     rows = await asyncio.gather(*(worker(start + duration) for _ in range(connections)))
     return _figures(latencies, sum(rows), time.perf_counter() - start)
+
+
+async def _copy(dsn: str, duration: float, connections: int, same_users: bool) -> dict[str, Any]:
+    async def copy(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+        await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
+
+    return await _rows_per_second(dsn, duration, connections, await _batches(dsn, same_users), copy)
 
 
 def copy_events(dsn: str, duration: float, connections: int) -> dict[str, Any]:
@@ -154,29 +167,11 @@ async def _statement(dsn: str, duration: float, connections: int) -> dict[str, A
     from sql import load_queries
 
     q = load_queries()
-    templates = await _batches(dsn, same_users=False)
-    latencies: list[float] = []
-    turn = itertools.count()
 
-    async def worker(until: float) -> int:
-        conn = await asyncpg.connect(dsn)
-        written = 0
-        try:
-            while time.perf_counter() < until:
-                template = templates[next(turn) % len(templates)]
-                rows = [(r[0], uuid.uuid4(), *r[2:]) for r in template]
-                args = ingest_args(q, rows)
-                start = time.perf_counter()
-                await conn.fetch(*args)
-                latencies.append(time.perf_counter() - start)
-                written += len(rows)
-        finally:
-            await conn.close()
-        return written
+    async def ingest(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+        await conn.fetch(*ingest_args(q, rows))
 
-    start = time.perf_counter()
-    rows = await asyncio.gather(*(worker(start + duration) for _ in range(connections)))
-    return _figures(latencies, sum(rows), time.perf_counter() - start)
+    return await _rows_per_second(dsn, duration, connections, await _batches(dsn, same_users=False), ingest)
 
 
 def ingest_statement(dsn: str, duration: float, connections: int) -> dict[str, Any]:
