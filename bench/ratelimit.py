@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,7 @@ def measure(env: dict[str, str], log_dir: Path, token: str) -> dict[str, Any]:
     if url is None:
         out["redis"] = None
         return out
-    prefix = f"bench-{uuid.uuid4().hex[:8]}-{secrets.token_hex(2)}"
+    prefix = f"bench-{secrets.token_hex(6)}"  # its keys are deleted after
     shared = {**limited, "GATEWAY_REDIS_URL": url, "GATEWAY_REDIS_PREFIX": prefix}
     try:
         out["redis"] = _pair(shared, log_dir, token, "redis")
