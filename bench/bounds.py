@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.runners import COPY_PROBE, INGEST_PARTS, INGEST_PROBE, PARTS_OF, ROLLED_BACK
+from bench.runners import COPY_PROBE, COPY_ROLLED_BACK, INGEST_PARTS, INGEST_PROBE, PARTS_OF, ROLLED_BACK
 
 Figures = dict[str, dict[str, Any]]
 
@@ -107,7 +107,12 @@ def ingest(anatomy: Figures, probes: dict[str, float], results: Figures | None =
             " Where the statement's time goes (one batch at a time, each part left out in turn, "
             f"rolled back so no commit is timed; the whole: {whole} ms): "
             + ", ".join(f"{part} {ms:.2f} ms" for part, ms in saved.items())
-            + f"; the rows themselves with their deduplication about {whole - sum(saved.values()):.2f} ms."
+            + f"; the rows themselves with their deduplication about {whole - sum(saved.values()):.2f} ms"
+            + (
+                f" (a COPY of them, rolled back too: {probes[COPY_ROLLED_BACK]} ms)."
+                if COPY_ROLLED_BACK in probes
+                else "."
+            )
         )
     # The ceiling from throughput on the same connections (commits shared by group commit, as
     # under load); single-call latencies on a shared machine are mostly scheduling noise.

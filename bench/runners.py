@@ -27,8 +27,10 @@ from bench import database
 from bench.documents import track_event_batches, track_events
 from privacy.dp import templates
 from privacy.dp.query import DPQuery, Template
+from privacy.purposes import ESSENTIAL
 from resolvers.analytics.args import params_from
 from resolvers.config import DomainConfig
+from resolvers.events.schema import INGEST_TABLES
 from sql.pool import create_pool
 
 EVENT_COLUMNS = (
@@ -141,21 +143,23 @@ def copy_events_same_users(dsn: str, duration: float, connections: int) -> dict[
 
 
 def ingest_args(q: Any, rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """ingest_events bound to these event rows (what the gateway sends for them, role app)."""
+    """ingest_events bound to these event rows as the gateway binds them for role app
+    (resolvers/events/schema.py `_write`): the configured caps and the same audit context."""
+    cfg = DomainConfig()
     cols = [[r[i] for r in rows] for i in range(len(EVENT_COLUMNS))]
     return tuple(
         q.ingest_events.bind(
             **dict(zip(INGEST_PARAMS, cols, strict=True)),
             offer_ids=[None] * len(rows),
-            max_features=32,
-            max_searches=20,
-            max_purchases=200,
-            max_cart_lines=50,
+            max_features=cfg.ingest.max_features_per_user,
+            max_searches=cfg.model.searches_kept,
+            max_purchases=cfg.ingest.max_purchased_items_per_user,
+            max_cart_lines=cfg.ingest.max_cart_lines_per_user,
             a_request_id="bench-probe",
             a_role="app",
             a_principal="bench-app",
-            a_purpose="essential.service",
-            a_tables=["events"],
+            a_purpose=ESSENTIAL,
+            a_tables=list(INGEST_TABLES),
         )
     )
 
@@ -216,9 +220,6 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
     times: dict[str, list[float]] = {COPY_PROBE: [], INGEST_PROBE: [], COPY_ROLLED_BACK: [], ROLLED_BACK: []}
     times |= {f"{PARTS_OF} {part}": [] for part in INGEST_PARTS}
 
-    def bound(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-        return ingest_args(q, rows)
-
     variants = {ROLLED_BACK: q.ingest_events.text} | {
         f"{PARTS_OF} {part}": _without(q.ingest_events.text, cut) for part, cut in INGEST_PARTS.items()
     }
@@ -237,11 +238,11 @@ async def _ingest_probe(dsn: str) -> dict[str, float]:
                     await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
                     await tx.rollback()
                 elif label == INGEST_PROBE:
-                    await conn.fetch(*bound(rows))
+                    await conn.fetch(*ingest_args(q, rows))
                 else:
                     tx = conn.transaction()
                     await tx.start()
-                    await conn.fetch(variants[label], *bound(rows)[1:])
+                    await conn.fetch(variants[label], *ingest_args(q, rows)[1:])
                     await tx.rollback()
                 times[label].append(time.perf_counter() - start)
         out = {k: round(sorted(v)[len(v) // 2] * 1000, 2) for k, v in times.items()}
